@@ -1,0 +1,76 @@
+"""The `dl-cls` command: one subcommand per stage.
+
+Each subcommand lives in its stage's module, imported only when it runs (so `dl-cls check-data` does not pay
+for importing torch). A module defines `add_arguments(parser)` and `run(args) -> int`.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from dl_cls.errors import DlClsError
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "sample": ("dl_cls.data.sample_cli", "generate the embedded sample dataset (competition format)"),
+    "check-data": ("dl_cls.data.check_cli", "validate a data dir and print a summary"),
+    "folds": ("dl_cls.data.folds_cli", "write WORK/folds.csv (stratified k-fold over train IDs)"),
+    "augment": ("dl_cls.augment.cli", "offline augmentation: WORK/aug/<preset>_x<scale>/"),
+    "train": ("dl_cls.train.cli", "k-fold training of one model config: WORK/runs/<name>/"),
+    "merge-folds": ("dl_cls.train.merge_cli", "merge folds trained in separate processes into oof/test_probs"),
+    "predict": ("dl_cls.train.predict_cli", "test probabilities for an image folder with a run's models + TTA"),
+    "sweep-fraction": ("dl_cls.train.sweep_cli", "train on fractions of the augmented set; table + plot"),
+    "ensemble": ("dl_cls.ensemble.cli", "voting / stacking / specialists over runs -> submission.csv"),
+    "report": ("dl_cls.report.cli", "confusion matrix, per-class F1, confused pairs, error gallery"),
+    "check-submission": ("dl_cls.ensemble.check_cli", "validate a submission.csv against sample_submission"),
+    "score": ("dl_cls.report.score_cli", "macro F1 of a submission against a labels CSV"),
+}
+
+
+def _usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: dl-cls COMMAND [options]   (dl-cls COMMAND --help for its options)", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations must not try the network on import
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from dl_cls import __version__
+
+        print(__version__)
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"dl-cls: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module_name, help_ = COMMANDS[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        print(f"dl-cls {name}: not implemented yet", file=sys.stderr)
+        return 3
+    parser = argparse.ArgumentParser(prog=f"dl-cls {name}", description=help_)
+    module.add_arguments(parser)
+    args = parser.parse_args(rest)
+    try:
+        return int(module.run(args) or 0)
+    except DlClsError as exc:
+        print(f"dl-cls {name}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"dl-cls {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
