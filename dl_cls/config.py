@@ -1,0 +1,137 @@
+"""Typed configs: YAML files under configs/ + `key=value` overrides -> dataclasses.
+
+Each stage defines its own dataclass (nested dataclasses allowed) and loads it with `load_config`. Unknown keys are
+an error listing the valid ones, so a typo in a YAML file or on the command line never silently does nothing.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from dl_cls.errors import DlClsError
+from dl_cls.io import atomic_write_text
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+T = TypeVar("T")
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """['a.b=1', 'c=[3,4]'] -> {'a': {'b': 1}, 'c': [3, 4]}; values are parsed as YAML scalars/lists."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise DlClsError(f"override {item!r} is not of the form key=value")
+        try:
+            value = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError as exc:
+            raise DlClsError(f"override {item!r}: value is not valid YAML ({exc})") from None
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise DlClsError(f"override {item!r} conflicts with an earlier override of {part!r}")
+        node[parts[-1]] = value
+    return out
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    """Check/convert one value against a type hint (enough for the hints our configs use)."""
+    origin = typing.get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(arg, value, where)
+            except DlClsError as exc:
+                errors.append(str(exc))
+        raise DlClsError(errors[0] if errors else f"{where}: bad value {value!r}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise DlClsError(f"{where}: expected a mapping, got {value!r}")
+        return _build(tp, value, where)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise DlClsError(f"{where}: expected a list, got {value!r}")
+        (item_tp, *_) = typing.get_args(tp) or (Any,)
+        return [_coerce(item_tp, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise DlClsError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if tp in (int, float, str, bool) and not (isinstance(value, tp) and not (tp is int and isinstance(value, bool))):
+        raise DlClsError(f"{where}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls: type[T], data: dict, where: str) -> T:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        at = f"{where}: " if where else ""
+        raise DlClsError(f"{at}unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(fields)}")
+    kwargs = {name: _coerce(hints[name], value, f"{where}.{name}" if where else name) for name, value in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required field is missing
+        raise DlClsError(f"{where or cls.__name__}: {exc}") from None
+
+
+def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | dict | None = None) -> T:
+    """Build `cls` from the YAML file at `path` (optional) with overrides applied on top."""
+    data: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise DlClsError(f"config file {path} not found")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise DlClsError(f"{path}: not valid YAML: {exc}") from None
+        if not isinstance(data, dict):
+            raise DlClsError(f"{path}: expected a mapping at the top level")
+    if overrides:
+        data = _merge(data, overrides if isinstance(overrides, dict) else parse_overrides(overrides))
+    where = str(path) if path is not None else ""
+    try:
+        return _build(cls, data, "")
+    except DlClsError as exc:
+        raise DlClsError(f"{where + ': ' if where else ''}{exc}") from None
+
+
+def config_to_dict(obj: Any) -> dict:
+    return dataclasses.asdict(obj)
+
+
+def save_config(obj: Any, path: str | Path) -> None:
+    data = config_to_dict(obj) if dataclasses.is_dataclass(obj) else obj
+    atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))
