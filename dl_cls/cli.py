@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 
@@ -39,6 +40,8 @@ def _usage() -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations must not try the network on import
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.getLogger("dl_cls").setLevel(logging.INFO)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
         return 0

@@ -1,0 +1,108 @@
+"""folds.csv: one stratified k-fold split over the original train IDs, shared by every model.
+
+Split first, augment second: an augmented image belongs to the fold of its `source_id`, so
+`train_rows_for_fold` can never hand a validation image's copies to that fold's training side.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import StratifiedKFold
+
+from dl_cls.data.contract import DataDir
+from dl_cls.errors import DataError, DlClsError
+from dl_cls.io import atomic_write_csv, atomic_write_text
+
+FOLDS_FILE = "folds.csv"
+SETTINGS_FILE = "folds.json"
+
+
+def train_table_hash(train: pd.DataFrame) -> str:
+    """Hash of the (label-fixed) train table: folds made from other labels are other folds."""
+    return hashlib.sha256(train[["ID", "target"]].to_csv(index=False).encode()).hexdigest()[:16]
+
+
+def make_folds(train: pd.DataFrame, n_folds: int = 5, seed: int = 42) -> pd.DataFrame:
+    """Stratified k-fold assignment, ID,fold in train order."""
+    if n_folds < 2:
+        raise DlClsError(f"n_folds must be at least 2, got {n_folds}")
+    counts = train["target"].value_counts()
+    if counts.max() < n_folds:
+        raise DlClsError(f"cannot make {n_folds} stratified folds: the largest class has {counts.max()} images")
+    small = counts[counts < n_folds]
+    if len(small):
+        raise DlClsError(
+            f"cannot make {n_folds} stratified folds: class(es) {', '.join(map(str, small.index))} have fewer "
+            f"than {n_folds} images ({', '.join(map(str, small.values))}); use fewer folds")
+    skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    fold = pd.Series(-1, index=train.index, dtype=int)
+    for k, (_, val_idx) in enumerate(skf.split(train["ID"], train["target"])):
+        fold.iloc[val_idx] = k
+    return pd.DataFrame({"ID": train["ID"].to_numpy(), "fold": fold.to_numpy()})
+
+
+def ensure_folds(work_dir, dd: DataDir, n_folds: int = 5, seed: int = 42, force: bool = False) -> pd.DataFrame:
+    """Write WORK/folds.csv once; later calls with the same settings reuse it, other settings need force."""
+    work_dir = Path(work_dir)
+    path, settings_path = work_dir / FOLDS_FILE, work_dir / SETTINGS_FILE
+    settings = {"n_folds": n_folds, "seed": seed, "train_hash": train_table_hash(dd.train),
+                "data_dir": str(Path(dd.root).resolve())}
+    if path.exists() and not force:
+        old = json.loads(settings_path.read_text()) if settings_path.exists() else {}
+        same = {k: old.get(k) for k in ("n_folds", "seed", "train_hash")} == {
+            k: settings[k] for k in ("n_folds", "seed", "train_hash")}
+        if not same:
+            raise DlClsError(
+                f"{path} exists and was made with other settings or labels ({_describe(old)}; now "
+                f"{_describe(settings)}). Every model must share one folds.csv so their OOF rows line up: reuse "
+                "it, point --work elsewhere, or regenerate with --force (invalidates OOF of earlier runs)")
+        return load_folds(work_dir, dd)
+    folds = make_folds(dd.train, n_folds, seed)
+    atomic_write_text(settings_path, json.dumps(settings, indent=2) + "\n")
+    atomic_write_csv(folds, path)
+    return folds
+
+
+def _describe(s: dict) -> str:
+    return f"n_folds={s.get('n_folds')}, seed={s.get('seed')}, train_hash={s.get('train_hash')}"
+
+
+def load_folds(work_dir, dd: DataDir | None = None) -> pd.DataFrame:
+    """Read WORK/folds.csv; with a DataDir, its IDs must be exactly the train IDs."""
+    path = Path(work_dir) / FOLDS_FILE
+    if not path.is_file():
+        raise DlClsError(f"{path} not found: run `dl-cls folds` (or `make folds`) first")
+    folds = pd.read_csv(path, dtype={"ID": str})
+    if list(folds.columns) != ["ID", "fold"]:
+        raise DataError([f"{path}: columns must be ID,fold; found {','.join(folds.columns)}"])
+    if dd is not None:
+        problems = []
+        missing = sorted(set(dd.train["ID"]) - set(folds["ID"]))
+        extra = sorted(set(folds["ID"]) - set(dd.train["ID"]))
+        if missing:
+            problems.append(f"{path}: {len(missing)} train ID(s) have no fold, e.g. {', '.join(missing[:5])}")
+        if extra:
+            problems.append(f"{path}: {len(extra)} ID(s) are not in train.csv, e.g. {', '.join(extra[:5])}")
+        if problems:
+            raise DataError(problems + ["folds.csv belongs to another data dir: use another --work or --force"])
+        folds = folds.set_index("ID").loc[dd.train["ID"]].reset_index()
+    return folds
+
+
+def manifest_folds(manifest: pd.DataFrame, folds: pd.DataFrame) -> pd.Series:
+    """Fold of each manifest row, through its source_id (the original train ID it was made from)."""
+    fold_of = dict(zip(folds["ID"], folds["fold"]))
+    mapped = manifest["source_id"].map(fold_of)
+    unknown = manifest.loc[mapped.isna(), "source_id"].unique()
+    if len(unknown):
+        raise DataError([f"manifest: {len(unknown)} source_id(s) are not in folds.csv, e.g. "
+                         f"{', '.join(map(str, unknown[:5]))} (augmented from another data dir?)"])
+    return mapped.astype(int)
+
+
+def train_rows_for_fold(manifest: pd.DataFrame, folds: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Manifest rows fold k may train on: those whose source is not in fold k."""
+    return manifest[manifest_folds(manifest, folds) != k]
