@@ -1,0 +1,42 @@
+"""Typed config loading with key=value overrides."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from dl_cls.config import load_config, parse_overrides, save_config
+from dl_cls.errors import DlClsError
+
+
+@dataclass
+class Opt:
+    lr: float = 1e-3
+    name: str = "adamw"
+
+
+@dataclass
+class Cfg:
+    epochs: int = 3
+    classes: list[int] | None = None
+    opt: Opt = field(default_factory=Opt)
+
+
+def test_yaml_then_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("epochs: 7\nopt:\n  lr: 0.5\n")
+    cfg = load_config(Cfg, path, ["classes=[3,4,7,14]", "opt.name=sgd", "opt.lr=1"])
+    assert cfg == Cfg(epochs=7, classes=[3, 4, 7, 14], opt=Opt(lr=1.0, name="sgd"))
+    save_config(cfg, tmp_path / "out.yaml")
+    assert load_config(Cfg, tmp_path / "out.yaml") == cfg
+
+
+def test_unknown_keys_and_bad_types_are_errors(tmp_path):
+    with pytest.raises(DlClsError, match="unknown key.*epoch.*valid keys: epochs"):
+        load_config(Cfg, None, ["epoch=5"])
+    with pytest.raises(DlClsError, match="epochs: expected int"):
+        load_config(Cfg, None, ["epochs=many"])
+    with pytest.raises(DlClsError, match="not of the form"):
+        parse_overrides(["epochs"])
+    with pytest.raises(DlClsError, match="not found"):
+        load_config(Cfg, tmp_path / "missing.yaml")
