@@ -1,0 +1,127 @@
+# dl_cls — one Makefile for the whole pipeline. `make help` lists targets and variables.
+# Lower-case key=value words on the make command line (e.g. `make train MODEL=tiny epochs=2 pretrained=false`)
+# are passed to the stage command as config overrides.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+WORK    ?= work
+SAMPLE  ?= $(WORK)/sample
+# DATA: data/ when it holds train.csv, otherwise the embedded sample (generated on first use).
+DATA    ?= $(if $(wildcard data/train.csv),data,$(SAMPLE))
+VENV    ?= .venv
+PYTHON  ?= python3
+DLCLS   := $(VENV)/bin/dl-cls
+STAMP   := $(VENV)/.installed
+
+# stage variables (empty = the command's default)
+SCALE      ?= 5
+PRESET     ?= doc
+SIZE       ?=
+WORKERS    ?=
+SEED       ?=
+BALANCE    ?=
+OVERSAMPLE ?=
+MODEL      ?= tiny
+AUG        ?=
+FOLDS      ?=
+EPOCHS     ?=
+NPROC      ?= 1
+CLASSES    ?=
+FOCUS      ?=
+FRACTION   ?=
+NAME       ?=
+RUNS       ?=
+METHOD     ?=
+SPECIALISTS ?=
+RUN        ?=
+FILE       ?=
+ARGS       ?=
+
+# lower-case key=value words given on the make command line -> config overrides
+OVERRIDES := $(shell printf '%s\n' $(MAKEOVERRIDES) | grep -E '^[a-z_][a-zA-Z0-9_.]*=' || true)
+COMMON    := --data $(DATA) --work $(WORK)
+
+.PHONY: help install test test-fast demo sample check-data folds augment train sweep-fraction merge-folds \
+        predict ensemble report check-submission clean-venv
+
+help: ## list targets and variables
+	@echo "dl_cls — document-image classification pipeline"
+	@echo
+	@echo "targets:"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 26
+	@echo
+	@echo "variables (current value):"
+	@echo "  DATA=$(DATA)   data dir (default: data/ if it has train.csv, else the embedded sample at SAMPLE)"
+	@echo "  WORK=$(WORK)   where folds, aug sets, runs and ensembles go"
+	@echo "  augment:  SCALE=$(SCALE) PRESET=$(PRESET) SIZE WORKERS SEED BALANCE=1 OVERSAMPLE=3=2,4=2"
+	@echo "  train:    MODEL=$(MODEL) AUG=dir FOLDS=0,1 EPOCHS NPROC=$(NPROC) CLASSES=3,4,7,14 FOCUS=3,4,7,14:3 FRACTION NAME"
+	@echo "  ensemble: RUNS=\"a b\" METHOD=soft|hard|weighted|stack SPECIALISTS=\"s\" NAME"
+	@echo "  report:   RUN=run-or-ensemble dir      check-submission: FILE=submission.csv"
+	@echo "  ARGS=...  extra arguments for the stage command; lower-case key=value words are config overrides"
+
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	NO_ALBUMENTATIONS_UPDATE=1 $(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP) ## create .venv and install dl_cls (editable, with dev extra); idempotent
+
+test: install ## run the test suite
+	NO_ALBUMENTATIONS_UPDATE=1 $(VENV)/bin/pytest -q --durations=15 $(ARGS)
+
+demo: install ## install + the whole pipeline on the embedded sample, on CPU
+	bash scripts/demo.sh
+
+$(SAMPLE)/train.csv: | $(STAMP)
+	$(DLCLS) sample $(SAMPLE)
+
+sample: install ## generate the embedded sample dataset into SAMPLE (contact_sheet.png inside)
+	@if [ -f $(SAMPLE)/train.csv ]; then echo "$(SAMPLE) exists (delete it to regenerate)"; \
+	 else $(DLCLS) sample $(SAMPLE) $(ARGS); fi
+
+# the sample is generated on first use when DATA points at it
+DATA_DEP := $(if $(filter $(SAMPLE),$(DATA)),$(SAMPLE)/train.csv)
+
+check-data: install $(DATA_DEP) ## validate DATA and print a summary
+	$(DLCLS) check-data $(DATA) $(ARGS)
+
+folds: install $(DATA_DEP) ## write WORK/folds.csv (stratified k-fold, shared by every model)
+	$(DLCLS) folds $(COMMON) $(ARGS)
+
+augment: install $(DATA_DEP) ## offline augmentation: WORK/aug/<preset>_x<scale>_s<seed>/
+	$(DLCLS) augment $(COMMON) --scale $(SCALE) --preset $(PRESET) $(if $(SIZE),--size $(SIZE)) \
+	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(SEED),--seed $(SEED)) $(if $(BALANCE),--balance) \
+	  $(if $(OVERSAMPLE),--oversample $(OVERSAMPLE)) $(ARGS)
+
+TRAIN_CMD = $(if $(filter-out 1,$(NPROC)),$(VENV)/bin/torchrun --standalone --nproc_per_node=$(NPROC) -m dl_cls.cli,$(DLCLS))
+TRAIN_ARGS = $(COMMON) --model $(MODEL) $(if $(AUG),--aug $(AUG)) $(if $(FOLDS),--folds $(FOLDS)) \
+	  $(if $(NAME),--name $(NAME)) $(if $(EPOCHS),epochs=$(EPOCHS)) $(if $(CLASSES),classes=[$(CLASSES)]) \
+	  $(if $(FOCUS),focus=$(FOCUS)) $(if $(FRACTION),fraction=$(FRACTION)) $(OVERRIDES) $(ARGS)
+
+train: install $(DATA_DEP) ## k-fold training of MODEL: WORK/runs/<name>/
+	$(TRAIN_CMD) train $(TRAIN_ARGS)
+
+sweep-fraction: install $(DATA_DEP) ## train MODEL on 0.1..1.0 of AUG; table + plot of F1 and time
+	$(DLCLS) sweep-fraction $(COMMON) --model $(MODEL) $(if $(AUG),--aug $(AUG)) $(if $(FOLDS),--folds $(FOLDS)) \
+	  $(if $(EPOCHS),epochs=$(EPOCHS)) $(OVERRIDES) $(ARGS)
+
+merge-folds: install ## merge folds of RUN trained in separate processes
+	$(DLCLS) merge-folds $(RUN) --work $(WORK) $(ARGS)
+
+predict: install ## test probabilities for DATA with RUN's models + TTA
+	$(DLCLS) predict $(RUN) --data $(DATA) --work $(WORK) $(ARGS)
+
+ensemble: install ## voting/stacking/specialists over RUNS -> WORK/ensembles/<name>/submission.csv
+	$(DLCLS) ensemble $(RUNS) --work $(WORK) $(if $(METHOD),--method $(METHOD)) \
+	  $(if $(SPECIALISTS),--specialist $(SPECIALISTS)) $(if $(NAME),--name $(NAME)) $(ARGS)
+
+report: install ## confusion matrix, per-class F1, confused pairs, error gallery for RUN
+	$(DLCLS) report $(RUN) --work $(WORK) $(ARGS)
+
+check-submission: install ## validate FILE against DATA's sample_submission.csv
+	$(DLCLS) check-submission $(FILE) --data $(DATA) $(ARGS)
+
+clean-venv: ## remove .venv
+	rm -rf $(VENV)
