@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole pipeline on the embedded sample dataset, on CPU: sample -> check-data -> folds -> augment ->
+# two small members + one specialist for the confused form family {3,4,7,14} -> ensemble -> report -> scores.
+# Everything goes to DEMO_WORK (default work/demo), which is recreated on each run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+W=${DEMO_WORK:-work/demo}
+D=$W/sample
+X=.venv/bin/dl-cls
+export NO_ALBUMENTATIONS_UPDATE=1
+start=$(date +%s)
+step() { printf '\n=== [%4ss] %s\n' $(( $(date +%s) - start )) "$*"; }
+
+rm -rf "$W"
+step "1/8 sample dataset -> $D"
+$X sample "$D"
+step "2/8 check-data"
+$X check-data "$D" --label-fixes none
+step "3/8 folds (3 folds)"
+$X folds --data "$D" --work "$W" --n-folds 3 --label-fixes none
+step "4/8 offline augmentation x3 (doc preset)"
+$X augment --data "$D" --work "$W" --scale 3 --preset doc --size 256 --label-fixes none --out "$W/aug/doc_x3"
+A=$W/aug/doc_x3
+step "5/8 train member 1: tiny"
+$X train --data "$D" --work "$W" --model tiny --aug "$A" --name tiny --label-fixes none
+step "6/8 train member 2: tiny2 + specialist on {3,4,7,14}"
+$X train --data "$D" --work "$W" --model tiny2 --aug "$A" --name tiny2 --label-fixes none
+$X train --data "$D" --work "$W" --model tiny --aug "$A" --name spec-3-4-7-14 --label-fixes none 'classes=[3,4,7,14]'
+step "7/8 ensemble"
+$X ensemble tiny tiny2 --specialist spec-3-4-7-14 --work "$W" --name demo
+step "8/8 report + sample test-set scores (test_labels.csv)"
+$X report "$W/ensembles/demo" --work "$W"
+for f in "$W"/runs/tiny/test_probs.csv "$W"/runs/tiny2/test_probs.csv "$W"/ensembles/demo/submission.csv; do
+  printf '%-45s ' "$f"; $X score "$f" --labels "$D/test_labels.csv"
+done
+step "done: report in $W/ensembles/demo/report/"
