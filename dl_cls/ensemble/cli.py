@@ -1,0 +1,120 @@
+"""dl-cls ensemble RUN [RUN ...] [--method soft|hard|weighted|stack] [--specialist RUN ...] [--name NAME]
+
+Writes WORK/ensembles/<name>/ (never overwritten): oof.csv (fold-held-out), test_probs.csv, submission.csv
+(checked), members.csv (the member table) and config.yaml (so `dl-cls report` reads it like a run dir).
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from dl_cls.ensemble.core import METHODS, build_ensemble
+from dl_cls.ensemble.members import align_runs, label_fixes_of, load_run, load_truth, resolve_run_dir
+from dl_cls.ensemble.submission import submission_from_probs, write_submission
+from dl_cls.errors import DlClsError
+from dl_cls.io import atomic_write_csv, atomic_write_text, create_run_dir
+
+FLOAT_FORMAT = "%.6f"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="member runs: names under WORK/runs or paths")
+    parser.add_argument("--method", choices=METHODS, default=None,
+                        help="force one method (default: try all, keep the best fold-held-out OOF macro F1)")
+    parser.add_argument("--specialist", nargs="+", action="extend", default=[], metavar="RUN",
+                        help="class-subset runs applied in this order after the method (put it after the RUNs)")
+    parser.add_argument("--name", help="output name under WORK/ensembles (default: ens-<date>-<time>)")
+    parser.add_argument("--work", default="work", help="work dir (default: work)")
+    parser.add_argument("--data", help="data dir (default: the members' config data_dir, which must agree)")
+    parser.add_argument("--mass-threshold", type=float, default=None,
+                        help="a specialist also refines rows whose ensemble mass on its group is >= this "
+                             "(default: only rows whose top class is in the group)")
+    parser.add_argument("--test-labels", help="ID,target CSV of the test set (the sample's test_labels.csv): "
+                                              "adds test_macro_f1 to the table; never used for a choice")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weight search (default: 0)")
+
+
+def _agreed(runs, key, value_of, given=None):
+    """The one value every run's config agrees on (or the given override); error naming the runs otherwise."""
+    if given is not None:
+        return given
+    values = {r.name: value_of(r.config) for r in runs}
+    if len(set(map(str, values.values()))) > 1:
+        raise DlClsError(f"runs disagree on {key}: " + ", ".join(f"{n}: {v}" for n, v in values.items())
+                         + (f" (pass --data to choose)" if key == "data_dir" else ""))
+    return next(iter(values.values()))
+
+
+def _probs_frame(ids, probs, folds=None) -> pd.DataFrame:
+    df = pd.DataFrame(probs, columns=[f"p_{c}" for c in range(probs.shape[1])])
+    if folds is not None:
+        df.insert(0, "fold", folds)
+    df.insert(0, "ID", list(ids))
+    return df
+
+
+def format_table(table: pd.DataFrame) -> str:
+    shown = table.dropna(axis=1, how="all").copy()
+    shown["chosen"] = shown["chosen"].map({True: "*", False: ""})
+    shown["detail"] = shown["detail"].str.slice(0, 70)  # the full text is in members.csv
+    return shown.to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="")
+
+
+def run(args) -> int:
+    work = Path(args.work)
+    name = args.name or time.strftime("ens-%Y%m%d-%H%M%S")
+    out = work / "ensembles" / name
+    if out.exists():  # fail before the work, create_run_dir below re-checks
+        raise DlClsError(f"{out} already exists; outputs are never overwritten. Pick another --name.")
+    paths = [resolve_run_dir(r, work) for r in args.runs]
+    spec_paths = [resolve_run_dir(r, work) for r in args.specialist]
+    all_paths = [p.resolve() for p in paths + spec_paths]
+    if len(set(all_paths)) != len(all_paths):
+        raise DlClsError("the same run is given twice: " + " ".join(map(str, paths + spec_paths)))
+    members = [load_run(p) for p in paths]
+    specialists = [load_run(p) for p in spec_paths]
+    runs = members + specialists
+
+    data_dir = _agreed(runs, "data_dir", lambda c: str(Path(c["data_dir"]).resolve()), args.data)
+    fixes = _agreed(runs, "label_fixes", label_fixes_of)
+    config = {"data_dir": str(data_dir), "label_fixes": fixes}
+    dd = load_truth(config)
+    members, specialists = align_runs(members, specialists, dd)
+    truth = dd.train.set_index("ID")["target"]
+    ids = members[0].oof["ID"]
+    y, folds = truth.loc[ids].to_numpy(dtype=int), members[0].oof["fold"].to_numpy()
+    y_test = None
+    if args.test_labels:
+        from dl_cls.report.labels import read_labels
+
+        y_test = read_labels(args.test_labels, dd.test_ids, "test set of sample_submission.csv")
+
+    result = build_ensemble(members, specialists, y, folds, method=args.method,
+                            mass_threshold=args.mass_threshold, seed=args.seed, y_test=y_test)
+    result.table.loc[result.table["kind"] == "ensemble", "name"] = name
+    config.update(kind="ensemble", method=result.method, method_forced=args.method is not None,
+                  members=[str(r.path) for r in members], specialists=[str(r.path) for r in specialists],
+                  mass_threshold=args.mass_threshold, num_classes=dd.num_classes, class_names=dd.class_names,
+                  classes=None, seed=args.seed)
+
+    create_run_dir(out)
+    try:
+        atomic_write_csv(_probs_frame(ids, result.oof, folds), out / "oof.csv", FLOAT_FORMAT)
+        atomic_write_csv(_probs_frame(dd.test_ids, result.test), out / "test_probs.csv", FLOAT_FORMAT)
+        write_submission(submission_from_probs(result.test, dd), out / "submission.csv", dd)
+        atomic_write_csv(result.table, out / "members.csv", float_format="%.5f")
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)  # no half-written ensemble dir
+        raise
+
+    print(format_table(result.table))
+    how = "forced by --method" if args.method else "best fold-held-out OOF macro F1"
+    print(f"\nmethod: {result.method} ({how}); OOF macro F1 of the ensemble: "
+          f"{result.table['oof_macro_f1'].iloc[-1]:.4f}")
+    print(f"wrote {out}/: oof.csv test_probs.csv submission.csv (checked) members.csv config.yaml")
+    return 0

@@ -1,0 +1,101 @@
+"""Combine aligned runs: every voting/stacking method scored fold-held-out, the best (or the forced) one chosen,
+then specialists applied in the order given. Pure computation: the CLI does the files."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from dl_cls.ensemble.cv import macro_f1, predict
+from dl_cls.ensemble.members import Run
+from dl_cls.ensemble.specialists import group_f1, tune_and_refine
+from dl_cls.ensemble.stacking import stack_heldout
+from dl_cls.ensemble.voting import hard_vote, soft_vote, weighted_heldout, weighted_vote
+
+METHODS = ("soft", "hard", "weighted", "stack")  # on a tie in held-out F1 the earlier (simpler) one is chosen
+TABLE_COLUMNS = ["kind", "name", "oof_macro_f1", "fitted_macro_f1", "oof_macro_f1_before", "group_f1_before",
+                 "group_f1_after", "test_macro_f1", "chosen", "detail"]
+
+
+@dataclass
+class EnsembleResult:
+    oof: np.ndarray  # (N, K) held-out OOF probabilities of the final ensemble
+    test: np.ndarray  # (N_test, K)
+    method: str
+    table: pd.DataFrame  # members.csv
+
+
+def _fmt_w(w) -> str:
+    return "/".join(f"{x:.2f}" for x in np.atleast_1d(w))
+
+
+def _methods(P, P_test, y, folds, classes, seed):
+    """name -> (held-out OOF, test, in-sample fitted OOF or None, detail)."""
+    out = {
+        "soft": (soft_vote(P), soft_vote(P_test), None, "mean probability"),
+        "hard": (hard_vote(P), hard_vote(P_test), None,
+                 "majority of arg-max; ties broken by summed probability"),
+    }
+    oof_w, w_all, w_folds = weighted_heldout(P, y, folds, classes, seed)
+    out["weighted"] = (oof_w, weighted_vote(P_test, w_all), weighted_vote(P, w_all),
+                       f"weights {_fmt_w(w_all)} fitted on all OOF (test); per held-out fold: "
+                       + "; ".join(_fmt_w(w) for w in w_folds))
+    oof_s, fitted_s, test_s = stack_heldout(P, P_test, y, folds, classes)
+    out["stack"] = (oof_s, test_s, fitted_s, "logistic regression on members' probabilities, per-fold CV")
+    return out
+
+
+def build_ensemble(members: list[Run], specialists: list[Run], y: np.ndarray, folds: np.ndarray,
+                   method: str | None = None, mass_threshold: float | None = None, seed: int = 0,
+                   y_test: np.ndarray | None = None) -> EnsembleResult:
+    """members/specialists must already be aligned (members.align_runs); y: OOF truth in member row order;
+    y_test: optional test labels (reported only, never used for a choice)."""
+    classes = members[0].classes
+    P = np.stack([m.oof_probs() for m in members])
+    P_test = np.stack([m.test_probs() for m in members])
+    rows = []
+
+    def test_f1(probs):
+        return macro_f1(y_test, predict(probs, classes)) if y_test is not None else np.nan
+
+    for m in members:
+        rows.append(dict(kind="member", name=m.name, oof_macro_f1=macro_f1(y, predict(m.oof_probs(), classes)),
+                         test_macro_f1=test_f1(m.test_probs()), detail=str(m.path)))
+
+    results = _methods(P, P_test, y, folds, classes, seed)
+    scores = {name: macro_f1(y, predict(r[0], classes)) for name, r in results.items()}
+    chosen = method or max(METHODS, key=lambda n: (scores[n], -METHODS.index(n)))
+    for name in METHODS:
+        oof, test, fitted, detail = results[name]
+        rows.append(dict(kind="method", name=name, oof_macro_f1=scores[name],
+                         fitted_macro_f1=macro_f1(y, predict(fitted, classes)) if fitted is not None else np.nan,
+                         test_macro_f1=test_f1(test), chosen=name == chosen,
+                         detail=detail + ("" if name != chosen else
+                                          " [forced by --method]" if method else
+                                          " [best fold-held-out OOF macro F1]")))
+    E, E_test = results[chosen][0], results[chosen][1]
+
+    id_pos = {i: n for n, i in enumerate(members[0].oof["ID"])}
+    for s in specialists:
+        # the specialist's OOF rows placed among the members' rows; rows it never predicted stay NaN
+        S = np.full((len(y), len(s.classes)), np.nan)
+        S[[id_pos[i] for i in s.oof["ID"]]] = s.oof_probs()
+        before_f1, before_group = macro_f1(y, predict(E, classes)), group_f1(y, E, s.classes)
+        E, E_test, w_all, w_folds = tune_and_refine(E, E_test, S, s.test_probs(), s.classes, y, folds,
+                                                    mass_threshold)
+        after_group = group_f1(y, E, s.classes)
+        rows.append(dict(kind="specialist", name=s.name, oof_macro_f1=macro_f1(y, predict(E, classes)),
+                         oof_macro_f1_before=before_f1,
+                         group_f1_before=" ".join(f"{c}:{v:.3f}" for c, v in before_group.items()),
+                         group_f1_after=" ".join(f"{c}:{v:.3f}" for c, v in after_group.items()),
+                         test_macro_f1=test_f1(E_test), chosen=True,
+                         detail=f"G={','.join(map(str, s.classes))} blend w={w_all:.1f} on all OOF (test); "
+                                f"per held-out fold: {'/'.join(f'{w:.1f}' for w in w_folds)}"))
+
+    rows.append(dict(kind="ensemble", name="final", oof_macro_f1=macro_f1(y, predict(E, classes)),
+                     test_macro_f1=test_f1(E_test), chosen=True,
+                     detail=" + ".join([chosen] + [s.name for s in specialists])))
+    table = pd.DataFrame(rows).reindex(columns=TABLE_COLUMNS)
+    table["chosen"] = table["chosen"].fillna(False).astype(bool)
+    return EnsembleResult(oof=E, test=E_test, method=chosen, table=table)
