@@ -1,0 +1,58 @@
+"""`dl-cls train`: k-fold training of one model config into WORK/runs/<name>/."""
+from __future__ import annotations
+
+import argparse
+
+from dl_cls.config import parse_overrides
+from dl_cls.errors import DlClsError
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.replace(" ", "").split(",") if x != ""]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 0,1,2, got {text!r}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", help="configs/models/NAME.yaml (e.g. tiny, resnet34, swin_base) or a YAML path")
+    parser.add_argument("--data", default=None, help="competition data dir (default: data)")
+    parser.add_argument("--work", default="work", help="work dir with folds.csv, aug/, runs/ (default: work)")
+    parser.add_argument("--aug", default=None, help="augmented set dir (WORK/aug/...); default: the originals "
+                        "with strong online augmentation")
+    parser.add_argument("--folds", type=int_list, default=None, help="folds to train, e.g. 0,1 (default: all)")
+    parser.add_argument("--name", default=None, help="run name (default: <model>-<timestamp>); never overwritten")
+    parser.add_argument("--resume", default=None, metavar="RUN",
+                        help="continue RUN (name under WORK/runs or a path): finished folds are skipped, an "
+                             "interrupted fold continues from its last epoch")
+    parser.add_argument("--dry-run", action="store_true", help="print the resolved config and per-fold counts")
+    parser.add_argument("--label-fixes", default="default", help="label fixes CSV, 'default' or 'none'")
+    parser.add_argument("--classes", type=int_list, default=None, help="specialist: train on these classes only")
+    parser.add_argument("--focus", default=None, help="CLASSES:FACTOR, e.g. 3,4,7,14:3 oversamples those x3")
+    parser.add_argument("--fraction", type=float, default=None, help="fraction of the augmented copies to use")
+    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--cpu", action="store_true", help="train on the CPU even when a GPU is present")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="config overrides, e.g. epochs=1 pretrained=false lr=3e-4 classes=[3,4,7,14]")
+
+
+def spec_from_args(args: argparse.Namespace):
+    from dl_cls.train.kfold import RunSpec
+
+    overrides = parse_overrides(args.overrides)
+    for key in ("classes", "focus", "fraction", "epochs"):
+        value = getattr(args, key, None)
+        if value is not None:
+            overrides[key] = value
+    if args.resume and (args.data or args.aug):
+        raise DlClsError("--resume uses the data and AUG dirs saved in the run's config.yaml; drop --data/--aug")
+    return RunSpec(model=args.model, data_dir=args.data, work_dir=args.work, aug_dir=args.aug, folds=args.folds,
+                   name=args.name, resume=args.resume, dry_run=args.dry_run, label_fixes=args.label_fixes,
+                   overrides=overrides or None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dl_cls.train.kfold import train
+
+    train(spec_from_args(args), force_cpu=args.cpu)
+    return 0

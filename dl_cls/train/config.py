@@ -1,0 +1,149 @@
+"""The training recipe of one model: configs/models/<name>.yaml loaded into TrainConfig.
+
+A run's config.yaml holds these fields plus run-level keys (RUN_KEYS: data_dir, aug_dir, classes' names, ...);
+`recipe_from_run` reads the recipe part back for resume / predict / merge.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from dl_cls.config import CONFIG_DIR, config_to_dict, load_config
+from dl_cls.errors import DlClsError
+
+MODELS_DIR = CONFIG_DIR / "models"
+
+
+@dataclass
+class TrainConfig:
+    # model
+    timm_name: str = "resnet34"
+    pretrained: bool = True
+    pretrained_tag: str | None = None  # e.g. "a1_in1k" -> timm "resnet34.a1_in1k"; None = timm's default tag
+    pretrained_file: str | None = None  # local weights for offline machines (timm pretrained_cfg_overlay file=)
+    drop_path_rate: float = 0.0
+    img_size: int = 224
+    # optimisation
+    batch_size: int = 32
+    epochs: int = 10
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    scheduler: str = "cosine"
+    warmup_epochs: float = 1.0
+    warmup_lr: float = 1e-6
+    min_lr: float = 1e-6
+    grad_accum: int = 1
+    grad_clip: float = 1.0  # max grad norm; 0 = off
+    label_smoothing: float = 0.1
+    # timm Mixup: applied to mixup_prob of the batches, cutmix instead of mixup with mixup_switch_prob
+    mixup_alpha: float = 0.8
+    cutmix_alpha: float = 1.0
+    mixup_prob: float = 0.33
+    mixup_switch_prob: float = 0.5
+    ema: bool = True
+    ema_decay: float = 0.999
+    # device
+    amp: str = "auto"  # auto (bf16 if supported else fp16 on CUDA; off on CPU) | bf16 | fp16 | off
+    channels_last: bool = True  # CUDA only
+    compile: bool = False
+    num_workers: int = -1  # -1: auto (CPU: 0 with the image cache; CUDA: min(8, cores))
+    cache_images: str = "auto"  # auto | true | false: decode + resize every image once and keep it in RAM
+    cache_max_gb: float = 8.0
+    # validation
+    patience: int = 5  # early-stopping patience in epochs; 0 = off
+    select_metric: str = "testlike"  # testlike | clean: picks best.pt and drives early stopping
+    testlike_seed: int = 1234
+    oof_on: str = "testlike"  # the val images that oof.csv predicts: testlike (what the test looks like) | clean
+    # augmentation online (on top of the offline AUG set): auto = light with AUG, strong on plain originals
+    online_aug: str = "auto"  # auto | none | light | strong
+    # TTA for oof.csv / test_probs.csv: every rotation, each also horizontally flipped if tta_hflip
+    tta_rotations: list[int] = field(default_factory=lambda: [0, 90, 180, 270])
+    tta_hflip: bool = True
+    # data selection
+    n_folds: int = 5  # used when WORK/folds.csv does not exist yet
+    folds_seed: int = 42
+    classes: list[int] | None = None  # specialist: train on these original targets only
+    focus: str | None = None  # "3,4,7,14:3": keep all classes, oversample these x3
+    fraction: float = 1.0  # seeded, class-stratified fraction of the augmented copies (copy > 0)
+    seed: int = 42
+    eval_batch_size: int = 0  # 0 = 2 x batch_size
+    tensorboard: bool = False
+
+    def validate(self) -> None:
+        checks = [
+            (self.amp in ("auto", "bf16", "fp16", "off"), f"amp must be auto|bf16|fp16|off, got {self.amp!r}"),
+            (self.select_metric in ("testlike", "clean"), f"select_metric must be testlike|clean, got {self.select_metric!r}"),
+            (self.oof_on in ("testlike", "clean"), f"oof_on must be testlike|clean, got {self.oof_on!r}"),
+            (self.online_aug in ("auto", "none", "light", "strong"), f"online_aug must be auto|none|light|strong, got {self.online_aug!r}"),
+            (self.cache_images in ("auto", "true", "false"), f"cache_images must be auto|true|false, got {self.cache_images!r}"),
+            (0 < self.fraction <= 1, f"fraction must be in (0, 1], got {self.fraction}"),
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 2, f"batch_size must be >= 2 (mixup pairs images), got {self.batch_size}"),
+            (self.grad_accum >= 1, f"grad_accum must be >= 1, got {self.grad_accum}"),
+            (all(r in (0, 90, 180, 270) for r in self.tta_rotations) and self.tta_rotations,
+             f"tta_rotations must be a non-empty list of 0/90/180/270, got {self.tta_rotations}"),
+            (self.classes is None or len(set(self.classes)) >= 2, f"classes needs at least 2 classes, got {self.classes}"),
+        ]
+        bad = [msg for ok, msg in checks if not ok]
+        if bad:
+            raise DlClsError("bad training config: " + "; ".join(bad))
+        parse_focus(self.focus)
+
+    @property
+    def timm_model_name(self) -> str:
+        return f"{self.timm_name}.{self.pretrained_tag}" if self.pretrained_tag else self.timm_name
+
+
+def parse_focus(focus) -> tuple[list[int], float]:
+    """'3,4,7,14:3' -> ([3, 4, 7, 14], 3.0); None -> ([], 1.0)."""
+    if focus is None or focus == "":
+        return [], 1.0
+    text = str(focus)
+    classes, sep, factor = text.partition(":")
+    try:
+        ids = [int(c) for c in classes.replace(" ", "").split(",") if c]
+        mult = float(factor) if sep else 2.0
+    except ValueError:
+        raise DlClsError(f"focus {text!r}: expected CLASSES:FACTOR like 3,4,7,14:3") from None
+    if not ids or mult < 1:
+        raise DlClsError(f"focus {text!r}: expected CLASSES:FACTOR like 3,4,7,14:3 with FACTOR >= 1")
+    return ids, mult
+
+
+def model_config_path(model: str) -> Path:
+    """--model NAME -> configs/models/NAME.yaml; a path to a YAML file is used as is."""
+    path = Path(model)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise DlClsError(f"model config {path} not found")
+        return path
+    path = MODELS_DIR / f"{model}.yaml"
+    if not path.is_file():
+        names = sorted(p.stem for p in MODELS_DIR.glob("*.yaml"))
+        raise DlClsError(f"unknown model {model!r}: no {path}; available: {', '.join(names)}")
+    return path
+
+
+def load_train_config(model: str, overrides: list[str] | dict | None = None) -> TrainConfig:
+    cfg = load_config(TrainConfig, model_config_path(model), overrides)
+    cfg.validate()
+    return cfg
+
+
+def recipe_from_run(run_dir: Path) -> tuple[TrainConfig, dict]:
+    """(TrainConfig, the whole config.yaml dict) of an existing run."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise DlClsError(f"{path} not found: {run_dir} is not a training run dir")
+    data = yaml.safe_load(path.read_text()) or {}
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    cfg = load_config(TrainConfig, None, {k: v for k, v in data.items() if k in names})
+    return cfg, data
+
+
+def recipe_dict(cfg: TrainConfig) -> dict:
+    return config_to_dict(cfg)

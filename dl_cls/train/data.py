@@ -1,0 +1,262 @@
+"""What a fold trains and validates on, and the datasets/loaders that feed it.
+
+Images are plainly resized to img_size x img_size (no letterbox): a page keeps all its pixels, and the test pages
+come at any angle, so no aspect ratio is special. Images already at that size (an AUG set made with --size) are
+used as they are. With the image cache (default when it fits in RAM) every image is decoded and resized once per
+run; the per-step loader cost is then one light albumentations pass.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import albumentations as A
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset, DistributedSampler, Sampler
+from tqdm import tqdm
+
+from dl_cls.augment.testlike import corrupt_testlike, testlike_rng
+from dl_cls.data.contract import DataDir
+from dl_cls.data.folds import manifest_folds, train_rows_for_fold
+from dl_cls.errors import DataError, DlClsError
+from dl_cls.io import read_image
+from dl_cls.train.config import TrainConfig, parse_focus
+
+MANIFEST_COLUMNS = ["ID", "target", "source_id", "copy", "ops"]
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+# ---------------------------------------------------------------------------------------------- what to train on
+def load_table(dd: DataDir, aug_dir: Path | None) -> pd.DataFrame:
+    """Every image the trainer may train on: ID,target,source_id,copy,path. Without an AUG set, the originals.
+
+    Targets come from the (label-fixed) train table through source_id; a manifest that disagrees is an error,
+    since it was made from other labels."""
+    train_target = dict(zip(dd.train["ID"], dd.train["target"]))
+    if aug_dir is None:
+        return pd.DataFrame({"ID": dd.train["ID"], "target": dd.train["target"], "source_id": dd.train["ID"],
+                             "copy": 0, "path": [str(dd.train_path(i)) for i in dd.train["ID"]]})
+    path = Path(aug_dir) / "manifest.csv"
+    if not path.is_file():
+        raise DlClsError(f"{path} not found: is {aug_dir} an augmented set (dl-cls augment)?")
+    manifest = pd.read_csv(path, dtype={"ID": str, "source_id": str})
+    missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
+    if missing:
+        raise DataError([f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(MANIFEST_COLUMNS)}"])
+    problems = []
+    unknown = ~manifest["source_id"].isin(train_target)
+    for i in np.flatnonzero(unknown.to_numpy())[:10]:
+        problems.append(f"{path}: row {i + 2} (ID {manifest['ID'].iloc[i]}): source_id "
+                        f"{manifest['source_id'].iloc[i]} is not in {dd.root / 'train.csv'}")
+    expected = manifest["source_id"].map(train_target)
+    disagree = (~unknown) & (expected != manifest["target"])
+    for i in np.flatnonzero(disagree.to_numpy())[:10]:
+        problems.append(f"{path}: row {i + 2} (ID {manifest['ID'].iloc[i]}): target {manifest['target'].iloc[i]} "
+                        f"but train.csv (label fixes applied) says {int(expected.iloc[i])} for source "
+                        f"{manifest['source_id'].iloc[i]}; re-run augment after changing labels")
+    if problems:
+        n = int(unknown.sum() + disagree.sum())
+        raise DataError(problems, f"{path} does not match {dd.root} ({n} bad rows, first {len(problems)} shown)")
+    images = Path(aug_dir) / "images"
+    out = manifest[["ID", "source_id", "copy"]].copy()
+    out["target"] = expected.astype(int).to_numpy()
+    out["path"] = [str(images / i) for i in manifest["ID"]]
+    return out[["ID", "target", "source_id", "copy", "path"]].reset_index(drop=True)
+
+
+def select_rows(table: pd.DataFrame, cfg: TrainConfig) -> pd.DataFrame:
+    """Class subset and seeded class-stratified fraction of the augmented copies (originals always stay)."""
+    if cfg.classes is not None:
+        table = table[table["target"].isin(cfg.classes)]
+    if cfg.fraction < 1:
+        copies = table[table["copy"] > 0]
+        kept = copies.groupby("target", group_keys=False).sample(frac=cfg.fraction, random_state=cfg.seed)
+        table = table[(table["copy"] == 0) | table.index.isin(kept.index)]
+    return table
+
+
+def fold_train_rows(table: pd.DataFrame, folds: pd.DataFrame, k: int, cfg: TrainConfig) -> pd.DataFrame:
+    """Rows fold k trains on (sources outside fold k), focus classes repeated; index = position in `table`."""
+    rows = train_rows_for_fold(table, folds, k)
+    focus, factor = parse_focus(cfg.focus)
+    if focus:
+        reps = np.where(rows["target"].isin(focus), int(round(factor)), 1)
+        rows = rows.loc[rows.index.repeat(reps)]
+    return rows
+
+
+def fold_val_ids(dd: DataDir, folds: pd.DataFrame, k: int, cfg: TrainConfig) -> pd.DataFrame:
+    """Fold k's original train images (ID,target), in train.csv order, limited to the class subset."""
+    fold_of = dict(zip(folds["ID"], folds["fold"]))
+    val = dd.train[dd.train["ID"].map(fold_of) == k]
+    if cfg.classes is not None:
+        val = val[val["target"].isin(cfg.classes)]
+    return val.reset_index(drop=True)
+
+
+def check_no_leak(table: pd.DataFrame, rows: pd.DataFrame, folds: pd.DataFrame, k: int) -> None:
+    """Defence in depth: a fold's training rows must never come from one of its validation sources."""
+    bad = manifest_folds(rows, folds) == k
+    if bad.any():
+        raise DlClsError(f"internal error: fold {k} would train on validation source "
+                         f"{rows['source_id'][bad].iloc[0]}")
+
+
+# ---------------------------------------------------------------------------------------------- images
+def resize(img: np.ndarray, size: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    if h == size and w == size:
+        return img
+    interp = cv2.INTER_AREA if max(h, w) > size else cv2.INTER_LINEAR
+    return cv2.resize(img, (size, size), interpolation=interp)
+
+
+def _threads() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def parallel_map(fn, items, desc: str, show: bool) -> list:
+    """OpenCV decode/resize release the GIL, so threads use every core without pickling images."""
+    with ThreadPoolExecutor(_threads()) as pool:
+        return list(tqdm(pool.map(fn, items), total=len(items), desc=desc, disable=not show, leave=False))
+
+
+class ImageStore:
+    """Images at img_size, by position: decoded once into RAM (cache) or read from disk on every access."""
+
+    def __init__(self, paths: list[str], size: int, cache: bool, show: bool = False, desc: str = "decode"):
+        self.paths, self.size = list(paths), size
+        self.images = None
+        if cache and self.paths:
+            self.images = np.stack(parallel_map(self._load, self.paths, desc, show))
+
+    def _load(self, path: str) -> np.ndarray:
+        return resize(read_image(path), self.size)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.images[i] if self.images is not None else self._load(self.paths[i])
+
+
+def want_cache(cfg: TrainConfig, n_images: int) -> bool:
+    if cfg.cache_images != "auto":
+        return cfg.cache_images == "true"
+    return n_images * cfg.img_size * cfg.img_size * 3 <= cfg.cache_max_gb * 2**30
+
+
+def testlike_images(paths: list[str], ids: list[str], size: int, seed: int, show: bool) -> np.ndarray:
+    """A fixed, seeded test-like corruption of each validation original (full resolution, then resized).
+
+    The overlapping 'other' document is another image of the same list, so no training image leaks in."""
+    n = len(paths)
+
+    def one(i: int) -> np.ndarray:
+        rng = testlike_rng(seed, ids[i])
+        other = read_image(paths[(i + 1 + int(rng.integers(n - 1))) % n]) if n > 1 else None
+        return resize(corrupt_testlike(read_image(paths[i]), rng, other=other), size)
+
+    return np.stack(parallel_map(one, range(n), "test-like val", show))
+
+
+# ---------------------------------------------------------------------------------------------- online aug
+def online_transform(preset: str, has_aug_dir: bool) -> A.Compose | None:
+    """Cheap online augmentation at img_size. 'auto': light on an offline-augmented set, strong on plain originals
+    (the originals alone never show the rotations, flips, noise and blur of the test set)."""
+    if preset == "auto":
+        preset = "light" if has_aug_dir else "strong"
+    if preset == "none":
+        return None
+    light = [
+        A.HorizontalFlip(p=0.5),
+        A.Affine(scale=(0.9, 1.1), translate_percent=(-0.05, 0.05), rotate=(-10, 10), fill=255, p=0.5),
+        A.RandomBrightnessContrast(brightness_limit=0.2, contrast_limit=0.2, p=0.5),
+    ]
+    if preset == "light":
+        return A.Compose(light)
+    strong = [
+        A.HorizontalFlip(p=0.5),
+        A.RandomRotate90(p=1.0),
+        A.Affine(scale=(0.85, 1.1), translate_percent=(-0.05, 0.05), rotate=(-180, 180), fill=255, p=0.7),
+        A.RandomBrightnessContrast(brightness_limit=0.3, contrast_limit=0.3, p=0.7),
+        A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.MotionBlur(blur_limit=(3, 7))], p=0.3),
+        A.GaussNoise(std_range=(0.02, 0.1), p=0.4),
+    ]
+    return A.Compose(strong)
+
+
+# ---------------------------------------------------------------------------------------------- datasets
+def to_chw(img: np.ndarray) -> torch.Tensor:
+    """uint8 HWC -> uint8 CHW; normalisation happens on the device (4x less to copy than float)."""
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)
+
+
+class TrainSet(Dataset):
+    """Keys are (position, aug_seed) pairs from SeededSampler, so an image's augmentation depends on
+    (seed, epoch, position) only, never on worker order: a resumed epoch is the same epoch."""
+
+    def __init__(self, store: ImageStore, index: np.ndarray, labels: np.ndarray, transform: A.Compose | None):
+        self.store, self.index, self.labels, self.transform = store, np.asarray(index), np.asarray(labels), transform
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, key):
+        i, aug_seed = key
+        img = self.store[int(self.index[i])]
+        if self.transform is not None:
+            self.transform.set_random_seed(int(aug_seed))
+            img = self.transform(image=img)["image"]
+        return to_chw(img), int(self.labels[i]), i
+
+
+class EvalSet(Dataset):
+    def __init__(self, images):  # an ImageStore or a uint8 array (N, H, W, 3)
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int):
+        return to_chw(self.images[i]), i
+
+
+class SeededSampler(Sampler):
+    """DistributedSampler's shuffled, rank-sharded order (also for one process) + a per-sample aug seed."""
+
+    def __init__(self, n: int, seed: int, rank: int, world: int):
+        self.inner = DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True, seed=seed)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.inner.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        return len(self.inner)
+
+    def __iter__(self):
+        order = list(self.inner)
+        seeds = np.random.SeedSequence([self.seed, self.epoch]).generate_state(max(1, len(order)))
+        return iter(zip(order, seeds.tolist()))
+
+
+def list_image_folder(folder: Path) -> tuple[list[str], list[str]]:
+    """(IDs, paths) to predict: a competition data dir's test set in sample_submission order, else every image
+    file in the folder, sorted by name."""
+    folder = Path(folder)
+    sub = folder / "sample_submission.csv"
+    if sub.is_file() and (folder / "test").is_dir():
+        ids = pd.read_csv(sub, dtype={"ID": str})["ID"].tolist()
+        return ids, [str(folder / "test" / i) for i in ids]
+    if not folder.is_dir():
+        raise DlClsError(f"{folder}: image folder not found")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    if not files:
+        raise DlClsError(f"{folder}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) found")
+    return [p.name for p in files], [str(p) for p in files]

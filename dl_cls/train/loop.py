@@ -1,0 +1,364 @@
+"""One fold: train with timm's Mixup/SoftTargetCrossEntropy/AdamW/cosine/EMA, validate clean + test-like every epoch,
+keep the best checkpoint, stop early, resume from last.pt.
+
+Every epoch re-seeds torch/numpy/random from (seed, fold, epoch) and the sampler derives each image's shuffle
+position and augmentation from (seed, epoch), so an epoch run after a resume is the epoch an uninterrupted run
+would have run.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import f1_score
+from timm.data.mixup import Mixup, mixup_target
+from timm.loss import SoftTargetCrossEntropy
+from timm.optim import create_optimizer_v2
+from timm.scheduler import create_scheduler_v2
+from timm.utils import ModelEmaV3
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from dl_cls.io import atomic_write_csv
+from dl_cls.train import dist, model as model_lib, tta
+from dl_cls.train.config import TrainConfig, recipe_dict
+from dl_cls.train.data import EvalSet, SeededSampler, TrainSet
+
+METRIC_COLUMNS = ["epoch", "lr", "train_loss", "clean_f1", "testlike_f1", "train_img_s", "eval_img_s", "epoch_s"]
+
+
+# ---------------------------------------------------------------------------------------------- runtime
+@dataclass
+class Runtime:
+    d: dist.Dist
+    amp_dtype: torch.dtype | None
+    channels_last: bool
+    num_workers: int
+    show: bool = True  # progress bars (rank 0)
+
+    @property
+    def device(self) -> torch.device:
+        return self.d.device
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+
+def make_runtime(cfg: TrainConfig, d: dist.Dist, cached: bool) -> Runtime:
+    cuda = d.device.type == "cuda"
+    if cfg.amp == "auto":
+        amp = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda else None
+    else:
+        amp = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.amp]
+        if amp is torch.float16 and not cuda:
+            amp = torch.bfloat16  # fp16 autocast needs a GPU; CPU autocast speaks bf16
+    if cuda:
+        torch.backends.cudnn.benchmark = True  # fixed input size: let cuDNN pick the fastest kernels once
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    workers = cfg.num_workers
+    if workers < 0:
+        cores = os.cpu_count() or 1
+        # CPU: the model needs every core and cached images cost ~0.1 ms each, so load in the main process
+        workers = min(8, max(1, cores // max(1, d.world) - 1)) if cuda else (0 if cached else min(2, cores))
+    return Runtime(d, amp, cfg.channels_last and cuda, workers, show=d.main)
+
+
+def seed_everything(*parts: int) -> None:
+    s = int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
+    random.seed(s)
+    np.random.seed(s)
+    torch.manual_seed(s)
+
+
+def loader(dataset, rt: Runtime, batch_size: int, sampler, drop_last: bool) -> DataLoader:
+    kw = dict(batch_size=batch_size, sampler=sampler, drop_last=drop_last, num_workers=rt.num_workers,
+              pin_memory=rt.device.type == "cuda")
+    if rt.num_workers > 0:
+        kw.update(persistent_workers=True, prefetch_factor=4)
+    return DataLoader(dataset, **kw)
+
+
+class Normalizer:
+    """uint8 NCHW on the host -> normalised float on the device (channels_last on CUDA)."""
+
+    def __init__(self, mean, std, rt: Runtime):
+        self.mean = torch.tensor(mean, device=rt.device).view(1, 3, 1, 1) * 255
+        self.std = torch.tensor(std, device=rt.device).view(1, 3, 1, 1) * 255
+        self.rt = rt
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.rt.device, non_blocking=True).float().sub_(self.mean).div_(self.std)
+        return x.contiguous(memory_format=torch.channels_last) if self.rt.channels_last else x
+
+
+# ---------------------------------------------------------------------------------------------- prediction
+@torch.no_grad()
+def predict(model, images, rt: Runtime, norm: Normalizer, batch_size: int, views, desc: str = "eval"):
+    """(probs (N, K) float32 in image order, images/s). Images are sharded over ranks and gathered."""
+    model.eval()
+    n = len(images)
+    mine = list(range(rt.d.rank, n, rt.d.world))
+    dl = loader(EvalSet(images), rt, batch_size, mine, drop_last=False)
+    out_idx, out_p = [], []
+    t0 = time.perf_counter()
+    for x, idx in tqdm(dl, desc=desc, disable=not rt.show, leave=False):
+        with rt.autocast():
+            p = tta.predict(model, norm(x), views)
+        out_idx.append(idx.numpy())
+        out_p.append(p.cpu().numpy())
+    elapsed = time.perf_counter() - t0
+    idx = np.concatenate(out_idx) if out_idx else np.zeros(0, int)
+    probs = np.concatenate(out_p) if out_p else None
+    parts = dist.gather(rt.d, (idx, probs))
+    k = next(p.shape[1] for _, p in parts if p is not None)
+    full = np.zeros((n, k), np.float32)
+    for i, p in parts:
+        if p is not None:
+            full[i] = p
+    rate = n * len(views) / max(max(dist.gather(rt.d, elapsed)), 1e-9)
+    return full, rate
+
+
+def macro_f1(y_true: np.ndarray, probs: np.ndarray) -> float:
+    return float(f1_score(y_true, probs.argmax(1), average="macro"))
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def save_atomic(obj, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def rng_state() -> dict:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ---------------------------------------------------------------------------------------------- one fold
+@dataclass
+class FoldInputs:
+    fold: int
+    train_set: TrainSet
+    val_clean: object  # ImageStore or uint8 array
+    val_testlike: np.ndarray
+    val_labels: np.ndarray  # local (remapped) labels
+    num_classes: int  # K of this run (subset size for a specialist)
+    meta: dict = field(default_factory=dict)  # saved into best.pt (class mapping, names)
+
+
+@dataclass
+class FoldResult:
+    best_epoch: int
+    clean_f1: float
+    testlike_f1: float
+    epochs_run: int
+    train_time_s: float
+    train_img_s: float
+    eval_img_s: float
+    stopped_early: bool
+    metrics: pd.DataFrame
+
+
+def train_fold(cfg: TrainConfig, rt: Runtime, fi: FoldInputs, fold_dir: Path) -> FoldResult:
+    d, k = rt.d, fi.fold
+    last_path, best_path = fold_dir / "last.pt", fold_dir / "best.pt"
+    seed_everything(cfg.seed, k)
+    net = model_lib.create(cfg, fi.num_classes).to(rt.device)
+    if rt.channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    norm = Normalizer(*model_lib.normalization(net), rt)
+
+    # batches: per process; mixup pairs images so a batch must be even
+    n_rank = -(-len(fi.train_set) // d.world)
+    batch = min(cfg.batch_size, n_rank - n_rank % 2)
+    if batch < 2:
+        from dl_cls.errors import DlClsError
+        raise DlClsError(f"fold {k}: only {len(fi.train_set)} training images; need at least 2 per process")
+    if batch != cfg.batch_size and d.main:
+        print(f"fold {k}: batch_size {cfg.batch_size} > {n_rank} images per process; using {batch}")
+    sampler = SeededSampler(len(fi.train_set), cfg.seed * 1000 + k, d.rank, d.world)
+    train_dl = loader(fi.train_set, rt, batch, sampler, drop_last=True)
+    steps = len(train_dl)
+    updates_per_epoch = -(-steps // cfg.grad_accum)
+
+    optimizer = create_optimizer_v2(net, opt=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler, _ = create_scheduler_v2(optimizer, sched=cfg.scheduler, num_epochs=cfg.epochs,
+                                       warmup_epochs=cfg.warmup_epochs, warmup_lr=cfg.warmup_lr, min_lr=cfg.min_lr,
+                                       decay_epochs=max(1, cfg.epochs), step_on_epochs=False,
+                                       updates_per_epoch=updates_per_epoch)
+    scaler = torch.amp.GradScaler("cuda", enabled=rt.amp_dtype is torch.float16 and rt.device.type == "cuda")
+    ema = ModelEmaV3(net, decay=cfg.ema_decay, use_warmup=True) if cfg.ema else None
+    mixup = None
+    if (cfg.mixup_alpha > 0 or cfg.cutmix_alpha > 0) and cfg.mixup_prob > 0:
+        mixup = Mixup(mixup_alpha=cfg.mixup_alpha, cutmix_alpha=cfg.cutmix_alpha, prob=cfg.mixup_prob,
+                      switch_prob=cfg.mixup_switch_prob, label_smoothing=cfg.label_smoothing,
+                      num_classes=fi.num_classes)
+    criterion = SoftTargetCrossEntropy()
+
+    start_epoch, num_updates, best, best_epoch, bad_epochs, stopped = 0, 0, -1.0, -1, 0, False
+    rows: list[dict] = []
+    train_time = 0.0
+    if last_path.exists():  # resume this fold
+        ck = torch.load(last_path, map_location=rt.device, weights_only=False)
+        net.load_state_dict(ck["model"])
+        optimizer.load_state_dict(ck["optimizer"])
+        scheduler.load_state_dict(ck["scheduler"])
+        scaler.load_state_dict(ck["scaler"])
+        if ema is not None:
+            ema.load_state_dict(ck["ema"])
+        set_rng_state(ck["rng"])
+        start_epoch, num_updates = ck["epoch"] + 1, ck["num_updates"]
+        best, best_epoch, bad_epochs, stopped = ck["best"], ck["best_epoch"], ck["bad_epochs"], ck["stopped"]
+        rows, train_time = ck["metrics"], ck["train_time"]
+        if d.main:
+            print(f"fold {k}: resuming after epoch {start_epoch} (best {cfg.select_metric} F1 {best:.4f})")
+
+    model = net
+    if d.enabled:
+        model = DistributedDataParallel(net, device_ids=[rt.device.index] if rt.device.type == "cuda" else None)
+    if cfg.compile:
+        model = torch.compile(model)
+    eval_bs = cfg.eval_batch_size or 2 * cfg.batch_size
+    single = [(0, False)]
+    tb = _tensorboard(cfg, fold_dir) if d.main else None
+
+    epoch = start_epoch
+    while epoch < cfg.epochs and not stopped:
+        seed_everything(cfg.seed, k, epoch)
+        sampler.set_epoch(epoch)
+        model.train()
+        t0 = time.perf_counter()
+        loss_sum, loss_n, seen = torch.zeros((), device=rt.device), 0, 0
+        bar = tqdm(train_dl, desc=f"fold {k} epoch {epoch + 1}/{cfg.epochs}", disable=not rt.show, leave=False)
+        optimizer.zero_grad(set_to_none=True)
+        for step, (x, y, _) in enumerate(bar):
+            x, y = norm(x), y.to(rt.device, non_blocking=True)
+            if mixup is not None:
+                x, target = mixup(x, y)
+            else:
+                target = mixup_target(y, fi.num_classes, smoothing=cfg.label_smoothing)
+            boundary = (step + 1) % cfg.grad_accum == 0 or step + 1 == steps
+            sync = contextlib.nullcontext() if boundary or not d.enabled else model.no_sync()
+            with sync:
+                with rt.autocast():
+                    loss = criterion(model(x), target)
+                scaler.scale(loss / cfg.grad_accum).backward()
+            if boundary:
+                if cfg.grad_clip > 0:
+                    scaler.unscale_(optimizer)
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                optimizer.zero_grad(set_to_none=True)
+                num_updates += 1
+                scheduler.step_update(num_updates)
+                if ema is not None:
+                    ema.update(net, step=num_updates)
+            loss_sum += loss.detach()
+            loss_n += 1
+            seen += len(x)
+            if step % 10 == 0:
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+        if rt.device.type == "cuda":
+            torch.cuda.synchronize()
+        epoch_train_s = time.perf_counter() - t0
+        train_time += epoch_train_s
+        scheduler.step(epoch + 1)
+        lr = optimizer.param_groups[0]["lr"]
+        train_loss = float(np.mean(dist.gather(d, float(loss_sum) / max(1, loss_n))))
+        train_img_s = sum(dist.gather(d, seen)) / max(max(dist.gather(d, epoch_train_s)), 1e-9)
+
+        judge = ema.module if ema is not None else net
+        p_clean, r1 = predict(judge, fi.val_clean, rt, norm, eval_bs, single, "val clean")
+        p_tl, r2 = predict(judge, fi.val_testlike, rt, norm, eval_bs, single, "val test-like")
+        clean_f1, tl_f1 = macro_f1(fi.val_labels, p_clean), macro_f1(fi.val_labels, p_tl)
+        score = tl_f1 if cfg.select_metric == "testlike" else clean_f1
+        row = dict(epoch=epoch + 1, lr=lr, train_loss=train_loss, clean_f1=clean_f1, testlike_f1=tl_f1,
+                   train_img_s=train_img_s, eval_img_s=(r1 + r2) / 2, epoch_s=time.perf_counter() - t0)
+        rows.append(row)
+        improved = score > best
+        if improved:
+            best, best_epoch, bad_epochs = score, epoch + 1, 0
+        else:
+            bad_epochs += 1
+        stopped = cfg.patience > 0 and bad_epochs >= cfg.patience
+        if d.main:
+            print(f"fold {k} epoch {epoch + 1:>3}/{cfg.epochs}  lr {lr:.2e}  loss {train_loss:.4f}  "
+                  f"clean F1 {clean_f1:.4f}  test-like F1 {tl_f1:.4f}  train {train_img_s:.0f} img/s  "
+                  f"eval {row['eval_img_s']:.0f} img/s{'  *' if improved else ''}"
+                  f"{'  (early stop)' if stopped else ''}", flush=True)
+            if tb is not None:
+                for key, value in row.items():
+                    if key != "epoch":
+                        tb.add_scalar(key, value, epoch + 1)
+            if improved:
+                save_atomic({"model": net.state_dict(), "ema": ema.module.state_dict() if ema else None,
+                             "epoch": epoch + 1, "score": score, "select_metric": cfg.select_metric,
+                             "config": recipe_dict(cfg), **fi.meta}, best_path)
+            save_atomic({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                         "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
+                         "ema": ema.state_dict() if ema else None, "rng": rng_state(), "epoch": epoch,
+                         "num_updates": num_updates, "best": best, "best_epoch": best_epoch,
+                         "bad_epochs": bad_epochs, "stopped": stopped, "metrics": rows, "train_time": train_time},
+                        last_path)
+            atomic_write_csv(pd.DataFrame(rows, columns=METRIC_COLUMNS), fold_dir / "metrics.csv")
+        dist.barrier(d)
+        epoch += 1
+    if tb is not None:
+        tb.close()
+    metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
+    at_best = metrics[metrics["epoch"] == best_epoch].iloc[0]
+    return FoldResult(best_epoch=best_epoch, clean_f1=float(at_best["clean_f1"]),
+                      testlike_f1=float(at_best["testlike_f1"]), epochs_run=len(metrics), train_time_s=train_time,
+                      train_img_s=float(metrics["train_img_s"].mean()), eval_img_s=float(metrics["eval_img_s"].mean()),
+                      stopped_early=bool(stopped and len(metrics) < cfg.epochs), metrics=metrics)
+
+
+def _tensorboard(cfg: TrainConfig, fold_dir: Path):
+    if not cfg.tensorboard:
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        from dl_cls.errors import DlClsError
+        raise DlClsError("tensorboard=true needs the tensorboard package: pip install tensorboard") from None
+    return SummaryWriter(str(fold_dir / "tb"))
+
+
+def load_fold_model(cfg: TrainConfig, best_path: Path, num_classes: int, device: torch.device,
+                    channels_last: bool = False) -> torch.nn.Module:
+    """A fold's best weights (EMA when it was trained with EMA: those are the weights it was judged on)."""
+    ck = torch.load(best_path, map_location="cpu", weights_only=False)
+    net = model_lib.create(cfg, num_classes, pretrained=False)
+    net.load_state_dict(ck["ema"] if ck.get("ema") is not None else ck["model"])
+    net = net.to(device).eval()
+    return net.to(memory_format=torch.channels_last) if channels_last else net
