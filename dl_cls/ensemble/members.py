@@ -29,7 +29,7 @@ class Run:
 
     @property
     def is_subset(self) -> bool:
-        return self.config.get("classes") is not None
+        return subset_classes(self.config) is not None
 
     @property
     def prob_columns(self) -> list[str]:
@@ -76,9 +76,10 @@ def _read_probs(path: Path, classes: list[int], with_fold: bool) -> pd.DataFrame
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DlClsError(f"{path}: not a readable CSV ({exc})") from exc
     expected = ["ID"] + (["fold"] if with_fold else []) + [f"p_{c}" for c in classes]
-    if list(df.columns) != expected:
+    if sorted(df.columns) != sorted(expected):
         raise DataError([f"{path}: columns {', '.join(map(str, df.columns))}; expected {', '.join(expected)} "
                          "(from the run's config classes/num_classes)"], f"{path} has the wrong columns")
+    df = df[expected]
     problems = []
     dup = df["ID"].duplicated(keep=False)
     if dup.any():
@@ -97,15 +98,21 @@ def _read_probs(path: Path, classes: list[int], with_fold: bool) -> pd.DataFrame
     return df
 
 
+def subset_classes(config: dict) -> list[int] | None:
+    """The original classes of a class-subset run, None for a full run. The trainer writes the resolved list
+    (the order of its probability columns) as subset_classes next to the classes it was asked for."""
+    classes = config.get("subset_classes") or config.get("classes")
+    return None if classes is None else [int(c) for c in classes]
+
+
 def load_run(run_dir, name: str | None = None) -> Run:
     run_dir = Path(run_dir)
     config = read_config(run_dir)
-    classes = config.get("classes")
+    classes = subset_classes(config)
     if classes is None:
         if "num_classes" not in config:
             raise DlClsError(f"{run_dir / 'config.yaml'}: needs num_classes (or classes for a subset run)")
         classes = list(range(int(config["num_classes"])))
-    classes = [int(c) for c in classes]
     oof = _read_probs(run_dir / "oof.csv", classes, with_fold=True)
     test = _read_probs(run_dir / "test_probs.csv", classes, with_fold=False)
     return Run(name=name or run_dir.name, path=run_dir, config=config, classes=classes, oof=oof, test=test)

@@ -1,0 +1,83 @@
+"""dl-cls report RUN_OR_ENSEMBLE: confusion matrix, per-class F1, confused pairs, suggested specialist groups
+and a gallery of misclassified OOF images, written to RUN/report/ (report-2/, ... if that exists)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from dl_cls.io import atomic_write_csv, atomic_write_text, create_run_dir
+from dl_cls.report.analysis import GROUP_MIN_COUNT, GROUP_THRESHOLD, Analysis, load_analysis
+from dl_cls.viz import save_png
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("run", metavar="RUN_OR_ENSEMBLE",
+                        help="a run/ensemble dir, or a name under WORK/runs or WORK/ensembles")
+    parser.add_argument("--work", default="work", help="work dir (default: work)")
+    parser.add_argument("--out", help="output dir, must not exist (default: RUN/report, or report-2, ...)")
+    parser.add_argument("--threshold", type=float, default=GROUP_THRESHOLD,
+                        help=f"mutual confusion rate that links two classes into a group (default {GROUP_THRESHOLD})")
+    parser.add_argument("--min-count", type=int, default=GROUP_MIN_COUNT,
+                        help=f"images confused between two classes to link them (default {GROUP_MIN_COUNT})")
+    parser.add_argument("--top", type=int, default=10, help="confused pairs listed (default 10)")
+    parser.add_argument("--max-errors", type=int, default=40, help="images in errors.png (default 40)")
+
+
+def next_report_dir(run_dir: Path) -> Path:
+    """report/, then report-2/, report-3/...: an earlier report is never overwritten."""
+    out, n = run_dir / "report", 1
+    while out.exists():
+        n += 1
+        out = run_dir / f"report-{n}"
+    return out
+
+
+def groups_table(a: Analysis, groups: list[list[int]]) -> pd.DataFrame:
+    names = a.dd.class_names
+    return pd.DataFrame({"group": range(1, len(groups) + 1),
+                         "classes": [",".join(map(str, g)) for g in groups],
+                         "class_names": ["; ".join(names[c] for c in g) for g in groups]})
+
+
+def summary_text(a: Analysis, per_class: pd.DataFrame, pairs: pd.DataFrame, groups, threshold, min_count) -> str:
+    lines = [f"# Report: {a.run_dir}", "",
+             f"OOF macro F1 {a.macro_f1:.4f}, accuracy {a.accuracy:.4f}, {len(a.y_true)} images, "
+             f"{len(a.classes)} classes, {int((a.y_pred != a.y_true).sum())} misclassified", "",
+             "## Per class (worst F1 first)", "",
+             per_class.sort_values("f1").to_string(index=False, float_format=lambda v: f"{v:.3f}"), "",
+             "## Most confused pairs", ""]
+    lines.append(pairs.drop(columns=["name_a", "name_b"]).to_string(index=False, float_format=lambda v: f"{v:.3f}")
+                 if len(pairs) else "(none)")
+    lines += ["", f"## Suggested specialist groups (mutual confusion > {threshold}, >= {min_count} images)", ""]
+    names = a.dd.class_names
+    lines += [f"- CLASSES={','.join(map(str, g))}   ({'; '.join(names[c] for c in g)})" for g in groups] or ["(none)"]
+    return "\n".join(lines) + "\n"
+
+
+def run(args) -> int:
+    a = load_analysis(args.run, args.work)
+    out = create_run_dir(Path(args.out) if args.out else next_report_dir(a.run_dir))
+    try:
+        per_class = a.per_class()
+        pairs = a.pairs(args.top)
+        groups = a.groups(args.threshold, args.min_count)
+        from dl_cls.report.plots import confusion_figure, error_gallery, save_figure  # matplotlib only here
+
+        save_figure(confusion_figure(a), out / "confusion_matrix.png")
+        atomic_write_csv(per_class, out / "per_class.csv", float_format="%.4f")
+        atomic_write_csv(pairs, out / "confused_pairs.csv", float_format="%.4f")
+        atomic_write_csv(groups_table(a, groups), out / "suggested_groups.csv")
+        gallery = error_gallery(a, args.max_errors)
+        if gallery is not None:
+            save_png(out / "errors.png", gallery)
+        text = summary_text(a, per_class, pairs, groups, args.threshold, args.min_count)
+        atomic_write_text(out / "summary.md", text)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)  # no half-written report
+        raise
+    print(text)
+    written = "confusion_matrix.png per_class.csv confused_pairs.csv suggested_groups.csv summary.md"
+    print(f"wrote {out}/: {written}" + (" errors.png" if gallery is not None else " (no misclassified images)"))
+    return 0

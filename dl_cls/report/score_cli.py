@@ -1,0 +1,49 @@
+"""dl-cls score FILE --labels LABELS: macro F1 and accuracy of a submission.csv (ID,target) or a
+test_probs.csv (ID,p_<c>...; arg-max) against a labels CSV (ID,target), e.g. the sample's test_labels.csv."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score
+
+from dl_cls.ensemble.cv import macro_f1
+from dl_cls.errors import DlClsError
+from dl_cls.report.labels import read_labels
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("file", help="submission.csv (ID,target) or test_probs.csv (ID,p_0,...)")
+    parser.add_argument("--labels", required=True, help="ID,target CSV with the true labels")
+
+
+def predictions(path: Path) -> pd.DataFrame:
+    """ID,target from a submission or a probability table."""
+    try:
+        df = pd.read_csv(path, dtype={"ID": str})
+    except FileNotFoundError:
+        raise DlClsError(f"{path}: file not found") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DlClsError(f"{path}: not a readable CSV ({exc})") from exc
+    if "ID" not in df.columns:
+        raise DlClsError(f"{path}: no ID column")
+    if df["ID"].duplicated().any():
+        raise DlClsError(f"{path}: duplicate ID {df['ID'][df['ID'].duplicated()].iloc[0]}")
+    prob_cols = [c for c in df.columns if str(c).startswith("p_")]
+    if "target" in df.columns:
+        if not pd.api.types.is_integer_dtype(df["target"]):
+            raise DlClsError(f"{path}: target column is not all integers")
+        return df[["ID", "target"]]
+    if prob_cols:
+        classes = np.array([int(c[2:]) for c in prob_cols])
+        return pd.DataFrame({"ID": df["ID"], "target": classes[df[prob_cols].to_numpy(dtype=float).argmax(axis=1)]})
+    raise DlClsError(f"{path}: needs a target column or p_<class> columns; found {', '.join(df.columns)}")
+
+
+def run(args) -> int:
+    pred = predictions(Path(args.file))
+    y = read_labels(args.labels, pred["ID"].tolist(), f"predictions in {args.file}")
+    print(f"{args.file}: macro F1 {macro_f1(y, pred['target']):.4f}  accuracy "
+          f"{accuracy_score(y, pred['target']):.4f}  ({len(y)} images)")
+    return 0
