@@ -181,6 +181,9 @@ def train(spec: RunSpec, force_cpu: bool = False) -> Path | None:
                 print(yaml.safe_dump(run.resolved(), sort_keys=False))
                 print(_describe(run))
             return None
+        if d.main and run.cfg.pretrained and not run.cfg.pretrained_file:
+            model_lib.create(run.cfg, len(run.classes))  # fetch hub weights now: offline fails before the run dir
+        dist.barrier(d)
         run.create_dir()
         if d.main:
             print(f"run dir {run.dir}\n{_describe(run)}", flush=True)

@@ -324,13 +324,13 @@ def train_fold(cfg: TrainConfig, rt: Runtime, fi: FoldInputs, fold_dir: Path) ->
                 save_atomic({"model": net.state_dict(), "ema": ema.module.state_dict() if ema else None,
                              "epoch": epoch + 1, "score": score, "select_metric": cfg.select_metric,
                              "config": recipe_dict(cfg), **fi.meta}, best_path)
+            atomic_write_csv(pd.DataFrame(rows, columns=METRIC_COLUMNS), fold_dir / "metrics.csv")
             save_atomic({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
                          "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                          "ema": ema.state_dict() if ema else None, "rng": rng_state(), "epoch": epoch,
                          "num_updates": num_updates, "best": best, "best_epoch": best_epoch,
                          "bad_epochs": bad_epochs, "stopped": stopped, "metrics": rows, "train_time": train_time},
                         last_path)
-            atomic_write_csv(pd.DataFrame(rows, columns=METRIC_COLUMNS), fold_dir / "metrics.csv")
         dist.barrier(d)
         epoch += 1
     if tb is not None:

@@ -1,0 +1,41 @@
+"""Predict an image folder with a run's fold models (best.pt, EMA weights) and the run's TTA views."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from dl_cls.errors import DlClsError
+from dl_cls.io import atomic_write_csv
+from dl_cls.train import dist, loop, tta
+from dl_cls.train import model as model_lib
+from dl_cls.train.config import recipe_from_run
+from dl_cls.train.data import ImageStore, list_image_folder, want_cache
+
+
+def predict_folder(run_dir: Path, folder: Path, out: Path, force_cpu: bool = False) -> pd.DataFrame:
+    if out.exists():
+        raise DlClsError(f"{out} already exists; outputs are never overwritten (pass another --out)")
+    cfg, saved = recipe_from_run(run_dir)
+    ckpts = sorted(run_dir.glob("fold*/best.pt"))
+    if not ckpts:
+        raise DlClsError(f"{run_dir}: no fold*/best.pt to predict with")
+    classes = cfg.classes if cfg.classes is not None else list(range(int(saved["num_classes"])))
+    ids, paths = list_image_folder(folder)
+    d = dist.Dist(device=torch.device("cuda") if torch.cuda.is_available() and not force_cpu else torch.device("cpu"))
+    rt = loop.make_runtime(cfg, d, cached=True)
+    store = ImageStore(paths, cfg.img_size, cache=want_cache(cfg, len(paths)), show=True, desc="decode")
+    views = tta.views(cfg.tta_rotations, cfg.tta_hflip)
+    probs = []
+    for ck in ckpts:
+        net = loop.load_fold_model(cfg, ck, len(classes), rt.device, rt.channels_last)
+        norm = loop.Normalizer(*model_lib.normalization(net), rt)
+        p, _ = loop.predict(net, store, rt, norm, cfg.eval_batch_size or 2 * cfg.batch_size, views, ck.parent.name)
+        probs.append(p)
+    df = pd.concat([pd.DataFrame({"ID": ids}),
+                    pd.DataFrame(np.mean(probs, axis=0), columns=[f"p_{c}" for c in classes])], axis=1)
+    atomic_write_csv(df, out)
+    return df
+
