@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_ensemble_helpers import make_data, make_run, noisy_probs
+from test_ensemble_helpers import K, make_project, noisy_probs
 
 from dl_cls.cli import main
 from dl_cls.ensemble.cv import macro_f1, predict
@@ -126,28 +126,10 @@ def test_specialist_mass_threshold_also_selects_rows_with_enough_mass_on_the_gro
 
 # --- runs on disk and the CLI ---------------------------------------------------------------------------
 
-K = 6
-
 
 @pytest.fixture
 def project(tmp_path):
-    """A fake data dir and three full runs + one specialist on {2,3,4} under tmp/work/runs."""
-    rng = np.random.default_rng(1)
-    y = np.repeat(np.arange(K), 15)
-    folds = np.arange(len(y)) % 5
-    data = make_data(tmp_path / "data", y, 12, K)
-    ids = pd.read_csv(data / "train.csv")["ID"].tolist()
-    test_ids = pd.read_csv(data / "sample_submission.csv")["ID"].tolist()
-    conf = {2: [3], 3: [2, 4], 4: [3]}
-    for name in ("a", "b", "c"):
-        make_run(tmp_path / "work/runs" / name, data, ids, folds, noisy_probs(y, K, 0.6, rng, conf),
-                 test_ids, rng.dirichlet(np.ones(K), 12))
-    G = [2, 3, 4]
-    m = np.isin(y, G)
-    make_run(tmp_path / "work/runs/spec", data, np.array(ids)[m], folds[m],
-             noisy_probs(np.searchsorted(G, y[m]), 3, 0.9, rng), test_ids, rng.dirichlet(np.ones(3), 12),
-             classes=G, num_classes=K)
-    return dict(tmp=tmp_path, work=tmp_path / "work", data=data, ids=ids, test_ids=test_ids, y=y, folds=folds)
+    return make_project(tmp_path)
 
 
 def test_cli_writes_ensemble_dir_and_member_table(project, capsys):

@@ -53,14 +53,41 @@ def make_run(run_dir: Path, data_dir: Path, ids, folds, oof_probs, test_ids, tes
 
 
 def noisy_probs(y, num_classes: int, accuracy: float, rng, confuse: dict[int, list[int]] | None = None):
-    """Probabilities whose arg-max is right with roughly `accuracy`; wrong ones go to `confuse[y]` if given."""
+    """Probabilities whose arg-max is right with roughly `accuracy` (a number or one per row); wrong ones go to
+    `confuse[y]` if given."""
     y = np.asarray(y)
+    accuracy = np.broadcast_to(accuracy, y.shape)
     probs = rng.dirichlet(np.ones(num_classes), len(y)) * 0.3
     for i, t in enumerate(y):
-        if rng.random() < accuracy:
+        if rng.random() < accuracy[i]:
             top = t
         else:
             pool = (confuse or {}).get(int(t)) or [c for c in range(num_classes) if c != t]
             top = rng.choice(pool)
         probs[i, top] += 1.0
     return probs / probs.sum(axis=1, keepdims=True)
+
+
+K = 6
+
+
+def make_project(tmp_path: Path) -> dict:
+    """A fake data dir and three full runs a/b/c + one specialist `spec` on {2,3,4} under tmp/work/runs;
+    the runs confuse 2/3/4 with each other."""
+    rng = np.random.default_rng(1)
+    y = np.repeat(np.arange(K), 15)
+    folds = np.arange(len(y)) % 5
+    data = make_data(tmp_path / "data", y, 12, K)
+    ids = pd.read_csv(data / "train.csv")["ID"].tolist()
+    test_ids = pd.read_csv(data / "sample_submission.csv")["ID"].tolist()
+    conf = {2: [3], 3: [2, 4], 4: [3]}
+    for name in ("a", "b", "c"):
+        accuracy = np.where(np.isin(y, [2, 3, 4]), 0.6, 0.97)
+        make_run(tmp_path / "work/runs" / name, data, ids, folds, noisy_probs(y, K, accuracy, rng, conf),
+                 test_ids, rng.dirichlet(np.ones(K), 12))
+    G = [2, 3, 4]
+    m = np.isin(y, G)
+    make_run(tmp_path / "work/runs/spec", data, np.array(ids)[m], folds[m],
+             noisy_probs(np.searchsorted(G, y[m]), 3, 0.9, rng), test_ids, rng.dirichlet(np.ones(3), 12),
+             classes=G, num_classes=K)
+    return dict(tmp=tmp_path, work=tmp_path / "work", data=data, ids=ids, test_ids=test_ids, y=y, folds=folds)

@@ -16,7 +16,7 @@ from dl_cls.ensemble.cv import macro_f1
 from dl_cls.ensemble.members import load_run, load_truth, resolve_run_dir
 from dl_cls.errors import DataError
 
-GROUP_THRESHOLD = 0.05  # mutual confusion rate of a pair that links it into a suggested group
+GROUP_THRESHOLD = 0.03  # mutual confusion rate of a pair that links it into a suggested group
 GROUP_MIN_COUNT = 2  # and at least this many confused images, so one stray error does not make a group
 
 
