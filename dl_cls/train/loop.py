@@ -28,6 +28,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv
 from dl_cls.train import dist, model as model_lib, tta
 from dl_cls.train.config import TrainConfig, recipe_dict
@@ -163,6 +164,84 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+# ---------------------------------------------------------------------------------------------- the recipe
+class Recipe:
+    """timm's AdamW + cosine-with-warmup + Mixup/CutMix + SoftTargetCrossEntropy + EMA, AMP and grad accumulation /
+    clipping around one model. `step` is one micro-batch; the bench times exactly this."""
+
+    def __init__(self, cfg: TrainConfig, rt: Runtime, net: torch.nn.Module, model: torch.nn.Module,
+                 num_classes: int, updates_per_epoch: int):
+        self.cfg, self.rt, self.net, self.model, self.num_classes = cfg, rt, net, model, num_classes
+        self.norm = Normalizer(*model_lib.normalization(net), rt)
+        self.optimizer = create_optimizer_v2(net, opt=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.scheduler, _ = create_scheduler_v2(
+            self.optimizer, sched=cfg.scheduler, num_epochs=cfg.epochs, warmup_epochs=cfg.warmup_epochs,
+            warmup_lr=cfg.warmup_lr, min_lr=cfg.min_lr, decay_epochs=max(1, cfg.epochs), step_on_epochs=False,
+            updates_per_epoch=updates_per_epoch)
+        # fp16 needs loss scaling; bf16 and fp32 do not (a disabled scaler passes everything through)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=rt.amp_dtype is torch.float16 and rt.device.type == "cuda")
+        self.ema = ModelEmaV3(net, decay=cfg.ema_decay, use_warmup=True) if cfg.ema else None
+        self.mixup = None
+        if (cfg.mixup_alpha > 0 or cfg.cutmix_alpha > 0) and cfg.mixup_prob > 0:
+            self.mixup = Mixup(mixup_alpha=cfg.mixup_alpha, cutmix_alpha=cfg.cutmix_alpha, prob=cfg.mixup_prob,
+                               switch_prob=cfg.mixup_switch_prob, label_smoothing=cfg.label_smoothing,
+                               num_classes=num_classes)
+        self.criterion = SoftTargetCrossEntropy()
+        self.num_updates = 0
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, boundary: bool = True) -> torch.Tensor:
+        """Forward/backward of one micro-batch (uint8 images, int labels); an optimizer update on a boundary."""
+        cfg, rt = self.cfg, self.rt
+        x, y = self.norm(x), y.to(rt.device, non_blocking=True)
+        if self.mixup is not None:  # on the device, after normalisation
+            x, target = self.mixup(x, y)
+        else:
+            target = mixup_target(y, self.num_classes, smoothing=cfg.label_smoothing)
+        ddp_skip_sync = not boundary and isinstance(self.model, DistributedDataParallel)
+        with self.model.no_sync() if ddp_skip_sync else contextlib.nullcontext():
+            with rt.autocast():
+                loss = self.criterion(self.model(x), target)
+            self.scaler.scale(loss / cfg.grad_accum).backward()
+        if boundary:
+            if cfg.grad_clip > 0:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.num_updates += 1
+            self.scheduler.step_update(self.num_updates)
+            if self.ema is not None:
+                self.ema.update(self.net, step=self.num_updates)
+        return loss.detach()
+
+    def state_dict(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(), "ema": self.ema.state_dict() if self.ema else None,
+                "num_updates": self.num_updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.num_updates = state["num_updates"]
+
+
+def wrap(net: torch.nn.Module, cfg: TrainConfig, rt: Runtime) -> torch.nn.Module:
+    """DDP across processes, optionally torch.compile."""
+    model = net
+    if rt.d.enabled:
+        model = DistributedDataParallel(net, device_ids=[rt.device.index] if rt.device.type == "cuda" else None)
+    return torch.compile(model) if cfg.compile else model
+
+
+def new_model(cfg: TrainConfig, rt: Runtime, num_classes: int) -> torch.nn.Module:
+    net = model_lib.create(cfg, num_classes).to(rt.device)
+    return net.to(memory_format=torch.channels_last) if rt.channels_last else net
+
+
 # ---------------------------------------------------------------------------------------------- one fold
 @dataclass
 class FoldInputs:
@@ -192,16 +271,12 @@ def train_fold(cfg: TrainConfig, rt: Runtime, fi: FoldInputs, fold_dir: Path) ->
     d, k = rt.d, fi.fold
     last_path, best_path = fold_dir / "last.pt", fold_dir / "best.pt"
     seed_everything(cfg.seed, k)
-    net = model_lib.create(cfg, fi.num_classes).to(rt.device)
-    if rt.channels_last:
-        net = net.to(memory_format=torch.channels_last)
-    norm = Normalizer(*model_lib.normalization(net), rt)
+    net = new_model(cfg, rt, fi.num_classes)
 
     # batches: per process; mixup pairs images so a batch must be even
     n_rank = -(-len(fi.train_set) // d.world)
     batch = min(cfg.batch_size, n_rank - n_rank % 2)
     if batch < 2:
-        from dl_cls.errors import DlClsError
         raise DlClsError(f"fold {k}: only {len(fi.train_set)} training images; need at least 2 per process")
     if batch != cfg.batch_size and d.main:
         print(f"fold {k}: batch_size {cfg.batch_size} > {n_rank} images per process; using {batch}")
@@ -210,43 +285,24 @@ def train_fold(cfg: TrainConfig, rt: Runtime, fi: FoldInputs, fold_dir: Path) ->
     steps = len(train_dl)
     updates_per_epoch = -(-steps // cfg.grad_accum)
 
-    optimizer = create_optimizer_v2(net, opt=cfg.optimizer, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler, _ = create_scheduler_v2(optimizer, sched=cfg.scheduler, num_epochs=cfg.epochs,
-                                       warmup_epochs=cfg.warmup_epochs, warmup_lr=cfg.warmup_lr, min_lr=cfg.min_lr,
-                                       decay_epochs=max(1, cfg.epochs), step_on_epochs=False,
-                                       updates_per_epoch=updates_per_epoch)
-    scaler = torch.amp.GradScaler("cuda", enabled=rt.amp_dtype is torch.float16 and rt.device.type == "cuda")
-    ema = ModelEmaV3(net, decay=cfg.ema_decay, use_warmup=True) if cfg.ema else None
-    mixup = None
-    if (cfg.mixup_alpha > 0 or cfg.cutmix_alpha > 0) and cfg.mixup_prob > 0:
-        mixup = Mixup(mixup_alpha=cfg.mixup_alpha, cutmix_alpha=cfg.cutmix_alpha, prob=cfg.mixup_prob,
-                      switch_prob=cfg.mixup_switch_prob, label_smoothing=cfg.label_smoothing,
-                      num_classes=fi.num_classes)
-    criterion = SoftTargetCrossEntropy()
+    model = wrap(net, cfg, rt)
+    recipe = Recipe(cfg, rt, net, model, fi.num_classes, updates_per_epoch)
+    ema = recipe.ema
 
-    start_epoch, num_updates, best, best_epoch, bad_epochs, stopped = 0, 0, -1.0, -1, 0, False
+    start_epoch, best, best_epoch, bad_epochs, stopped = 0, -1.0, -1, 0, False
     rows: list[dict] = []
     train_time = 0.0
     if last_path.exists():  # resume this fold
         ck = torch.load(last_path, map_location=rt.device, weights_only=False)
         net.load_state_dict(ck["model"])
-        optimizer.load_state_dict(ck["optimizer"])
-        scheduler.load_state_dict(ck["scheduler"])
-        scaler.load_state_dict(ck["scaler"])
-        if ema is not None:
-            ema.load_state_dict(ck["ema"])
+        recipe.load_state_dict(ck["recipe"])
         set_rng_state(ck["rng"])
-        start_epoch, num_updates = ck["epoch"] + 1, ck["num_updates"]
+        start_epoch = ck["epoch"] + 1
         best, best_epoch, bad_epochs, stopped = ck["best"], ck["best_epoch"], ck["bad_epochs"], ck["stopped"]
         rows, train_time = ck["metrics"], ck["train_time"]
         if d.main:
             print(f"fold {k}: resuming after epoch {start_epoch} (best {cfg.select_metric} F1 {best:.4f})")
 
-    model = net
-    if d.enabled:
-        model = DistributedDataParallel(net, device_ids=[rt.device.index] if rt.device.type == "cuda" else None)
-    if cfg.compile:
-        model = torch.compile(model)
     eval_bs = cfg.eval_batch_size or 2 * cfg.batch_size
     single = [(0, False)]
     tb = _tensorboard(cfg, fold_dir) if d.main else None
@@ -259,31 +315,9 @@ def train_fold(cfg: TrainConfig, rt: Runtime, fi: FoldInputs, fold_dir: Path) ->
         t0 = time.perf_counter()
         loss_sum, loss_n, seen = torch.zeros((), device=rt.device), 0, 0
         bar = tqdm(train_dl, desc=f"fold {k} epoch {epoch + 1}/{cfg.epochs}", disable=not rt.show, leave=False)
-        optimizer.zero_grad(set_to_none=True)
         for step, (x, y, _) in enumerate(bar):
-            x, y = norm(x), y.to(rt.device, non_blocking=True)
-            if mixup is not None:
-                x, target = mixup(x, y)
-            else:
-                target = mixup_target(y, fi.num_classes, smoothing=cfg.label_smoothing)
-            boundary = (step + 1) % cfg.grad_accum == 0 or step + 1 == steps
-            sync = contextlib.nullcontext() if boundary or not d.enabled else model.no_sync()
-            with sync:
-                with rt.autocast():
-                    loss = criterion(model(x), target)
-                scaler.scale(loss / cfg.grad_accum).backward()
-            if boundary:
-                if cfg.grad_clip > 0:
-                    scaler.unscale_(optimizer)
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                optimizer.zero_grad(set_to_none=True)
-                num_updates += 1
-                scheduler.step_update(num_updates)
-                if ema is not None:
-                    ema.update(net, step=num_updates)
-            loss_sum += loss.detach()
+            loss = recipe.step(x, y, boundary=(step + 1) % cfg.grad_accum == 0 or step + 1 == steps)
+            loss_sum += loss
             loss_n += 1
             seen += len(x)
             if step % 10 == 0:
@@ -292,14 +326,14 @@ def train_fold(cfg: TrainConfig, rt: Runtime, fi: FoldInputs, fold_dir: Path) ->
             torch.cuda.synchronize()
         epoch_train_s = time.perf_counter() - t0
         train_time += epoch_train_s
-        scheduler.step(epoch + 1)
-        lr = optimizer.param_groups[0]["lr"]
+        recipe.scheduler.step(epoch + 1)
+        lr = recipe.optimizer.param_groups[0]["lr"]
         train_loss = float(np.mean(dist.gather(d, float(loss_sum) / max(1, loss_n))))
         train_img_s = sum(dist.gather(d, seen)) / max(max(dist.gather(d, epoch_train_s)), 1e-9)
 
         judge = ema.module if ema is not None else net
-        p_clean, r1 = predict(judge, fi.val_clean, rt, norm, eval_bs, single, "val clean")
-        p_tl, r2 = predict(judge, fi.val_testlike, rt, norm, eval_bs, single, "val test-like")
+        p_clean, r1 = predict(judge, fi.val_clean, rt, recipe.norm, eval_bs, single, "val clean")
+        p_tl, r2 = predict(judge, fi.val_testlike, rt, recipe.norm, eval_bs, single, "val test-like")
         clean_f1, tl_f1 = macro_f1(fi.val_labels, p_clean), macro_f1(fi.val_labels, p_tl)
         score = tl_f1 if cfg.select_metric == "testlike" else clean_f1
         row = dict(epoch=epoch + 1, lr=lr, train_loss=train_loss, clean_f1=clean_f1, testlike_f1=tl_f1,
@@ -325,12 +359,9 @@ def train_fold(cfg: TrainConfig, rt: Runtime, fi: FoldInputs, fold_dir: Path) ->
                              "epoch": epoch + 1, "score": score, "select_metric": cfg.select_metric,
                              "config": recipe_dict(cfg), **fi.meta}, best_path)
             atomic_write_csv(pd.DataFrame(rows, columns=METRIC_COLUMNS), fold_dir / "metrics.csv")
-            save_atomic({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                         "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
-                         "ema": ema.state_dict() if ema else None, "rng": rng_state(), "epoch": epoch,
-                         "num_updates": num_updates, "best": best, "best_epoch": best_epoch,
-                         "bad_epochs": bad_epochs, "stopped": stopped, "metrics": rows, "train_time": train_time},
-                        last_path)
+            save_atomic({"model": net.state_dict(), "recipe": recipe.state_dict(), "rng": rng_state(),
+                         "epoch": epoch, "best": best, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
+                         "stopped": stopped, "metrics": rows, "train_time": train_time}, last_path)
         dist.barrier(d)
         epoch += 1
     if tb is not None:
@@ -349,7 +380,6 @@ def _tensorboard(cfg: TrainConfig, fold_dir: Path):
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
-        from dl_cls.errors import DlClsError
         raise DlClsError("tensorboard=true needs the tensorboard package: pip install tensorboard") from None
     return SummaryWriter(str(fold_dir / "tb"))
 
