@@ -1,0 +1,74 @@
+"""`dl-cls augment`: offline augmentation into WORK/aug/<preset>_x<scale>_s<seed>[...]/ (see generate.py)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dl_cls.errors import DlClsError
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--scale", type=int, help="outputs per train image (copy 0 = the original, resized)")
+    parser.add_argument("--preset", default="doc", help="configs/augment/<name>.yaml or a YAML path (default doc)")
+    parser.add_argument("--size", type=int, default=512,
+                        help="long side in px the images are scaled down to BEFORE augmenting (default 512; 0 keeps "
+                             "the original size). Ops cost ~ pixels, and training resizes to <= 512 anyway")
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: all CPU cores)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--balance", action="store_true",
+                        help="equal per-class totals: every class gets SCALE x (largest class size) images")
+    parser.add_argument("--oversample", default=None, metavar="C=F,...",
+                        help="multiply class C's outputs by F, e.g. 3=2,4=2,7=2,14=2")
+    parser.add_argument("--data", default="data", help="data dir (default data)")
+    parser.add_argument("--work", default="work", help="work dir (default work)")
+    parser.add_argument("--out", default=None, help="output dir (default WORK/aug/<preset>_x<scale>_s<seed>...)")
+    parser.add_argument("--label-fixes", default="default",
+                        help="label fixes CSV, or 'none' (default: the shipped configs/label_fixes.csv)")
+    parser.add_argument("--list", metavar="PRESET", default=None, help="print a preset's ops and probabilities")
+    parser.add_argument("--preview", metavar="PRESET", default=None,
+                        help="write a contact sheet PNG (originals + augmented copies) instead of generating")
+    parser.add_argument("--n", type=int, default=8, help="--preview: number of source images (rows)")
+    parser.add_argument("--copies", type=int, default=4, help="--preview: augmented copies per row")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def _label_fixes(value):
+    return None if value is None or str(value).lower() == "none" else value
+
+
+def run(args) -> int:
+    from dl_cls.augment.preset import format_preset, load_preset
+
+    if args.list:
+        print(format_preset(load_preset(args.list, build=False)))
+        return 0
+
+    from dl_cls.data.contract import load_data
+
+    if args.preview:
+        from dl_cls.augment.preview import preview_sheet
+        from dl_cls.viz import save_png
+
+        preset = load_preset(args.preview)
+        dd = load_data(args.data, label_fixes=_label_fixes(args.label_fixes))
+        sheet = preview_sheet(dd, preset, n=args.n, copies=args.copies, seed=args.seed, size=args.size)
+        out = Path(args.out) if args.out else Path(args.work) / "aug" / f"preview_{preset.name}.png"
+        save_png(out, sheet)
+        print(f"preview: {out} ({sheet.shape[1]}x{sheet.shape[0]})")
+        return 0
+
+    from dl_cls.augment.generate import AugSettings, parse_oversample, run_augment
+
+    if args.scale is None:
+        raise DlClsError("--scale is required (outputs per train image, e.g. --scale 10)")
+    if args.size < 0:
+        raise DlClsError(f"--size must be >= 0, got {args.size}")
+    if args.workers is not None and args.workers < 1:
+        raise DlClsError(f"--workers must be >= 1, got {args.workers}")
+    settings = AugSettings(preset=args.preset, scale=args.scale, seed=args.seed, size=args.size,
+                           balance=args.balance, oversample=parse_oversample(args.oversample))
+    preset = load_preset(args.preset)  # bad presets fail here, before any data is touched
+    dd = load_data(args.data, label_fixes=_label_fixes(args.label_fixes))
+    out = Path(args.out) if args.out else Path(args.work) / "aug" / settings.dir_name(preset.name)
+    run_augment(dd, preset, settings, out, workers=args.workers or os.cpu_count(), progress=not args.no_progress)
+    return 0

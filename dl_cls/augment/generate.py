@@ -1,0 +1,350 @@
+"""The offline augmentation run: plan, output dir + settings, parallel generation, resume, manifest, summary.
+
+Counting rule (per class c with n_c train images, oversample factor f_c, default 1, scale S):
+- default: every image gets S*f_c outputs: copy 0 is the original (resized only), copies 1..S*f_c-1 augmented;
+  class total = S * f_c * n_c.
+- --balance: class total T_c = S * f_c * max_c'(n_c'), the same for every class that is not oversampled; each
+  image of c gets floor(T_c / n_c) outputs and the first (T_c mod n_c) images in train.csv order one more.
+
+Resume: the worker writes each image atomically (temp file + rename), then the main process appends its record
+(ops applied, op timings/failures) as one line to journal.jsonl and flushes it. An image counts as complete
+when it has a journal line and its file exists; anything else is made again, which gives the same bytes
+(randomness comes from (seed, source_id, copy) only). A kill -9 can at worst leave an image without a journal
+line (made again) or a torn last line (dropped). manifest.csv is written atomically once every image is done.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from dl_cls.augment.ops import OpStats
+from dl_cls.augment.preset import Preset
+from dl_cls.augment.worker import THREAD_ENV, WorkerState, init_worker, work
+from dl_cls.errors import DlClsError
+from dl_cls.io import atomic_write_csv, atomic_write_text
+
+DEFAULT_SIZE = 512
+MANIFEST_COLUMNS = ["ID", "target", "source_id", "copy", "ops"]
+SETTINGS = "settings.json"
+JOURNAL = "journal.jsonl"
+
+
+@dataclass
+class AugSettings:
+    preset: str
+    scale: int
+    seed: int = 0
+    size: int = DEFAULT_SIZE
+    balance: bool = False
+    oversample: dict = field(default_factory=dict)  # target -> factor
+
+    def dir_name(self, preset_name: str) -> str:
+        name = f"{preset_name}_x{self.scale}_s{self.seed}"
+        if self.balance:
+            name += "_bal"
+        if self.oversample:
+            name += "_os" + "-".join(f"{c}-{f}" for c, f in sorted(self.oversample.items()))
+        if self.size != DEFAULT_SIZE:
+            name += f"_L{self.size}"
+        return name
+
+
+def parse_oversample(text: str | None) -> dict[int, int]:
+    """'3=2,4=2' -> {3: 2, 4: 2}."""
+    out: dict[int, int] = {}
+    if not text:
+        return out
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        c, sep, f = part.partition("=")
+        try:
+            c_i, f_i = int(c), int(f)
+        except ValueError:
+            c_i, f_i = None, None
+        if not sep or c_i is None or f_i < 1:
+            raise DlClsError(f"--oversample: bad item {part!r}; expected CLASS=FACTOR with integers, FACTOR >= 1, "
+                             "e.g. 3=2,4=2")
+        out[c_i] = f_i
+    return out
+
+
+def plan_copies(train: pd.DataFrame, scale: int, balance: bool = False, oversample: dict | None = None,
+                num_classes: int | None = None) -> pd.DataFrame:
+    """ID,target,copies: how many outputs each train image gets (see the module docstring for the rule)."""
+    if scale < 1:
+        raise DlClsError(f"--scale must be >= 1 (1 = the originals, resized), got {scale}")
+    oversample = oversample or {}
+    known = set(range(num_classes)) if num_classes is not None else set(train["target"])
+    unknown = sorted(set(oversample) - known)
+    if unknown:
+        raise DlClsError(f"--oversample names class(es) {unknown} that are not classes of this data "
+                         f"(targets 0..{max(known)})")
+    counts = train["target"].value_counts()
+    biggest = int(counts.max())
+    per_image = []
+    rank = train.groupby("target").cumcount()
+    for target, r in zip(train["target"], rank):
+        f = oversample.get(int(target), 1)
+        n = int(counts[target])
+        if balance:
+            total = scale * f * biggest
+            k = total // n + (1 if r < total % n else 0)
+        else:
+            k = scale * f
+        per_image.append(max(1, int(k)))
+    return pd.DataFrame({"ID": train["ID"].values, "target": train["target"].values, "copies": per_image})
+
+
+def plan_jobs(copies: pd.DataFrame) -> pd.DataFrame:
+    """ID,target,source_id,copy for every output image, sorted by (source_id, copy): the manifest's order."""
+    stems = copies["ID"].map(lambda s: Path(s).stem)
+    dup = stems[stems.duplicated(keep=False)]
+    if len(dup):
+        ids = copies.loc[dup.index, "ID"].tolist()[:6]
+        raise DlClsError(f"train IDs whose names differ only in the suffix would share output names: {ids}")
+    width = max(3, len(str(int(copies["copies"].max()) - 1)))
+    rows = []
+    for sid, target, k, stem in zip(copies["ID"], copies["target"], copies["copies"], stems):
+        for c in range(int(k)):
+            rows.append((f"{stem}_c{c:0{width}d}.jpg", int(target), sid, c))
+    jobs = pd.DataFrame(rows, columns=["ID", "target", "source_id", "copy"])
+    return jobs.sort_values(["source_id", "copy"], kind="stable").reset_index(drop=True)
+
+
+def _versions() -> dict:
+    from importlib.metadata import version
+
+    out = {}
+    for pkg in ("albumentations", "augraphy", "opencv-python-headless", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except Exception:
+            out[pkg] = None
+    return out
+
+
+def settings_dict(settings: AugSettings, preset: Preset, train: pd.DataFrame) -> dict:
+    from dl_cls.data.folds import train_table_hash
+
+    return {
+        "format": 1,
+        "preset": preset.name,
+        "preset_sha256": preset.sha256,
+        "scale": settings.scale,
+        "seed": settings.seed,
+        "size": settings.size,
+        "balance": settings.balance,
+        "oversample": {str(k): v for k, v in sorted(settings.oversample.items())},
+        "train_sha256": train_table_hash(train),
+        "n_train": int(len(train)),
+        "versions": _versions(),  # other library versions give other bytes: never mix them into one set
+    }
+
+
+def prepare_out_dir(out: Path, settings: dict) -> None:
+    """Create out/ with settings.json, or accept an existing one made with exactly these settings."""
+    sfile = out / SETTINGS
+    if out.exists():
+        if sfile.is_file():
+            try:
+                old = json.loads(sfile.read_text())
+            except ValueError:
+                raise DlClsError(f"{sfile}: unreadable settings file; delete {out} yourself to start over") from None
+            old_cmp = {k: v for k, v in old.items() if k != "data"}
+            new_cmp = {k: v for k, v in settings.items() if k != "data"}
+            if old_cmp != new_cmp:
+                diff = [f"{k}: existing {old_cmp.get(k)!r} vs now {new_cmp.get(k)!r}"
+                        for k in sorted(set(old_cmp) | set(new_cmp)) if old_cmp.get(k) != new_cmp.get(k)]
+                raise DlClsError(
+                    f"{out} was made with other settings; it is never mixed into or overwritten:\n  "
+                    + "\n  ".join(diff)
+                    + f"\nhint: pass --out to write elsewhere, change --seed, or delete {out} yourself")
+            return
+        leftovers = [p for p in out.iterdir() if not (p.name == "images" and p.is_dir() and not any(p.iterdir()))]
+        if leftovers:
+            raise DlClsError(f"{out} exists but was not made by `dl-cls augment` (no {SETTINGS}); "
+                             "pass --out to write elsewhere or delete it yourself")
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    atomic_write_text(sfile, json.dumps(settings, indent=2) + "\n")
+
+
+def read_journal(out: Path, jobs: pd.DataFrame) -> dict[str, dict]:
+    """Complete images: journal lines (torn or stray lines dropped) whose image file exists."""
+    path = out / JOURNAL
+    planned = set(jobs["ID"])
+    done: dict[str, dict] = {}
+    if path.is_file():
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict) and rec.get("ID") in planned and (out / "images" / rec["ID"]).is_file():
+                done[rec["ID"]] = rec
+    return done
+
+
+def _clean_temp_files(images: Path) -> int:
+    n = 0
+    for p in images.glob(".*.tmp"):  # dl_cls.io's temp files from a write that was killed
+        p.unlink(missing_ok=True)
+        n += 1
+    return n
+
+
+@contextmanager
+def _single_thread_env():
+    """Spawned workers inherit the environment at start: pin their thread pools before numpy/numba load."""
+    old = {k: os.environ.get(k) for k in THREAD_ENV}
+    os.environ.update({k: "1" for k in THREAD_ENV})
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _run_jobs(todo: list[tuple], state: WorkerState, workers: int, on_result) -> None:
+    if workers <= 1 or len(todo) <= 1:
+        import cv2
+
+        n_cv = cv2.getNumThreads()
+        try:
+            init_worker(state, set_env=False)
+            for job in todo:
+                on_result(work(job))
+        finally:
+            cv2.setNumThreads(n_cv)
+        return
+    # spawn: safe whatever the parent holds (threads, torch); chunks keep a source's copies on one worker
+    chunk = max(1, min(16, len(todo) // (workers * 8) or 1))
+    with _single_thread_env():
+        pool = mp.get_context("spawn").Pool(workers, initializer=init_worker, initargs=(state,))
+    try:
+        for rec in pool.imap_unordered(work, todo, chunksize=chunk):
+            on_result(rec)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+
+
+def summarize(records: list[dict]) -> dict[str, OpStats]:
+    stats: dict[str, OpStats] = {}
+    for rec in records:
+        for name, status, ms in rec.get("records", []):
+            s = stats.setdefault(name, OpStats())
+            s.total_ms += ms
+            if status == "ok":
+                s.applied += 1
+            elif status == "slow":
+                s.slow += 1
+            else:
+                s.failed += 1
+    return stats
+
+
+def _disk_usage(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} GB"
+
+
+def run_augment(dd, preset: Preset, settings: AugSettings, out: Path, workers: int | None = None,
+                progress: bool = True, log=print) -> pd.DataFrame:
+    """Generate (or finish) the augmentation set in `out`; returns the manifest."""
+    from tqdm import tqdm
+
+    workers = workers or os.cpu_count() or 1
+    copies = plan_copies(dd.train, settings.scale, settings.balance, settings.oversample, dd.num_classes)
+    jobs = plan_jobs(copies)
+    per_class = jobs.groupby("target").size()
+    log(f"plan: {len(dd.train)} train images x preset {preset.name} -> {len(jobs)} images in {out}")
+    log("per-class totals: " + ", ".join(f"{int(t)}:{int(n)}" for t, n in per_class.items()))
+
+    prepare_out_dir(out, settings_dict(settings, preset, dd.train))
+    images = out / "images"
+    n_tmp = _clean_temp_files(images)
+    done = read_journal(out, jobs)
+    # rewrite the journal with only valid lines, so a torn last line never swallows the next record
+    atomic_write_text(out / JOURNAL, "".join(json.dumps(r) + "\n" for r in done.values()))
+    todo_df = jobs[~jobs["ID"].isin(done)]
+    if done or n_tmp:
+        log(f"resuming: {len(done)} of {len(jobs)} images already complete"
+            + (f" ({n_tmp} partial temp files removed)" if n_tmp else ""))
+    todo = list(todo_df[["ID", "source_id", "copy", "target"]].itertuples(index=False, name=None))
+    state = WorkerState(preset=str(preset.path), train_dir=str(dd.train_dir), images_dir=str(images),
+                        size=settings.size, seed=settings.seed, source_ids=list(dd.train["ID"]))
+    t0 = time.perf_counter()
+    new = 0
+    if todo:
+        with open(out / JOURNAL, "a", encoding="utf-8") as journal, \
+                tqdm(total=len(jobs), initial=len(done), unit="img", disable=not progress, file=sys.stderr,
+                     smoothing=0.05, desc=f"augment {preset.name}") as bar:
+            def on_result(rec):
+                nonlocal new
+                journal.write(json.dumps(rec) + "\n")
+                journal.flush()  # in the kernel's hands now: survives kill -9 of this process
+                done[rec["ID"]] = rec
+                new += 1
+                bar.update(1)
+
+            try:
+                _run_jobs(todo, state, min(workers, len(todo)), on_result)
+            except KeyboardInterrupt:
+                log(f"\ninterrupted after {new} new images; re-run the same command to resume")
+                raise
+    elapsed = time.perf_counter() - t0
+
+    recs = [done[i] for i in jobs["ID"]]
+    manifest = jobs.copy()
+    manifest["ops"] = ["|".join(r["ops"]) or "none" for r in recs]
+    manifest = manifest[MANIFEST_COLUMNS]
+    atomic_write_csv(manifest, out / "manifest.csv")
+
+    stats = summarize(recs)
+    log("")
+    log(f"done: {len(jobs)} images ({new} made now in {elapsed:.1f} s"
+        + (f", {new / elapsed:.1f} images/s with {min(workers, max(1, len(todo)))} workers" if new and elapsed > 0
+           else "") + ")")
+    log("per-class totals (target:images): " + ", ".join(f"{int(t)}:{int(n)}" for t, n in per_class.items()))
+    if stats:
+        width = max(len(n) for n in stats)
+        log(f"  {'op':<{width}}  applied  failed  slow  mean ms")
+        for op in preset.ops:
+            s = stats.get(op.name)
+            if s is None:
+                continue
+            n = s.applied + s.failed + s.slow
+            log(f"  {op.name:<{width}}  {s.applied:7d}  {s.failed:6d}  {s.slow:4d}  {s.total_ms / max(n, 1):7.1f}")
+        failures = sum(s.failed + s.slow for s in stats.values())
+        log(f"op failures/over-budget skipped: {failures}" if failures else "no op failed or ran over budget")
+        for name, s in stats.items():
+            if s.failed:
+                msg = next(st for r in recs for n, st, _ in r["records"] if n == name and st.startswith("failed"))
+                log(f"  first failure of {name}: {msg}")
+    log(f"disk use: {_human(_disk_usage(out))} in {out}")
+    log(f"manifest: {out / 'manifest.csv'}")
+    return manifest
