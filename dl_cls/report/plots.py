@@ -1,17 +1,14 @@
-"""Report images: the confusion matrix (matplotlib, Agg) and the gallery of misclassified images."""
+"""Report images: the confusion matrix (matplotlib) and the gallery of misclassified images."""
 from __future__ import annotations
 
 import io
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure  # the object API: no pyplot state, no display needed (CLI, tests, notebook)
 
-matplotlib.use("Agg")  # headless: the CLI and tests have no display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from dl_cls.io import atomic_write_bytes, read_image  # noqa: E402
-from dl_cls.report.analysis import Analysis  # noqa: E402
-from dl_cls.viz import contact_sheet  # noqa: E402
+from dl_cls.io import atomic_write_bytes, read_image
+from dl_cls.report.analysis import Analysis
+from dl_cls.viz import contact_sheet
 
 MAX_LABEL = 28  # characters of a class name on an axis
 
@@ -23,7 +20,8 @@ def confusion_figure(a: Analysis):
     k = len(a.classes)
     labels = [lab if len(lab) <= MAX_LABEL else lab[: MAX_LABEL - 2] + ".." for lab in a.labels]
     side = max(4.0, 0.42 * k + 2.5)
-    fig, axes = plt.subplots(1, 2, figsize=(2 * side + 1, side + 0.8), layout="constrained")
+    fig = Figure(figsize=(2 * side + 1, side + 0.8), layout="constrained")
+    axes = fig.subplots(1, 2)
     font = 8 if k <= 10 else 6
     for ax, values, title, fmt in ((axes[0], cm, "counts", "d"), (axes[1], rates, "row-normalised (recall)", ".2f")):
         ax.imshow(values, cmap="Blues", vmin=0, vmax=max(values.max(), 1e-9))
@@ -42,11 +40,14 @@ def confusion_figure(a: Analysis):
     return fig
 
 
-def save_figure(fig, path) -> None:
+def figure_png(fig, dpi: int = 110) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def save_figure(fig, path) -> None:
+    atomic_write_bytes(path, figure_png(fig))
 
 
 def error_caption(a: Analysis, row) -> str:
