@@ -11,3 +11,13 @@ import numpy as np
 def seed_numba(seed):
     random.seed(seed)
     np.random.seed(seed)
+
+
+def seed_augraphy(seed: int) -> None:
+    """Seed everything augraphy draws from. Parallel (prange) jitted code gives each numba thread its own RNG
+    state that cannot be seeded from here, so numba runs single-threaded: parallelism comes from processes."""
+    if numba.get_num_threads() != 1:
+        numba.set_num_threads(1)
+    random.seed(seed)
+    np.random.seed(seed)
+    seed_numba(seed)

@@ -50,7 +50,8 @@ def rotate(img, rng, ctx, angle=(-180.0, 180.0), dark_p=0.3, dark=(0, 60), fit_p
     h, w = img.shape[:2]
     a = _rng_range(rng, angle)
     if rng.random() < dark_p:
-        fill = tuple(float(rng.uniform(*dark)) for _ in range(3))
+        v = float(rng.uniform(*dark))  # a dark, nearly grey backdrop (table, scanner lid)
+        fill = tuple(float(np.clip(v + rng.uniform(-8, 8), 0, 255)) for _ in range(3))
     else:
         fill = tuple(float(v) for v in paper_colour(img))
     m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), a, 1.0)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import random
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -114,11 +113,9 @@ class Op:
             self._impl.set_random_seed(op_seed)
             return _to_rgb_uint8(self._impl(image=img)["image"], img)
         if kind == "augraphy":
-            from dl_cls.augment._numba_seed import seed_numba
+            from dl_cls.augment._numba_seed import seed_augraphy
 
-            random.seed(op_seed)
-            np.random.seed(op_seed % 2**32)
-            seed_numba(op_seed % 2**32)  # augraphy's jitted helpers draw from numba's own RNG
+            seed_augraphy(op_seed % 2**32)  # python, numpy and numba RNGs (its jitted helpers use numba's)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return _to_rgb_uint8(self._impl(img.copy(), force=True), img)
