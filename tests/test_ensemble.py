@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_ensemble_helpers import K, make_project, noisy_probs
+from test_ensemble_helpers import K, make_project, make_run, noisy_probs
 
 from dl_cls.cli import main
 from dl_cls.ensemble.cv import macro_f1, predict
@@ -148,6 +148,7 @@ def test_cli_writes_ensemble_dir_and_member_table(project, capsys):
     spec = table[table.kind == "specialist"].iloc[0]
     assert spec["oof_macro_f1_before"] == pytest.approx(chosen, abs=1e-4)
     assert set(s.split(":")[0] for s in spec["group_f1_after"].split()) == {"2", "3", "4"}
+    assert spec["chosen"] and spec["oof_macro_f1"] > chosen  # a 90%-right specialist helps and is kept
 
     oof = pd.read_csv(out / "oof.csv")
     assert oof["ID"].tolist() == project["ids"] and (oof["fold"] == project["folds"]).all()
@@ -204,3 +205,23 @@ def test_subset_run_as_member_and_bad_probabilities_are_errors(project, capsys):
     assert main(["ensemble", "a", "b", "--work", work]) == 2
     err = capsys.readouterr().err
     assert "oof.csv: line 2" in err and "sum to 1" in err
+
+
+def test_a_specialist_that_hurts_is_not_applied(project):
+    # a specialist on {2,3,4} that is confidently wrong: the held-out tuning cannot make it help
+    y, folds, ids = project["y"], project["folds"], np.array(project["ids"])
+    G = [2, 3, 4]
+    m = np.isin(y, G)
+    wrong = np.eye(3)[(np.searchsorted(G, y[m]) + 1) % 3] * 0.97 + 0.01
+    make_run(project["work"] / "runs/badspec", project["data"], ids[m], folds[m], wrong, project["test_ids"],
+             np.full((12, 3), 1 / 3), classes=G, num_classes=K)
+    work = str(project["work"])
+    assert main(["ensemble", "a", "b", "--method", "soft", "--work", work, "--name", "plain"]) == 0
+    assert main(["ensemble", "a", "b", "--method", "soft", "--specialist", "badspec", "--work", work,
+                 "--name", "withbad"]) == 0
+    table = pd.read_csv(project["work"] / "ensembles/withbad/members.csv").set_index("kind")
+    assert not table.loc["specialist", "chosen"] and "NOT APPLIED" in table.loc["specialist", "detail"]
+    assert table.loc["ensemble", "detail"] == "soft"
+    for f in ("oof.csv", "test_probs.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(project["work"] / "ensembles/plain" / f),
+                                      pd.read_csv(project["work"] / "ensembles/withbad" / f))

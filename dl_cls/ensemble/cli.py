@@ -97,7 +97,8 @@ def run(args) -> int:
                             mass_threshold=args.mass_threshold, seed=args.seed, y_test=y_test)
     result.table.loc[result.table["kind"] == "ensemble", "name"] = name
     config.update(kind="ensemble", method=result.method, method_forced=args.method is not None,
-                  members=[str(r.path) for r in members], specialists=[str(r.path) for r in specialists],
+                  members=[str(r.path.resolve()) for r in members],
+                  specialists=[str(r.path.resolve()) for r in specialists],
                   mass_threshold=args.mass_threshold, num_classes=dd.num_classes, class_names=dd.class_names,
                   classes=None, seed=args.seed)
 

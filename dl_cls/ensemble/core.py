@@ -77,25 +77,31 @@ def build_ensemble(members: list[Run], specialists: list[Run], y: np.ndarray, fo
     E, E_test = results[chosen][0], results[chosen][1]
 
     id_pos = {i: n for n, i in enumerate(members[0].oof["ID"])}
+    applied = []
     for s in specialists:
         # the specialist's OOF rows placed among the members' rows; rows it never predicted stay NaN
         S = np.full((len(y), len(s.classes)), np.nan)
         S[[id_pos[i] for i in s.oof["ID"]]] = s.oof_probs()
         before_f1, before_group = macro_f1(y, predict(E, classes)), group_f1(y, E, s.classes)
-        E, E_test, w_all, w_folds = tune_and_refine(E, E_test, S, s.test_probs(), s.classes, y, folds,
-                                                    mass_threshold)
-        after_group = group_f1(y, E, s.classes)
-        rows.append(dict(kind="specialist", name=s.name, oof_macro_f1=macro_f1(y, predict(E, classes)),
-                         oof_macro_f1_before=before_f1,
+        E_new, E_test_new, w_all, w_folds = tune_and_refine(E, E_test, S, s.test_probs(), s.classes, y, folds,
+                                                            mass_threshold)
+        after_f1, after_group = macro_f1(y, predict(E_new, classes)), group_f1(y, E_new, s.classes)
+        # kept only if it helps on the fold-held-out OOF, the same rule that picks the method
+        kept = after_f1 > before_f1
+        rows.append(dict(kind="specialist", name=s.name, oof_macro_f1=after_f1, oof_macro_f1_before=before_f1,
                          group_f1_before=" ".join(f"{c}:{v:.3f}" for c, v in before_group.items()),
                          group_f1_after=" ".join(f"{c}:{v:.3f}" for c, v in after_group.items()),
-                         test_macro_f1=test_f1(E_test), chosen=True,
-                         detail=f"G={','.join(map(str, s.classes))} blend w={w_all:.1f} on all OOF (test); "
-                                f"per held-out fold: {'/'.join(f'{w:.1f}' for w in w_folds)}"))
+                         test_macro_f1=test_f1(E_test_new), chosen=kept,
+                         detail=("" if kept else "NOT APPLIED (held-out OOF F1 did not improve); ")
+                         + f"G={','.join(map(str, s.classes))} blend w={w_all:.1f} on all OOF (test); "
+                           f"per held-out fold: {'/'.join(f'{w:.1f}' for w in w_folds)}"))
+        if kept:
+            E, E_test = E_new, E_test_new
+            applied.append(s.name)
 
     rows.append(dict(kind="ensemble", name="final", oof_macro_f1=macro_f1(y, predict(E, classes)),
                      test_macro_f1=test_f1(E_test), chosen=True,
-                     detail=" + ".join([chosen] + [s.name for s in specialists])))
+                     detail=" + ".join([chosen] + applied)))
     table = pd.DataFrame(rows).reindex(columns=TABLE_COLUMNS)
     table["chosen"] = table["chosen"].fillna(False).astype(bool)
     return EnsembleResult(oof=E, test=E_test, method=chosen, table=table)
