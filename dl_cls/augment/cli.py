@@ -29,6 +29,7 @@ def add_arguments(parser) -> None:
                         help="write a contact sheet PNG (originals + augmented copies) instead of generating")
     parser.add_argument("--n", type=int, default=8, help="--preview: number of source images (rows)")
     parser.add_argument("--copies", type=int, default=4, help="--preview: augmented copies per row")
+    parser.add_argument("--tile", type=int, default=200, help="--preview: tile size in px (default 200)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -51,7 +52,8 @@ def run(args) -> int:
 
         preset = load_preset(args.preview)
         dd = load_data(args.data, label_fixes=_label_fixes(args.label_fixes))
-        sheet = preview_sheet(dd, preset, n=args.n, copies=args.copies, seed=args.seed, size=args.size)
+        sheet = preview_sheet(dd, preset, n=args.n, copies=args.copies, seed=args.seed, size=args.size,
+                             tile=args.tile)
         out = Path(args.out) if args.out else Path(args.work) / "aug" / f"preview_{preset.name}.png"
         save_png(out, sheet)
         print(f"preview: {out} ({sheet.shape[1]}x{sheet.shape[0]})")
