@@ -195,6 +195,20 @@ def read_journal(out: Path, jobs: pd.DataFrame) -> dict[str, dict]:
     return done
 
 
+def _lock(out: Path):
+    """An exclusive lock on out/.lock: two runs never write into one set at the same time."""
+    import fcntl
+
+    fh = open(out / ".lock", "w")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise DlClsError(f"{out} is being written by another `dl-cls augment` right now; wait for it or stop it "
+                         "(a re-run afterwards resumes)") from None
+    return fh
+
+
 def _clean_temp_files(images: Path) -> int:
     n = 0
     for p in images.glob(".*.tmp"):  # dl_cls.io's temp files from a write that was killed
@@ -285,6 +299,7 @@ def run_augment(dd, preset: Preset, settings: AugSettings, out: Path, workers: i
     log("per-class totals: " + ", ".join(f"{int(t)}:{int(n)}" for t, n in per_class.items()))
 
     prepare_out_dir(out, settings_dict(settings, preset, dd.train))
+    lock = _lock(out)  # noqa: F841  (held until this function returns; the OS drops it if the process dies)
     images = out / "images"
     n_tmp = _clean_temp_files(images)
     done = read_journal(out, jobs)
