@@ -324,3 +324,16 @@ def test_ddp_two_gloo_processes_write_the_same_artifacts(data_dir, aug_dir, tmp_
         assert (run / f"fold{k}" / "best.pt").exists() and len(pd.read_csv(run / f"fold{k}" / "metrics.csv")) == 1
     assert json.loads((run / "summary.json").read_text())["complete"]
     assert proc.stdout.count("fold 0 epoch   1/1") == 1  # only rank 0 prints and writes
+
+
+def test_sweep_fraction_writes_table_and_plot(data_dir, aug_dir, tmp_path, capsys):
+    assert cli_main(["sweep-fraction", "--model", "tiny", "--data", str(data_dir), "--work", str(tmp_path), "--aug",
+                     str(aug_dir), "--cpu", "--fractions", "0.5,1.0", "--name", "sw", *FAST, "epochs=1"]) == 0
+    table = pd.read_csv(tmp_path / "sweeps" / "sw" / "fraction.csv")
+    assert table["fraction"].tolist() == [0.5, 1.0] and (tmp_path / "sweeps" / "sw" / "fraction.png").stat().st_size
+    assert table["train_images_per_fold"].iloc[0] < table["train_images_per_fold"].iloc[1]
+    assert table["run"].tolist() == ["sw-frac0.5", "sw-frac1"] and (table["train_time_s"] > 0).all()
+    for col in ("testlike_f1", "clean_f1", "oof_f1"):
+        assert table[col].between(0, 1).all()
+    assert cli_main(["sweep-fraction", "--model", "tiny", "--data", str(data_dir), "--work", str(tmp_path)]) == 2
+    assert "needs --aug" in capsys.readouterr().err

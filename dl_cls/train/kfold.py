@@ -131,6 +131,8 @@ class Run:
         else:
             self.classes = list(range(K))
         self.local = {c: j for j, c in enumerate(self.classes)}  # original target -> model output index
+        if cfg.fraction < 1 and self.aug_dir is None:
+            raise DlClsError(f"fraction={cfg.fraction} samples the copies of an augmented set: pass --aug DIR")
         self.table = select_rows(load_table(self.dd, self.aug_dir), cfg).reset_index(drop=True)
 
     # ------------------------------------------------------------------ description

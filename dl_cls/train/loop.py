@@ -111,7 +111,10 @@ def predict(model, images, rt: Runtime, norm: Normalizer, batch_size: int, views
     model.eval()
     n = len(images)
     mine = list(range(rt.d.rank, n, rt.d.world))
-    dl = loader(EvalSet(images), rt, batch_size, mine, drop_last=False)
+    # in-RAM images need no worker processes (starting them would cost more than the copy they save)
+    in_ram = isinstance(images, np.ndarray) or getattr(images, "images", None) is not None
+    eval_rt = Runtime(rt.d, rt.amp_dtype, rt.channels_last, 0, rt.show) if in_ram else rt
+    dl = loader(EvalSet(images), eval_rt, batch_size, mine, drop_last=False)
     out_idx, out_p = [], []
     t0 = time.perf_counter()
     for x, idx in tqdm(dl, desc=desc, disable=not rt.show, leave=False):
