@@ -139,7 +139,7 @@ def main() -> int:
     ap.add_argument("--data", help="data dir: use its train images instead of synthetic pages")
     ap.add_argument("--n", type=int, default=40, help="images for our pipeline (default 40)")
     ap.add_argument("--rounds", type=int, default=3, help="copies per image for our pipeline (default 3)")
-    ap.add_argument("--baseline-n", type=int, default=12, help="images for the augraphy baseline (default 12)")
+    ap.add_argument("--baseline-n", type=int, default=40, help="images for the augraphy baseline (default 40)")
     ap.add_argument("--cap", type=float, default=30.0, help="per-image cap for the baseline, seconds (default 30)")
     ap.add_argument("--preset", default="doc")
     ap.add_argument("--size", type=int, default=512)

@@ -32,7 +32,7 @@ from dl_cls.errors import DlClsError
 CURATED_AUGRAPHY = (
     "InkBleed", "LowInkRandomLines", "LowInkPeriodicLines", "DirtyDrum", "DirtyRollers", "Folding",
     "NoiseTexturize", "BrightnessTexturize", "ColorPaper", "SubtleNoise", "LinesDegradation", "InkMottling",
-    "LightingGradient", "Faxify", "Markup", "NoisyLines", "PageBorder", "InkColorSwap",
+    "LightingGradient", "Faxify", "Markup", "NoisyLines", "PageBorder",
 )
 
 
