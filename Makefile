@@ -42,7 +42,7 @@ ARGS       ?=
 OVERRIDES := $(shell printf '%s\n' $(MAKEOVERRIDES) | grep -E '^[a-z_][a-zA-Z0-9_.]*=' || true)
 COMMON    := --data $(DATA) --work $(WORK)
 
-.PHONY: help install test test-fast demo sample check-data folds augment train sweep-fraction merge-folds \
+.PHONY: help install test demo sample check-data folds augment augment-list augment-preview bench-augment train sweep-fraction merge-folds \
         predict ensemble report check-submission clean-venv
 
 help: ## list targets and variables
@@ -94,6 +94,15 @@ augment: install $(DATA_DEP) ## offline augmentation: WORK/aug/<preset>_x<scale>
 	$(DLCLS) augment $(COMMON) --scale $(SCALE) --preset $(PRESET) $(if $(SIZE),--size $(SIZE)) \
 	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(SEED),--seed $(SEED)) $(if $(BALANCE),--balance) \
 	  $(if $(OVERSAMPLE),--oversample $(OVERSAMPLE)) $(ARGS)
+
+augment-list: install ## print PRESET's ops and probabilities
+	$(DLCLS) augment --list $(PRESET)
+
+augment-preview: install $(DATA_DEP) ## contact sheet of PRESET: WORK/aug/preview_<preset>.png
+	$(DLCLS) augment $(COMMON) --preview $(PRESET) $(if $(SIZE),--size $(SIZE)) $(if $(SEED),--seed $(SEED)) $(ARGS)
+
+bench-augment: install ## doc preset vs augraphy's default pipeline, one core; ARGS="--data DIR --draws 1000"
+	$(VENV)/bin/python bench/augment_speed.py $(ARGS)
 
 TRAIN_CMD = $(if $(filter-out 1,$(NPROC)),$(VENV)/bin/torchrun --standalone --nproc_per_node=$(NPROC) -m dl_cls.cli,$(DLCLS))
 TRAIN_ARGS = $(COMMON) --model $(MODEL) $(if $(AUG),--aug $(AUG)) $(if $(FOLDS),--folds $(FOLDS)) \
