@@ -52,14 +52,14 @@ class Timer:
     """Images/s of one batch source through Recipe.step, accumulated over several interleaved rounds so that
     load from other processes hits every source alike."""
 
-    def __init__(self, recipe: loop.Recipe, batches, device):
-        self.recipe, self.it, self.device = recipe, iter(batches), device
+    def __init__(self, recipe: loop.Recipe, batches, device, clock):
+        self.recipe, self.it, self.device, self.clock = recipe, iter(batches), device, clock
         self.seconds, self.images = 0.0, 0
 
     def run(self, n_steps: int, record: bool = True) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
-        t0, seen = time.perf_counter(), 0
+        t0, seen = self.clock(), 0
         for _ in range(n_steps):
             x, y = next(self.it)[:2]
             loss = self.recipe.step(x, y)
@@ -68,7 +68,7 @@ class Timer:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
         if record:
-            self.seconds += time.perf_counter() - t0
+            self.seconds += self.clock() - t0
             self.images += seen
 
     @property
@@ -81,13 +81,18 @@ def forever(dl):
         yield from dl
 
 
-def bench(model: str, n_images: int, steps: int, rounds: int, src_size: int, overrides: list[str], workers: int | None) -> None:
+def bench(model: str, n_images: int, steps: int, rounds: int, src_size: int, overrides: list[str], workers: int | None,
+          cpu_time: bool) -> None:
     cfg = load_train_config(model, ["pretrained=false", *overrides])
     d = dist.Dist(device=torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
     rt = loop.make_runtime(cfg, d, cached=want_cache(cfg, n_images))
     rt.show = False
     if workers is not None:
         rt.num_workers = workers
+    clock = time.perf_counter
+    if cpu_time:  # CPU seconds of this one process: what the work costs, whatever else shares the machine
+        torch.set_num_threads(1)
+        rt.num_workers, clock = 0, time.process_time
     K, B = 17, cfg.batch_size
     net = loop.new_model(cfg, rt, K)
     recipe = loop.Recipe(cfg, rt, net, loop.wrap(net, cfg, rt), K, updates_per_epoch=1000)
@@ -95,7 +100,7 @@ def bench(model: str, n_images: int, steps: int, rounds: int, src_size: int, ove
 
     x = torch.randint(0, 256, (B, 3, cfg.img_size, cfg.img_size), dtype=torch.uint8)
     y = torch.randint(0, K, (B,))
-    timers = {"model alone (random uint8 batch)": Timer(recipe, forever([(x, y)]), rt.device)}
+    timers = {"model alone (random uint8 batch)": Timer(recipe, forever([(x, y)]), rt.device, clock)}
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = fake_aug_set(Path(tmp), n_images, src_size)
@@ -106,12 +111,12 @@ def bench(model: str, n_images: int, steps: int, rounds: int, src_size: int, ove
             t0 = time.perf_counter()
             store = ImageStore(paths, cfg.img_size, cache=cached)
             decode_s = time.perf_counter() - t0
-            workers = rt.num_workers if cached else max(rt.num_workers, min(2, os.cpu_count() or 1))
+            workers = rt.num_workers if cached or cpu_time else max(rt.num_workers, min(2, os.cpu_count() or 1))
             rt_case = loop.Runtime(rt.d, rt.amp_dtype, rt.channels_last, workers, show=False)
             dl = loop.loader(TrainSet(store, np.arange(len(paths)), labels, transform), rt_case, B,
                              SeededSampler(len(paths), 0, 0, 1), True)
             label = "pipeline, image cache" if cached else "pipeline, decode every step"
-            timers[label] = Timer(recipe, forever(dl), rt.device)
+            timers[label] = Timer(recipe, forever(dl), rt.device, clock)
             notes[label] = f"   workers={workers}" + (f"   (cache built once in {decode_s:.1f} s)" if cached else "")
         for t in timers.values():
             t.run(3, record=False)  # warm-up: allocator, cuDNN autotune, worker start
@@ -127,7 +132,8 @@ def bench(model: str, n_images: int, steps: int, rounds: int, src_size: int, ove
     print(f"\n{model} ({cfg.timm_name}, {cfg.img_size} px, batch {B}, amp {amp}, channels_last {rt.channels_last}) "
           f"on {dev}; {n_images} fake augmented JPEGs at {src_size} px; {rounds} interleaved rounds of {steps} "
           f"steps per source")
-    print(f"  {'source':<33}  {'rate':>14}   ratio to model alone")
+    print(f"  {'source':<33}  {'rate':>14}   ratio to model alone"
+          f"{'   (CPU time of one process, 1 torch thread, no workers)' if cpu_time else ''}")
     print("\n".join(lines))
 
 
@@ -139,11 +145,13 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--src-size", type=int, default=320, help="long side of the fake augmented JPEGs")
     ap.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: the trainer's auto)")
+    ap.add_argument("--cpu-time", action="store_true", help="rates from the process's CPU time with one torch "
+                    "thread and no workers: robust when other jobs share the CPU")
     ap.add_argument("overrides", nargs="*", help="config overrides, e.g. batch_size=64")
     args = ap.parse_args()
     models = args.models or (["swin_base", "convnext_base"] if torch.cuda.is_available() else ["tiny"])
     for m in models:
-        bench(m, args.images, args.steps, args.rounds, args.src_size, args.overrides, args.workers)
+        bench(m, args.images, args.steps, args.rounds, args.src_size, args.overrides, args.workers, args.cpu_time)
     if not torch.cuda.is_available() and args.models is None:
         print("\nswin_base / convnext_base: not measured (no GPU on this machine)")
     return 0

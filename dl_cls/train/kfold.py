@@ -22,7 +22,7 @@ from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, atomic_write_text, create_run_dir
 from dl_cls.train import dist, loop, tta
 from dl_cls.train import model as model_lib
-from dl_cls.train.config import TrainConfig, load_train_config, recipe_dict, recipe_from_run
+from dl_cls.train.config import TrainConfig, load_train_config, parse_focus, recipe_dict, recipe_from_run
 from dl_cls.train.data import (ImageStore, TrainSet, check_no_leak, fold_train_rows, fold_val_ids, load_table,
                                online_transform, select_rows, testlike_images, want_cache)
 
@@ -130,6 +130,11 @@ class Run:
             self.classes = cfg.classes = sorted(set(cfg.classes))
         else:
             self.classes = list(range(K))
+        focus, _ = parse_focus(cfg.focus)
+        bad = sorted(c for c in focus if c not in self.classes)
+        if bad:
+            raise DlClsError(f"focus={cfg.focus}: class(es) {bad} are not trained by this run (classes 0..{K - 1}"
+                             f"{' subset ' + str(self.classes) if cfg.classes else ''}); pass --focus CLASSES:FACTOR")
         self.local = {c: j for j, c in enumerate(self.classes)}  # original target -> model output index
         if cfg.fraction < 1 and self.aug_dir is None:
             raise DlClsError(f"fraction={cfg.fraction} samples the copies of an augmented set: pass --aug DIR")
