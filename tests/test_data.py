@@ -133,7 +133,7 @@ def test_folds_stratified_deterministic_and_guarded(sample_dir, tmp_path):
     other = ensure_folds(tmp_path / "w1", dd, n_folds=2, seed=4, force=True)
     assert not other["fold"].equals(folds["fold"])
     assert load_folds(tmp_path / "w1", dd)["fold"].equals(other["fold"])
-    with pytest.raises(DlClsError, match="fewer than 5"):
+    with pytest.raises(DlClsError, match="cannot make 5 stratified folds"):
         ensure_folds(tmp_path / "w3", dd, n_folds=5)
 
 

@@ -1,0 +1,59 @@
+"""The embedded sample dataset generator."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from dl_cls.cli import main
+from dl_cls.data.contract import check_data
+from dl_cls.data.sample import CLASS_NAMES, generate_sample
+from dl_cls.errors import DlClsError
+from dl_cls.io import read_image
+
+
+def _files(root):
+    return {p.relative_to(root): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_same_bytes_other_seed_differs(tmp_path):
+    a = generate_sample(tmp_path / "a", seed=3, train_per_class=2, test_per_class=1, size=64)
+    b = generate_sample(tmp_path / "b", seed=3, train_per_class=2, test_per_class=1, size=64)
+    c = generate_sample(tmp_path / "c", seed=4, train_per_class=2, test_per_class=1, size=64)
+    fa, fb, fc = _files(a), _files(b), _files(c)
+    assert fa == fb
+    assert set(fa) != set(fc)  # IDs derive from the seed
+    assert sorted(fa.values()) != sorted(fc.values())
+
+
+def test_format_counts_and_images(sample_dir):
+    train = pd.read_csv(sample_dir / "train.csv")
+    meta = pd.read_csv(sample_dir / "meta.csv")
+    sub = pd.read_csv(sample_dir / "sample_submission.csv")
+    labels = pd.read_csv(sample_dir / "test_labels.csv")
+    assert list(train.columns) == ["ID", "target"] and list(sub.columns) == ["ID", "target"]
+    assert meta["class_name"].tolist() == CLASS_NAMES and meta["target"].tolist() == list(range(17))
+    assert (train["target"].value_counts() == 4).all() and train["target"].nunique() == 17
+    assert (labels["target"].value_counts() == 2).all()
+    assert labels["ID"].tolist() == sub["ID"].tolist()
+    assert train["ID"].str.fullmatch(r"[0-9a-f]{16}\.jpg").all()
+    assert train["target"].tolist() != sorted(train["target"].tolist())  # shuffled, not grouped by class
+    for split, ids in (("train", train["ID"]), ("test", sub["ID"])):
+        for image_id in ids:
+            img = read_image(sample_dir / split / image_id)
+            assert max(img.shape[:2]) == 96 and img.shape[2] == 3
+    assert (sample_dir / "contact_sheet.png").stat().st_size > 0
+    assert check_data(sample_dir, label_fixes=None).problems == []
+
+
+def test_refuses_non_empty_out_unless_forced(tmp_path, capsys):
+    out = tmp_path / "data"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(DlClsError, match="not empty"):
+        generate_sample(out, train_per_class=1, test_per_class=1, size=48)
+    assert (out / "keep.txt").read_text() == "mine"
+    assert main(["sample", str(out), "--train-per-class", "1", "--test-per-class", "1", "--size", "48"]) == 2
+    assert main(["sample", str(out), "--train-per-class", "1", "--test-per-class", "1", "--size", "48",
+                 "--force"]) == 0
+    assert (out / "train.csv").exists() and not (out / "keep.txt").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dir left behind
