@@ -12,6 +12,16 @@ import pandas as pd
 from dl_cls.errors import DlClsError
 
 
+def _file_mode() -> int:
+    """Permissions a plain open() would give (mkstemp makes 0600 files, too strict for datasets and results)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+
 def _atomic_replace(path: Path, write) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -21,6 +31,7 @@ def _atomic_replace(path: Path, write) -> None:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
