@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_csv
+from dl_cls.io import _atomic_replace, atomic_write_csv
 from dl_cls.train import dist, model as model_lib, tta
 from dl_cls.train.config import TrainConfig, recipe_dict
 from dl_cls.train.data import EvalSet, SeededSampler, TrainSet
@@ -141,15 +140,8 @@ def macro_f1(y_true: np.ndarray, probs: np.ndarray) -> float:
 
 # ---------------------------------------------------------------------------------------------- checkpoints
 def save_atomic(obj, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """torch.save through dl_cls.io's temp-file-and-rename writer: a crash never leaves half a checkpoint."""
+    _atomic_replace(Path(path), lambda fh: torch.save(obj, fh))
 
 
 def rng_state() -> dict:
