@@ -287,7 +287,11 @@ def test_manifest_that_disagrees_with_labels_names_the_row(data_dir, aug_dir, tm
 def test_folds_in_separate_processes_merge_and_predict(data_dir, tmp_path, capsys):
     first = train(data_dir, tmp_path, "split", "epochs=1", folds=[0])
     assert json.loads((first / "summary.json").read_text())["complete"] is False
-    kfold.train(RunSpec(model=None, work_dir=str(tmp_path), resume="split", folds=[1]), force_cpu=True)
+    with pytest.raises(DlClsError, match="would change it: key=value overrides"):
+        kfold.train(RunSpec(model="tiny", work_dir=str(tmp_path), resume="split", overrides=["epochs=5"]))
+    # what `make train ARGS="--resume split" FOLDS=1` passes: the same model and data dir repeated
+    kfold.train(RunSpec(model="tiny", data_dir=str(data_dir), work_dir=str(tmp_path), resume="split", folds=[1]),
+                force_cpu=True)
     capsys.readouterr()
     assert cli_main(["merge-folds", "split", "--work", str(tmp_path)]) == 0
     summary = json.loads((first / "summary.json").read_text())

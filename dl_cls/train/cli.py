@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 
 from dl_cls.config import parse_overrides
-from dl_cls.errors import DlClsError
 
 
 def int_list(text: str) -> list[int]:
@@ -44,8 +43,6 @@ def spec_from_args(args: argparse.Namespace):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
-    if args.resume and (args.data or args.aug):
-        raise DlClsError("--resume uses the data and AUG dirs saved in the run's config.yaml; drop --data/--aug")
     return RunSpec(model=args.model, data_dir=args.data, work_dir=args.work, aug_dir=args.aug, folds=args.folds,
                    name=args.name, resume=args.resume, dry_run=args.dry_run, label_fixes=args.label_fixes,
                    overrides=overrides or None)

@@ -78,6 +78,22 @@ def resolve_run_dir(run: str, work_dir: str | Path) -> Path:
     raise DlClsError(f"run {run!r} not found: neither {path} nor {under} holds a config.yaml")
 
 
+def _check_resume_args(spec: RunSpec, saved: dict, run_dir: Path) -> None:
+    """A resumed run keeps its saved recipe and dirs; arguments that repeat them are fine (make passes them),
+    arguments that would change them are an error."""
+    problems = []
+    if spec.overrides:
+        problems.append(f"key=value overrides {spec.overrides}")
+    if spec.model and Path(spec.model).stem != saved.get("model_config"):
+        problems.append(f"--model {spec.model} (run: {saved.get('model_config')})")
+    for flag, given, key in (("--data", spec.data_dir, "data_dir"), ("--aug", spec.aug_dir, "aug_dir")):
+        if given and str(Path(given).resolve()) != saved.get(key):
+            problems.append(f"{flag} {given} (run: {saved.get(key)})")
+    if problems:
+        raise DlClsError(f"--resume continues {run_dir} with its saved config.yaml; these arguments would change it: "
+                         + "; ".join(problems) + ". Drop them, or start a new run")
+
+
 # ---------------------------------------------------------------------------------------------- the run
 class Run:
     """Resolved state shared by the folds: config, data, folds, run dir, image stores."""
@@ -86,12 +102,10 @@ class Run:
         self.spec, self.d = spec, d
         if spec.resume:
             self.dir = resolve_run_dir(spec.resume, spec.work_dir)
-            if spec.overrides or spec.model:
-                raise DlClsError("--resume uses the run's saved config.yaml; drop --model and key=value overrides "
-                                 "(start a new run to change the recipe)")
             self.cfg, saved = recipe_from_run(self.dir)
             self.data_dir, self.aug_dir = Path(saved["data_dir"]), saved["aug_dir"] and Path(saved["aug_dir"])
             self.work_dir, self.label_fixes = Path(saved["work_dir"]), saved.get("label_fixes", "default")
+            _check_resume_args(spec, saved, self.dir)
             self.model_name = saved.get("model_config", self.cfg.timm_name)
         else:
             if not spec.model:
