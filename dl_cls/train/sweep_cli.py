@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     ax2 = ax.twinx()
     ax2.plot(table["fraction"], table["train_time_s"], "^:", color="grey", label="train time")
     ax2.set_ylabel("train time (s, all folds)")
-    ax.legend(loc="lower right")
+    lines = ax.get_lines() + ax2.get_lines()  # one legend for both axes
+    ax.legend(lines, [line.get_label() for line in lines], loc="lower right")
     ax.set_title(f"{base}: F1 and time vs data size")
     fig.tight_layout()
     tmp = out_dir / ".fraction.png.tmp.png"
