@@ -29,38 +29,10 @@ REPO = Path(__file__).resolve().parent.parent
 FAST = ["img_size=64", "batch_size=8", "epochs=2", "n_folds=2", "tta_rotations=[0,90]", "tta_hflip=false"]
 
 
-def synthetic_data(root: Path, per_class: int = 4, test_per_class: int = 2, k: int = 17) -> Path:
-    """A tiny competition-format dir (class = bar pattern on a noisy page), used until the sample generator lands."""
-    rng = np.random.default_rng(0)
-    (root / "train").mkdir(parents=True)
-    (root / "test").mkdir()
-
-    def page(c: int) -> np.ndarray:
-        img = np.full((96, 72, 3), 255, np.uint8)
-        for j in range(5):
-            if (c + 1) >> j & 1:
-                img[8 + j * 16 : 16 + j * 16, 8:64] = 0
-        return np.clip(img.astype(int) + rng.integers(-20, 20, img.shape), 0, 255).astype(np.uint8)
-
-    rows = [(f"tr_{c}_{i}.png", c) for c in range(k) for i in range(per_class)]
-    tests = [(f"te_{c}_{i}.png", 0) for c in range(k) for i in range(test_per_class)]
-    for name, c in rows:
-        write_image(root / "train" / name, page(c))
-    for name, _ in tests:
-        write_image(root / "test" / name, page(int(name.split("_")[1])))
-    pd.DataFrame(rows, columns=["ID", "target"]).to_csv(root / "train.csv", index=False)
-    pd.DataFrame(tests, columns=["ID", "target"]).to_csv(root / "sample_submission.csv", index=False)
-    pd.DataFrame({"target": range(k), "class_name": [f"c{c}" for c in range(k)]}).to_csv(root / "meta.csv", index=False)
-    return root
-
-
 @pytest.fixture(scope="module")
-def data_dir(request, tmp_path_factory):
-    try:
-        import dl_cls.data.sample  # noqa: F401
-    except ImportError:
-        return synthetic_data(tmp_path_factory.mktemp("synthetic") / "data")
-    return request.getfixturevalue("sample_dir")
+def data_dir(sample_dir):
+    """The shared sample: 17 classes, 4 train + 2 test images per class, long side 96 px."""
+    return sample_dir
 
 
 @pytest.fixture(scope="module")

@@ -98,7 +98,7 @@ def fold_val_ids(dd: DataDir, folds: pd.DataFrame, k: int, cfg: TrainConfig) -> 
     return val.reset_index(drop=True)
 
 
-def check_no_leak(table: pd.DataFrame, rows: pd.DataFrame, folds: pd.DataFrame, k: int) -> None:
+def check_no_leak(rows: pd.DataFrame, folds: pd.DataFrame, k: int) -> None:
     """Defence in depth: a fold's training rows must never come from one of its validation sources."""
     bad = manifest_folds(rows, folds) == k
     if bad.any():

@@ -22,7 +22,7 @@ from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, atomic_write_text, create_run_dir
 from dl_cls.train import dist, loop, tta
 from dl_cls.train import model as model_lib
-from dl_cls.train.config import TrainConfig, load_train_config, parse_focus, recipe_dict, recipe_from_run
+from dl_cls.train.config import load_train_config, parse_focus, recipe_dict, recipe_from_run
 from dl_cls.train.data import (ImageStore, TrainSet, check_no_leak, fold_train_rows, fold_val_ids, load_table,
                                online_transform, select_rows, testlike_images, want_cache)
 
@@ -239,7 +239,7 @@ def _train_folds(run: Run) -> None:
             fold_dir.mkdir(exist_ok=True)
         dist.barrier(d)
         rows = fold_train_rows(run.table, run.folds, k, cfg)
-        check_no_leak(run.table, rows, run.folds, k)
+        check_no_leak(rows, run.folds, k)
         labels = rows["target"].map(run.local).to_numpy()
         train_set = TrainSet(store, rows.index.to_numpy(), labels, transform)
         val = fold_val_ids(dd, run.folds, k, cfg)
