@@ -1,6 +1,8 @@
 """The embedded sample dataset generator."""
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -56,4 +58,7 @@ def test_refuses_non_empty_out_unless_forced(tmp_path, capsys):
     assert main(["sample", str(out), "--train-per-class", "1", "--test-per-class", "1", "--size", "48",
                  "--force"]) == 0
     assert (out / "train.csv").exists() and not (out / "keep.txt").exists()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # not the temp dir's private 0700
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dir left behind

@@ -7,6 +7,7 @@ share one form family and differ only in the title and one field block, so the d
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -439,6 +440,9 @@ def generate_sample(out, seed: int = 0, train_per_class: int = 24, test_per_clas
         raise DlClsError(f"{out} exists and is not empty; pick another OUT or pass --force to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp's 0700 would otherwise become the dataset dir's mode
     try:
         _write(tmp, seed, train_per_class, test_per_class, size)
         if out.exists():
