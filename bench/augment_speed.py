@@ -88,25 +88,32 @@ def bench_baseline(paths, n_images, cap):
 
     signal.signal(signal.SIGALRM, _alarm)
     total, capped, failed = 0.0, 0, 0
-    for i, p in enumerate(paths[:n_images]):
-        random.seed(i)
-        np.random.seed(i)
-        pipe = default_augraphy_pipeline()
-        c0 = time.process_time()
-        signal.setitimer(signal.ITIMER_REAL, cap)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                out = pipe(read_image(p))
-            encode_image(np.asarray(out if not isinstance(out, (list, tuple)) else out[0]), ".jpg", 95)
-            dt = time.process_time() - c0
-        except _Cap:
-            dt, capped = cap, capped + 1
-        except Exception:
-            dt, failed = time.process_time() - c0, failed + 1
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        total += min(dt, cap)
+    paths = [Path(p).resolve() for p in paths[:n_images]]
+    # AugraphyPipeline writes each output into ./augraphy_cache/: keep that out of the caller's directory
+    cwd = os.getcwd()
+    os.chdir(tempfile.mkdtemp(prefix="augraphy_cache_"))
+    try:
+        for i, p in enumerate(paths):
+            random.seed(i)
+            np.random.seed(i)
+            pipe = default_augraphy_pipeline()
+            c0 = time.process_time()
+            signal.setitimer(signal.ITIMER_REAL, cap)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    out = pipe(read_image(p))
+                encode_image(np.asarray(out if not isinstance(out, (list, tuple)) else out[0]), ".jpg", 95)
+                dt = time.process_time() - c0
+            except _Cap:
+                dt, capped = cap, capped + 1
+            except Exception:
+                dt, failed = time.process_time() - c0, failed + 1
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            total += min(dt, cap)
+    finally:
+        os.chdir(cwd)
     return n_images, total, capped, failed
 
 
