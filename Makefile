@@ -31,6 +31,7 @@ CLASSES    ?=
 FOCUS      ?=
 FRACTION   ?=
 NAME       ?=
+RESUME     ?=
 RUNS       ?=
 METHOD     ?=
 SPECIALISTS ?=
@@ -55,7 +56,7 @@ help: ## list targets and variables
 	@echo "  DATA=$(DATA)   data dir (default: data/ if it has train.csv, else the embedded sample at SAMPLE)"
 	@echo "  WORK=$(WORK)   where folds, aug sets, runs and ensembles go"
 	@echo "  augment:  SCALE=$(SCALE) PRESET=$(PRESET) SIZE WORKERS SEED BALANCE=1 OVERSAMPLE=3=2,4=2"
-	@echo "  train:    MODEL=$(MODEL) AUG=dir FOLDS=0,1 EPOCHS NPROC=$(NPROC) CLASSES=3,4,7,14 FOCUS=3,4,7,14:3 FRACTION NAME"
+	@echo "  train:    MODEL=$(MODEL) AUG=dir FOLDS=0,1 EPOCHS NPROC=$(NPROC) CLASSES=3,4,7,14 FOCUS=3,4,7,14:3 FRACTION NAME RESUME=run"
 	@echo "  ensemble: RUNS=\"a b\" METHOD=soft|hard|weighted|stack SPECIALISTS=\"s\" NAME"
 	@echo "  report:   RUN=run-or-ensemble dir      check-submission: FILE=submission.csv"
 	@echo "  ARGS=...  extra arguments for the stage command; lower-case key=value words are config overrides"
@@ -105,16 +106,18 @@ bench-augment: install ## doc preset vs augraphy's default pipeline, one core; A
 	$(VENV)/bin/python bench/augment_speed.py $(ARGS)
 
 TRAIN_CMD = $(if $(filter-out 1,$(NPROC)),$(VENV)/bin/torchrun --standalone --nproc_per_node=$(NPROC) -m dl_cls.cli,$(DLCLS))
-TRAIN_ARGS = $(COMMON) --model $(MODEL) $(if $(AUG),--aug $(AUG)) $(if $(FOLDS),--folds $(FOLDS)) \
-	  $(if $(NAME),--name $(NAME)) $(if $(EPOCHS),epochs=$(EPOCHS)) $(if $(CLASSES),classes=[$(CLASSES)]) \
-	  $(if $(FOCUS),focus=$(FOCUS)) $(if $(FRACTION),fraction=$(FRACTION)) $(OVERRIDES) $(ARGS)
+# RESUME=run continues that run (its model comes from the run; finished folds are skipped)
+TRAIN_ARGS = $(COMMON) $(if $(RESUME),--resume $(RESUME),--model $(MODEL)) $(if $(AUG),--aug $(AUG)) \
+	  $(if $(FOLDS),--folds $(FOLDS)) $(if $(NAME),--name $(NAME)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
+	  $(if $(CLASSES),--classes $(CLASSES)) $(if $(FOCUS),--focus $(FOCUS)) $(if $(FRACTION),--fraction $(FRACTION)) \
+	  $(OVERRIDES) $(ARGS)
 
 train: install $(DATA_DEP) ## k-fold training of MODEL: WORK/runs/<name>/
 	$(TRAIN_CMD) train $(TRAIN_ARGS)
 
 sweep-fraction: install $(DATA_DEP) ## train MODEL on 0.1..1.0 of AUG; table + plot of F1 and time
 	$(DLCLS) sweep-fraction $(COMMON) --model $(MODEL) $(if $(AUG),--aug $(AUG)) $(if $(FOLDS),--folds $(FOLDS)) \
-	  $(if $(EPOCHS),epochs=$(EPOCHS)) $(OVERRIDES) $(ARGS)
+	  $(if $(NAME),--name $(NAME)) $(if $(EPOCHS),--epochs $(EPOCHS)) $(OVERRIDES) $(ARGS)
 
 merge-folds: install ## merge folds of RUN trained in separate processes
 	$(DLCLS) merge-folds $(RUN) --work $(WORK) $(ARGS)

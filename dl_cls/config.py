@@ -85,6 +85,12 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         return dict(value)
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, str):
+        # YAML 1.1 reads "3e-4" (no dot) as a string; accept any number Python can parse
+        try:
+            return float(value)
+        except ValueError:
+            raise DlClsError(f"{where}: expected float, got {value!r}") from None
     if tp is str and isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     if tp in (int, float, str, bool) and not (isinstance(value, tp) and not (tp is int and isinstance(value, bool))):

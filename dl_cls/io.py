@@ -22,7 +22,8 @@ def _file_mode() -> int:
 _FILE_MODE = _file_mode()
 
 
-def _atomic_replace(path: Path, write) -> None:
+def atomic_write_with(path, write) -> None:
+    """Call write(fh) on a temp file next to path, then rename it over path: readers never see a partial file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -41,7 +42,7 @@ def _atomic_replace(path: Path, write) -> None:
 
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write data to path so that a reader sees the old file or the whole new one, never a part."""
-    _atomic_replace(Path(path), lambda fh: fh.write(data))
+    atomic_write_with(path, lambda fh: fh.write(data))
 
 
 def atomic_write_text(path, text: str) -> None:

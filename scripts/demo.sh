@@ -25,9 +25,10 @@ step "5/8 train member 1: tiny"
 $X train --data "$D" --work "$W" --model tiny --aug "$A" --name tiny --label-fixes none
 step "6/8 train member 2: tiny2 + specialist on {3,4,7,14}"
 $X train --data "$D" --work "$W" --model tiny2 --aug "$A" --name tiny2 --label-fixes none
-$X train --data "$D" --work "$W" --model tiny --aug "$A" --name spec-3-4-7-14 --label-fixes none 'classes=[3,4,7,14]'
+$X train --data "$D" --work "$W" --model tiny --aug "$A" --name spec-3-4-7-14 --label-fixes none \
+  --classes 3,4,7,14 --epochs 30  # 4 classes: few steps per epoch, so more epochs
 step "7/8 ensemble"
-$X ensemble tiny tiny2 --specialist spec-3-4-7-14 --work "$W" --name demo
+$X ensemble tiny tiny2 --specialist spec-3-4-7-14 --work "$W" --name demo --test-labels "$D/test_labels.csv"
 step "8/8 report + sample test-set scores (test_labels.csv)"
 $X report "$W/ensembles/demo" --work "$W"
 for f in "$W"/runs/tiny/test_probs.csv "$W"/runs/tiny2/test_probs.csv "$W"/ensembles/demo/submission.csv; do

@@ -39,8 +39,6 @@ def test_run_dir_never_reused(tmp_path):
 def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     path = tmp_path / "f.bin"
     atomic_write_bytes(path, b"old")
-
-
     with pytest.raises(TypeError):
         atomic_write_bytes(path, object())  # the write itself fails
     assert path.read_bytes() == b"old"

@@ -40,3 +40,13 @@ def test_unknown_keys_and_bad_types_are_errors(tmp_path):
         parse_overrides(["epochs"])
     with pytest.raises(DlClsError, match="not found"):
         load_config(Cfg, tmp_path / "missing.yaml")
+
+
+def test_float_written_without_a_dot_is_a_float(tmp_path):
+    # YAML 1.1 reads 3e-4 as the string "3e-4"; a float field must still take it, from the command line or a file
+    assert load_config(Cfg, None, ["opt.lr=3e-4"]).opt.lr == pytest.approx(3e-4)
+    path = tmp_path / "c.yaml"
+    path.write_text("opt:\n  lr: 1e-5\n")
+    assert load_config(Cfg, path).opt.lr == pytest.approx(1e-5)
+    with pytest.raises(DlClsError, match="opt.lr: expected float, got 'fast'"):
+        load_config(Cfg, None, ["opt.lr=fast"])

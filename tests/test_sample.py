@@ -54,10 +54,17 @@ def test_refuses_non_empty_out_unless_forced(tmp_path, capsys):
     with pytest.raises(DlClsError, match="not empty"):
         generate_sample(out, train_per_class=1, test_per_class=1, size=48)
     assert (out / "keep.txt").read_text() == "mine"
-    assert main(["sample", str(out), "--train-per-class", "1", "--test-per-class", "1", "--size", "48"]) == 2
-    assert main(["sample", str(out), "--train-per-class", "1", "--test-per-class", "1", "--size", "48",
-                 "--force"]) == 0
-    assert (out / "train.csv").exists() and not (out / "keep.txt").exists()
+    args = ["sample", str(out), "--train-per-class", "1", "--test-per-class", "1", "--size", "48"]
+    assert main(args) == 2
+    # --force replaces only an earlier sample: a directory of the user's files stays as it was
+    assert main(args + ["--force"]) == 2
+    assert "not an earlier sample" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    (out / "keep.txt").unlink()
+    assert main(args) == 0
+    (out / "extra.txt").write_text("left by an earlier run")
+    assert main(args + ["--force"]) == 0
+    assert (out / "train.csv").exists() and not (out / "extra.txt").exists()
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # not the temp dir's private 0700

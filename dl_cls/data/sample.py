@@ -436,8 +436,12 @@ def generate_sample(out, seed: int = 0, train_per_class: int = 24, test_per_clas
     out = Path(out)
     if train_per_class < 1 or test_per_class < 1 or size < 32:
         raise DlClsError("need at least 1 train and 1 test image per class and --size >= 32")
-    if out.exists() and any(out.iterdir()) and not force:
-        raise DlClsError(f"{out} exists and is not empty; pick another OUT or pass --force to replace it")
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise DlClsError(f"{out} exists and is not empty; pick another OUT or pass --force to replace it")
+        if not (out / "test_labels.csv").is_file():  # --force must never wipe a directory we did not write
+            raise DlClsError(f"{out} is not an earlier sample dataset (no test_labels.csv); --force only replaces "
+                             "one of those. Pick another OUT")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     umask = os.umask(0)

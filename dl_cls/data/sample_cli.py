@@ -12,7 +12,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--train-per-class", type=int, default=24)
     parser.add_argument("--test-per-class", type=int, default=12)
     parser.add_argument("--size", type=int, default=320, help="long side in pixels (default 320)")
-    parser.add_argument("--force", action="store_true", help="replace a non-empty OUT")
+    parser.add_argument("--force", action="store_true", help="replace an earlier sample dataset in OUT")
 
 
 def run(args) -> int:

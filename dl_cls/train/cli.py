@@ -32,8 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--cpu", action="store_true", help="train on the CPU even when a GPU is present")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
-                        help="config overrides, e.g. epochs=1 pretrained=false lr=0.0003 classes=[3,4,7,14] "
-                             "(write 0.0003, not 3e-4: YAML 1.1 reads that as text)")
+                        help="config overrides, e.g. epochs=1 pretrained=false lr=3e-4 classes=[3,4,7,14]")
 
 
 def spec_from_args(args: argparse.Namespace):

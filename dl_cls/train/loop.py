@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from dl_cls.errors import DlClsError
-from dl_cls.io import _atomic_replace, atomic_write_csv
+from dl_cls.io import atomic_write_csv, atomic_write_with
 from dl_cls.train import dist, model as model_lib, tta
 from dl_cls.train.config import TrainConfig, recipe_dict
 from dl_cls.train.data import EvalSet, SeededSampler, TrainSet
@@ -141,7 +141,7 @@ def macro_f1(y_true: np.ndarray, probs: np.ndarray) -> float:
 # ---------------------------------------------------------------------------------------------- checkpoints
 def save_atomic(obj, path: Path) -> None:
     """torch.save through dl_cls.io's temp-file-and-rename writer: a crash never leaves half a checkpoint."""
-    _atomic_replace(Path(path), lambda fh: torch.save(obj, fh))
+    atomic_write_with(path, lambda fh: torch.save(obj, fh))
 
 
 def rng_state() -> dict:
