@@ -14,13 +14,14 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from timm.models import get_pretrained_cfg
 
 from dl_cls.cli import main as cli_main
 from dl_cls.errors import DataError, DlClsError
 from dl_cls.io import read_image, write_image
 from dl_cls.train import kfold, loop
 from dl_cls.train import model as model_lib
-from dl_cls.train.config import load_train_config
+from dl_cls.train.config import MODELS_DIR, load_train_config
 from dl_cls.train.data import TrainSet
 from dl_cls.train.kfold import RunSpec
 
@@ -99,6 +100,8 @@ def test_two_fold_run_writes_every_artifact(data_dir, aug_dir, tmp_path):
     for key in ("clean_f1", "testlike_f1", "tta_clean_f1", "tta_testlike_f1", "train_time_s", "train_img_s"):
         assert 0 <= summary["mean"][key] and len(summary["per_fold"]) == 2
     assert "torch" in summary["versions"] and "timm" in summary["versions"]
+    curves = read_image(run / "curves.png")  # learning curves of both folds, a decodable PNG
+    assert curves.shape[0] > 200 and curves.shape[1] > 400
 
     with pytest.raises(DlClsError, match="already exists"):  # a run dir is never overwritten
         train(data_dir, tmp_path, "r", aug=aug_dir)
@@ -313,3 +316,15 @@ def test_sweep_fraction_writes_table_and_plot(data_dir, aug_dir, tmp_path, capsy
         assert table[col].between(0, 1).all()
     assert cli_main(["sweep-fraction", "--model", "tiny", "--data", str(data_dir), "--work", str(tmp_path)]) == 2
     assert "needs --aug" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in MODELS_DIR.glob("*.yaml")))
+def test_every_shipped_model_config_builds_and_runs(name):
+    # a typo in a timm name or pretrained tag, or a Swin window that does not fit img_size, fails here and not
+    # after hours of data loading on a GPU machine; the tag is checked against timm's registry (no download)
+    cfg = load_train_config(name, {"pretrained": False})
+    assert get_pretrained_cfg(cfg.timm_model_name) is not None
+    net = model_lib.create(cfg, 17).eval()
+    with torch.no_grad():
+        out = net(torch.zeros(1, 3, cfg.img_size, cfg.img_size))
+    assert out.shape == (1, 17)

@@ -23,6 +23,7 @@ from dl_cls.io import atomic_write_csv, atomic_write_text, create_run_dir
 from dl_cls.train import dist, loop, tta
 from dl_cls.train import model as model_lib
 from dl_cls.train.config import load_train_config, parse_focus, recipe_dict, recipe_from_run
+from dl_cls.train.curves import save_learning_curves
 from dl_cls.train.data import (ImageStore, TrainSet, check_no_leak, fold_train_rows, fold_val_ids, load_table,
                                online_transform, select_rows, testlike_images, want_cache)
 
@@ -323,6 +324,7 @@ def merge_run(run_dir: Path) -> dict:
         "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    save_learning_curves(run_dir, done, cfg.select_metric)
     return summary
 
 
