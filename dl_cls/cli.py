@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     parser = argparse.ArgumentParser(prog=f"dl-cls {name}", description=help_)
     module.add_arguments(parser)
-    args = parser.parse_args(rest)
+    args = parser.parse_intermixed_args(rest)  # key=value overrides may come before or after options
     try:
         return int(module.run(args) or 0)
     except DlClsError as exc:

@@ -18,15 +18,15 @@ step "2/8 check-data"
 $X check-data "$D" --label-fixes none
 step "3/8 folds (3 folds)"
 $X folds --data "$D" --work "$W" --n-folds 3 --label-fixes none
-step "4/8 offline augmentation x3 (doc preset)"
-$X augment --data "$D" --work "$W" --scale 3 --preset doc --size 256 --label-fixes none --out "$W/aug/doc_x3"
-A=$W/aug/doc_x3
+step "4/8 offline augmentation x6 (doc preset)"
+$X augment --data "$D" --work "$W" --scale 6 --preset doc --size 256 --label-fixes none --out "$W/aug/doc_x6"
+A=$W/aug/doc_x6
 step "5/8 train member 1: tiny"
 $X train --data "$D" --work "$W" --model tiny --aug "$A" --name tiny --label-fixes none
 step "6/8 train member 2: tiny2 + specialist on {3,4,7,14}"
 $X train --data "$D" --work "$W" --model tiny2 --aug "$A" --name tiny2 --label-fixes none
 $X train --data "$D" --work "$W" --model tiny --aug "$A" --name spec-3-4-7-14 --label-fixes none \
-  --classes 3,4,7,14 --epochs 30  # 4 classes: few steps per epoch, so more epochs
+  --classes 3,4,7,14 --epochs 15  # 4 classes: few steps per epoch, so more epochs
 step "7/8 ensemble"
 $X ensemble tiny tiny2 --specialist spec-3-4-7-14 --work "$W" --name demo --test-labels "$D/test_labels.csv"
 step "8/8 report + sample test-set scores (test_labels.csv)"

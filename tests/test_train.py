@@ -212,10 +212,12 @@ def test_focus_fraction_and_dry_run_counts(data_dir, aug_dir, tmp_path, capsys):
     assert abs((half.table["copy"] > 0).sum() - copies / 2) <= len(base.classes)  # per-class rounding
     assert set(half.table["target"]) == set(base.table["target"])  # stratified: every class keeps copies
 
-    assert cli_main(["train", "--model", "tiny", "--data", str(data_dir), "--work", str(tmp_path), "--aug",
-                     str(aug_dir), "--dry-run", "--focus", "3,4:3", *FAST]) == 0
+    # key=value overrides may sit between options (argparse alone would reject the second group)
+    assert cli_main(["train", "--model", "tiny", "--data", str(data_dir), "--work", str(tmp_path), *FAST[:1],
+                     "--aug", str(aug_dir), "--dry-run", "--focus", "3,4:3", *FAST[1:], "lr=3e-4"]) == 0
     out = capsys.readouterr().out
     assert "timm_name: mobilenetv3_small_100" in out and "train_images" in out and "val_images" in out
+    assert "lr: 0.0003" in out and "focus: 3,4:3" in out
     assert not (tmp_path / "runs").exists() and not (tmp_path / "folds.csv").exists()  # a dry run writes nothing
 
 

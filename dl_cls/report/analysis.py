@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.sparse.csgraph import connected_components
+from scipy.cluster.hierarchy import linkage
+from scipy.spatial.distance import squareform
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from dl_cls.data.contract import DataDir
@@ -16,8 +17,8 @@ from dl_cls.ensemble.cv import macro_f1
 from dl_cls.ensemble.members import load_run, load_truth, resolve_run_dir
 from dl_cls.errors import DataError
 
-GROUP_THRESHOLD = 0.03  # mutual confusion rate of a pair that links it into a suggested group
-GROUP_MIN_COUNT = 2  # and at least this many confused images, so one stray error does not make a group
+GROUP_THRESHOLD = 0.03  # mean mutual confusion rate between the two halves a suggested group is joined from
+GROUP_MIN_COUNT = 2  # a pair counts only with at least this many confused images: one stray error links nothing
 
 
 @dataclass
@@ -134,11 +135,25 @@ def mutual_rates(cm: np.ndarray) -> np.ndarray:
 
 def suggest_groups(cm: np.ndarray, classes, threshold: float = GROUP_THRESHOLD,
                    min_count: int = GROUP_MIN_COUNT) -> list[list[int]]:
-    """Classes linked by mutual confusion above threshold (with at least min_count images): the connected
-    components of 2+ classes, most confused group first. Each is a candidate specialist (CLASSES=...)."""
-    linked = (mutual_rates(cm) > threshold) & ((cm + cm.T) >= min_count)
-    _, label = connected_components(linked, directed=False)
-    groups = [np.flatnonzero(label == g) for g in np.unique(label)]
-    groups = [g for g in groups if len(g) >= 2]
-    groups.sort(key=lambda g: -(cm[np.ix_(g, g)].sum() - np.trace(cm[np.ix_(g, g)])))
+    """Candidate specialist groups (CLASSES=...), nested ones included ({3,7}, {4,14} and {3,4,7,14}), the group
+    with the most confused images inside it first.
+
+    Average-linkage clustering on the mutual confusion rate: two groups join when the mean rate between their
+    classes exceeds threshold. (Linking any two classes above the threshold, single linkage, chains a weak model's
+    scattered errors into one group of every class.) A pair counts only if it is confused both ways and in at
+    least min_count images, so a class that absorbs everyone's errors (whatever a dark, rotated page looks like)
+    is not made a group-mate of them all."""
+    k = len(cm)
+    if k < 2:
+        return []
+    both_ways = (np.minimum(cm, cm.T) >= 1) & ((cm + cm.T) >= min_count)
+    dist = 1.0 - np.where(both_ways, mutual_rates(cm), 0.0)
+    np.fill_diagonal(dist, 0.0)
+    members = {i: [i] for i in range(k)}
+    groups = []
+    for j, (left, right, d, _) in enumerate(linkage(squareform(dist, checks=False), "average")):
+        members[k + j] = members[int(left)] + members[int(right)]
+        if 1.0 - d > threshold:  # merge heights only grow, so every later merge above the threshold nests these
+            groups.append(np.array(sorted(members[k + j])))
+    groups.sort(key=lambda g: (-(cm[np.ix_(g, g)].sum() - np.trace(cm[np.ix_(g, g)])), len(g)))
     return [[int(classes[i]) for i in g] for g in groups]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from dl_cls.io import atomic_write_csv, atomic_write_text, create_run_dir
@@ -18,7 +19,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--work", default="work", help="work dir (default: work)")
     parser.add_argument("--out", help="output dir, must not exist (default: RUN/report, or report-2, ...)")
     parser.add_argument("--threshold", type=float, default=GROUP_THRESHOLD,
-                        help=f"mutual confusion rate that links two classes into a group (default {GROUP_THRESHOLD})")
+                        help=f"mean mutual confusion rate at which two groups of classes join (default {GROUP_THRESHOLD})")
     parser.add_argument("--min-count", type=int, default=GROUP_MIN_COUNT,
                         help=f"images confused between two classes to link them (default {GROUP_MIN_COUNT})")
     parser.add_argument("--top", type=int, default=10, help="confused pairs listed (default 10)")
@@ -35,9 +36,15 @@ def next_report_dir(run_dir: Path) -> Path:
 
 
 def groups_table(a: Analysis, groups: list[list[int]]) -> pd.DataFrame:
-    names = a.dd.class_names
+    names, pos = a.dd.class_names, {c: i for i, c in enumerate(a.classes)}
+    inside = []  # images of the group's classes predicted as another class of the group
+    for g in groups:
+        idx = [pos[c] for c in g]
+        block = a.cm[np.ix_(idx, idx)]
+        inside.append(int(block.sum() - np.trace(block)))
     return pd.DataFrame({"group": range(1, len(groups) + 1),
                          "classes": [",".join(map(str, g)) for g in groups],
+                         "confused_inside": inside,
                          "class_names": ["; ".join(names[c] for c in g) for g in groups]})
 
 
@@ -50,9 +57,11 @@ def summary_text(a: Analysis, per_class: pd.DataFrame, pairs: pd.DataFrame, grou
              "## Most confused pairs", ""]
     lines.append(pairs.drop(columns=["name_a", "name_b"]).to_string(index=False, float_format=lambda v: f"{v:.3f}")
                  if len(pairs) else "(none)")
-    lines += ["", f"## Suggested specialist groups (mutual confusion > {threshold}, >= {min_count} images)", ""]
-    names = a.dd.class_names
-    lines += [f"- CLASSES={','.join(map(str, g))}   ({'; '.join(names[c] for c in g)})" for g in groups] or ["(none)"]
+    lines += ["", f"## Suggested specialist groups (average-linkage mutual confusion > {threshold}, pairs confused "
+              f"both ways in >= {min_count} images; nested groups listed too)", ""]
+    table = groups_table(a, groups)
+    lines += [f"- CLASSES={r.classes}   {r.confused_inside} confused inside   ({r.class_names})"
+              for r in table.itertuples()] or ["(none)"]
     return "\n".join(lines) + "\n"
 
 

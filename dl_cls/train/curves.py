@@ -1,5 +1,5 @@
-"""curves.png of a run: per-fold learning curves from fold*/metrics.csv (epochs 1-based) (is it still learning? over-fitting?
-how far is the test-like score below the clean one?)."""
+"""curves.png of a run: per-fold learning curves from fold*/metrics.csv (is it still learning? over-fitting? how
+far is the test-like score below the clean one?). Epochs in metrics.csv and fold.json are 1-based."""
 from __future__ import annotations
 
 import json
