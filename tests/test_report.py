@@ -38,7 +38,7 @@ def test_suggested_groups_find_the_3_4_7_14_family():
     # single linkage would chain weak, scattered confusion into one group of everything; average linkage does not
     weak = np.diag(np.full(8, 20))
     for a in range(7):
-        weak[a, a + 1] = weak[a + 1, a] = 2  # a ring of neighbours, 4 of 44 images each: rate 0.09
+        weak[a, a + 1] = weak[a + 1, a] = 2  # a chain of neighbours, each pair 4 confused of ~46 images: rate ~0.09
     assert all(len(g) <= 3 for g in suggest_groups(weak, list(range(8))))
 
 
