@@ -229,8 +229,8 @@ def _train_folds(run: Run) -> None:
             print(f"fold {k}: already finished, skipped")
     if not todo:
         return
-    store = ImageStore(run.table["path"].tolist(), cfg.img_size, cached, d.main, "decode train images")
-    test_store = ImageStore([str(dd.test_path(i)) for i in dd.test_ids], cfg.img_size, cached, d.main, "decode test")
+    store = ImageStore(run.table["path"].tolist(), cfg.img_size, cached, rt.show, "decode train images")
+    test_store = ImageStore([str(dd.test_path(i)) for i in dd.test_ids], cfg.img_size, cached, rt.show, "decode test")
     transform = online_transform(cfg.online_aug, run.aug_dir is not None)
     views = tta.views(cfg.tta_rotations, cfg.tta_hflip)
     cols = prob_columns(run.classes)
@@ -245,8 +245,8 @@ def _train_folds(run: Run) -> None:
         train_set = TrainSet(store, rows.index.to_numpy(), labels, transform)
         val = fold_val_ids(dd, run.folds, k, cfg)
         val_paths = [str(dd.train_path(i)) for i in val["ID"]]
-        val_clean = ImageStore(val_paths, cfg.img_size, True, d.main, "decode val")
-        val_tl = testlike_images(val_paths, val["ID"].tolist(), cfg.img_size, cfg.testlike_seed, d.main)
+        val_clean = ImageStore(val_paths, cfg.img_size, True, rt.show, "decode val")
+        val_tl = testlike_images(val_paths, val["ID"].tolist(), cfg.img_size, cfg.testlike_seed, rt.show)
         y_val = val["target"].map(run.local).to_numpy()
         meta = {"classes": run.classes, "class_names": [dd.class_names[c] for c in run.classes], "fold": k}
         fi = loop.FoldInputs(k, train_set, val_clean.images, val_tl, y_val, len(run.classes), meta)

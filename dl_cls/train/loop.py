@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ class Runtime:
     amp_dtype: torch.dtype | None
     channels_last: bool
     num_workers: int
-    show: bool = True  # progress bars (rank 0)
+    show: bool = True  # progress bars (rank 0, in a terminal)
 
     @property
     def device(self) -> torch.device:
@@ -72,7 +73,8 @@ def make_runtime(cfg: TrainConfig, d: dist.Dist, cached: bool) -> Runtime:
         cores = os.cpu_count() or 1
         # CPU: the model needs every core and cached images cost ~0.1 ms each, so load in the main process
         workers = min(8, max(1, cores // max(1, d.world) - 1)) if cuda else (0 if cached else min(2, cores))
-    return Runtime(d, amp, cfg.channels_last and cuda, workers, show=d.main)
+    # bars only on rank 0 and in a terminal: in a log file (nohup, CI, the demo) the per-epoch lines say it all
+    return Runtime(d, amp, cfg.channels_last and cuda, workers, show=d.main and sys.stderr.isatty())
 
 
 def seed_everything(*parts: int) -> None:

@@ -26,7 +26,7 @@ def predict_folder(run_dir: Path, folder: Path, out: Path, force_cpu: bool = Fal
     ids, paths = list_image_folder(folder)
     d = dist.Dist(device=torch.device("cuda") if torch.cuda.is_available() and not force_cpu else torch.device("cpu"))
     rt = loop.make_runtime(cfg, d, cached=True)
-    store = ImageStore(paths, cfg.img_size, cache=want_cache(cfg, len(paths)), show=True, desc="decode")
+    store = ImageStore(paths, cfg.img_size, cache=want_cache(cfg, len(paths)), show=rt.show, desc="decode")
     views = tta.views(cfg.tta_rotations, cfg.tta_hflip)
     probs = []
     for ck in ckpts:
