@@ -12,14 +12,16 @@ import pandas as pd
 from dl_cls.errors import DlClsError
 
 
-def _file_mode() -> int:
-    """Permissions a plain open() would give (mkstemp makes 0600 files, too strict for datasets and results)."""
+def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
 
 
-_FILE_MODE = _file_mode()
+# the permissions a plain open() / mkdir() would give: mkstemp's 0600 and mkdtemp's 0700 are too strict for
+# datasets and results that others read
+_FILE_MODE = 0o666 & ~_umask()
+DIR_MODE = 0o777 & ~_umask()
 
 
 def atomic_write_with(path, write) -> None:
@@ -79,11 +81,14 @@ def read_image(path) -> np.ndarray:
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
-def encode_image(rgb: np.ndarray, suffix: str, quality: int = 95) -> bytes:
-    """Encode an RGB image; JPEG/PNG encoding by OpenCV is deterministic, which resumable outputs rely on."""
+def encode_image(rgb: np.ndarray, suffix: str, quality: int = 95, png_level: int | None = None) -> bytes:
+    """Encode an RGB image; JPEG/PNG encoding by OpenCV is deterministic, which resumable outputs rely on.
+    png_level: zlib level 0-9 for .png (None: OpenCV's default)."""
     bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb
     suffix = suffix.lower()
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)] if suffix in (".jpg", ".jpeg") else []
+    if suffix == ".png" and png_level is not None:
+        params = [cv2.IMWRITE_PNG_COMPRESSION, int(png_level)]
     ok, buf = cv2.imencode(suffix, bgr, params)
     if not ok:
         raise DlClsError(f"could not encode image as {suffix}")

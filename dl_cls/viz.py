@@ -5,11 +5,12 @@ Shared by the sample dataset's contact sheet, the augment preview and the report
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from dl_cls.io import atomic_write_bytes, write_image
+from dl_cls.io import atomic_write_bytes, encode_image
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _MAX_LINES = 3
@@ -96,11 +97,5 @@ def contact_sheet(
 
 def save_png(path, rgb: np.ndarray) -> None:
     """Write an RGB image atomically; a .png gets zlib level 9 (sheets of noisy scans shrink ~10%, still lossless)."""
-    if str(path).lower().endswith(".png"):
-        ok, buf = cv2.imencode(".png", cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR),
-                               [cv2.IMWRITE_PNG_COMPRESSION, 9])
-        if not ok:
-            raise ValueError(f"could not encode {path} as PNG")
-        atomic_write_bytes(path, buf.tobytes())
-    else:
-        write_image(path, rgb)
+    path = Path(path)
+    atomic_write_bytes(path, encode_image(rgb, path.suffix, png_level=9))

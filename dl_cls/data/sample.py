@@ -7,7 +7,6 @@ share one form family and differ only in the title and one field block, so the d
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,7 +17,7 @@ import pandas as pd
 
 from dl_cls.augment.testlike import corrupt_testlike
 from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_csv, write_image
+from dl_cls.io import DIR_MODE, atomic_write_csv, write_image
 
 CLASS_NAMES = [
     "account_number",
@@ -444,9 +443,7 @@ def generate_sample(out, seed: int = 0, train_per_class: int = 24, test_per_clas
                              "one of those. Pick another OUT")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp's 0700 would otherwise become the dataset dir's mode
+    tmp.chmod(DIR_MODE)  # mkdtemp's 0700 would otherwise become the dataset dir's mode
     try:
         _write(tmp, seed, train_per_class, test_per_class, size)
         if out.exists():

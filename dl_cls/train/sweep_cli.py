@@ -19,14 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
+    from matplotlib.figure import Figure
 
     from dl_cls.errors import DlClsError
     from dl_cls.io import atomic_write_csv, create_run_dir
+    from dl_cls.report.plots import save_figure
     from dl_cls.train.cli import spec_from_args
     from dl_cls.train.kfold import train
 
@@ -53,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
         atomic_write_csv(table, out_dir / "fraction.csv")  # rewritten after each run: a crash keeps the finished rows
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
     ax.plot(table["fraction"], table["testlike_f1"], "o-", label="test-like F1 (mean of folds)")
     ax.plot(table["fraction"], table["oof_f1"], "s--", label=f"OOF F1 ({s['oof_on']}, TTA)")
     ax.set_xlabel("fraction of augmented copies")
@@ -64,9 +63,6 @@ def run(args: argparse.Namespace) -> int:
     lines = ax.get_lines() + ax2.get_lines()  # one legend for both axes
     ax.legend(lines, [line.get_label() for line in lines], loc="lower right")
     ax.set_title(f"{base}: F1 and time vs data size")
-    fig.tight_layout()
-    tmp = out_dir / ".fraction.png.tmp.png"
-    fig.savefig(tmp, dpi=120)
-    tmp.replace(out_dir / "fraction.png")
+    save_figure(fig, out_dir / "fraction.png")
     print(f"wrote {out_dir / 'fraction.csv'} and {out_dir / 'fraction.png'}")
     return 0
