@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dl_cls.augment.testlike import corrupt_testlike
-from dl_cls.augment.testlike import testlike_rng as make_rng  # a test_* name would be collected
+from dl_cls.testlike import corrupt_testlike
+from dl_cls.testlike import testlike_rng as make_rng  # a test_* name would be collected
 from dl_cls.io import read_image
 from dl_cls.viz import contact_sheet, save_png
 

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from dl_cls.augment.testlike import corrupt_testlike
+from dl_cls.testlike import corrupt_testlike
 from dl_cls.errors import DlClsError
 from dl_cls.io import DIR_MODE, atomic_write_csv, write_image
 

@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 from tqdm import tqdm
 
-from dl_cls.augment.testlike import corrupt_testlike, testlike_rng
+from dl_cls.testlike import corrupt_testlike, testlike_rng
 from dl_cls.data.contract import DataDir
 from dl_cls.data.folds import manifest_folds, train_rows_for_fold
 from dl_cls.errors import DataError, DlClsError
