@@ -66,13 +66,22 @@ def main(argv: list[str] | None = None) -> int:
     module.add_arguments(parser)
     args = parser.parse_intermixed_args(rest)  # key=value overrides may come before or after options
     try:
-        return int(module.run(args) or 0)
+        code = int(module.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        return code
     except DlClsError as exc:
         print(f"dl-cls {name}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"dl-cls {name}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `dl-cls folds | head`: the reader left; not an error worth a traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+        print(f"dl-cls {name}: error: {exc.filename or '?'}: {exc.strerror} (check the path and its permissions)",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

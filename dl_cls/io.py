@@ -1,7 +1,10 @@
 """Small file helpers every stage shares: atomic writes, run dirs that are never overwritten, image I/O."""
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -67,18 +70,98 @@ def create_run_dir(path) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def new_output_dir(path):
+    """Create a dir that must not exist yet; remove it again if the block fails (it holds only what the block
+    wrote). The one way every writer makes its output dir, so a failed start never blocks the name."""
+    path = create_run_dir(path)
+    try:
+        yield path
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+
+
+# ---------------------------------------------------------------------------------------------- made-by marker
+MADE_MARKER = ".dl_cls-made.json"
+
+
+def mark_made(root, kind: str, settings: dict) -> None:
+    """Record in root that dl_cls made it and every file in it (written last, after the files)."""
+    root = Path(root)
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name != MADE_MARKER)
+    atomic_write_text(root / MADE_MARKER, json.dumps({"kind": kind, "settings": settings, "files": files},
+                                                     indent=1, ensure_ascii=False) + "\n")
+
+
+def check_made(root, kind: str) -> None:
+    """Refuse (DlClsError) unless root carries our marker of this kind and holds nothing the marker does not list:
+    dl_cls never deletes what it did not make."""
+    root = Path(root)
+    try:
+        marker = json.loads((root / MADE_MARKER).read_text(encoding="utf-8"))
+        known = set(marker["files"]) | {MADE_MARKER}
+        ok = marker["kind"] == kind
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DlClsError(f"{root} was not made by dl_cls as a {kind} (no readable {MADE_MARKER}); "
+                         "refusing to replace it. Pick another dir") from None
+    if not ok:
+        raise DlClsError(f"{root} was made by dl_cls as a {marker['kind']}, not a {kind}; refusing to replace it")
+    unknown = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()
+                     and str(p.relative_to(root)) not in known)
+    if unknown:
+        more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+        raise DlClsError(f"{root} holds files dl_cls did not write ({', '.join(unknown[:3])}{more}); refusing to "
+                         "replace it. Move them away or pick another dir")
+
+
+# ---------------------------------------------------------------------------------------------- images
+def _to_rgb8(img: np.ndarray) -> np.ndarray:
+    """Any decoded image (grey, BGR, BGRA; 8 or 16 bit) -> RGB uint8, transparent areas composited onto white:
+    transparent pixels often hold RGB 0, which would turn a page black."""
+    if img.dtype == np.uint16:
+        img = (img / 257.0).round().astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    if img.ndim == 2:
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+    if img.shape[2] == 4:
+        alpha = img[:, :, 3:4].astype(np.float32) / 255.0
+        bgr = img[:, :, :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha)
+        img = bgr.round().astype(np.uint8)
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+_ALPHA_SUFFIXES = (".png", ".webp", ".tif", ".tiff")  # JPEG has no alpha, and IMREAD_COLOR applies its EXIF turn
+
+
+def _decode(path: Path, buf: np.ndarray):
+    flag = cv2.IMREAD_UNCHANGED if path.suffix.lower() in _ALPHA_SUFFIXES else cv2.IMREAD_COLOR
+    return cv2.imdecode(buf, flag)
+
+
+def has_transparency(path) -> bool:
+    """True when the image has an alpha channel with any pixel not fully opaque."""
+    path = Path(path)
+    img = _decode(path, np.fromfile(str(path), dtype=np.uint8))
+    if img is None or img.ndim != 3 or img.shape[2] != 4:
+        return False
+    alpha = img[:, :, 3]
+    return bool(alpha.min() < np.iinfo(alpha.dtype).max)
+
+
 def read_image(path) -> np.ndarray:
-    """Read an image as RGB uint8 (H, W, 3). Raises DlClsError naming the file when it cannot."""
+    """Read an image as RGB uint8 (H, W, 3); transparency is composited onto white. Every stage reads through
+    here. Raises DlClsError naming the file when it cannot."""
     path = Path(path)
     if not path.is_file():
         raise DlClsError(f"{path}: image file not found")
     if path.stat().st_size == 0:
         raise DlClsError(f"{path}: zero-byte file")
-    buf = np.fromfile(str(path), dtype=np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    img = _decode(path, np.fromfile(str(path), dtype=np.uint8))
     if img is None:
         raise DlClsError(f"{path}: not a readable image (corrupt or not an image)")
-    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return _to_rgb8(img)
 
 
 def encode_image(rgb: np.ndarray, suffix: str, quality: int = 95, png_level: int | None = None) -> bytes:

@@ -47,6 +47,19 @@ def test_format_counts_and_images(sample_dir):
     assert check_data(sample_dir, label_fixes=None).problems == []
 
 
+def test_force_never_deletes_a_user_dir_with_test_labels(tmp_path, capsys):
+    """The issue's reproduction: a user dir that merely holds a test_labels.csv survives --force."""
+    real = tmp_path / "realdata"
+    (real / "train").mkdir(parents=True)
+    (real / "thesis.docx").write_text("precious")
+    (real / "test_labels.csv").write_text("ID,target\n")
+    (real / "train" / "mine.jpg").write_text("img")
+    args = ["sample", str(real), "--force", "--train-per-class", "2", "--test-per-class", "1", "--size", "96"]
+    assert main(args) == 2
+    assert "not made by dl_cls" in capsys.readouterr().err
+    assert (real / "thesis.docx").read_text() == "precious" and (real / "train" / "mine.jpg").read_text() == "img"
+
+
 def test_refuses_non_empty_out_unless_forced(tmp_path, capsys):
     out = tmp_path / "data"
     out.mkdir()
@@ -58,13 +71,16 @@ def test_refuses_non_empty_out_unless_forced(tmp_path, capsys):
     assert main(args) == 2
     # --force replaces only an earlier sample: a directory of the user's files stays as it was
     assert main(args + ["--force"]) == 2
-    assert "not an earlier sample" in capsys.readouterr().err
+    assert "not made by dl_cls" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
     (out / "keep.txt").unlink()
     assert main(args) == 0
-    (out / "extra.txt").write_text("left by an earlier run")
-    assert main(args + ["--force"]) == 0
-    assert (out / "train.csv").exists() and not (out / "extra.txt").exists()
+    assert main(args + ["--force"]) == 0  # our own sample, nothing else inside: replaced
+    (out / "extra.txt").write_text("a file the user put there")
+    assert main(args + ["--force"]) == 2  # a file we did not write: refused, kept
+    assert "did not write (extra.txt)" in capsys.readouterr().err
+    assert (out / "extra.txt").read_text() == "a file the user put there"
+    (out / "extra.txt").unlink()
     umask = os.umask(0)
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # not the temp dir's private 0700

@@ -28,6 +28,7 @@ CSV_COLUMNS = {
     "sample_submission.csv": ["ID", "target"],
 }
 FIX_COLUMNS = ["ID", "old_target", "new_target", "reason"]
+ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}  # PIL modes with an alpha channel
 
 
 @dataclass
@@ -95,10 +96,12 @@ def _read_csv(path: Path, columns: list[str], problems: list[str]) -> pd.DataFra
     return df
 
 
-def _int_column(df: pd.DataFrame, col: str, path: Path, problems: list[str], id_col: str | None = None) -> pd.Series:
-    """Parse a column of integers; each bad cell is a problem naming its row and becomes <NA>."""
-    values = pd.to_numeric(df[col].str.strip(), errors="coerce")
-    bad = values.isna() | (values != values.round())
+def int_column(df: pd.DataFrame, col: str, path: Path, problems: list[str], id_col: str | None = None) -> pd.Series:
+    """Parse a column of integers written as integers ("3"; "3.0" or "3e0" are refused in every CSV, as a
+    grader would); each bad cell is a problem naming its row and becomes <NA>."""
+    text = df[col].astype(str).str.strip()
+    values = pd.to_numeric(text.where(text.str.fullmatch(r"[+-]?\d+")), errors="coerce")
+    bad = values.isna()
     for i in np.flatnonzero(bad.to_numpy()):
         who = f" (ID {df[id_col].iloc[i]})" if id_col else ""
         problems.append(f"{path}: row {_row(i)}{who}: {col} {df[col].iloc[i]!r} is not an integer")
@@ -109,6 +112,16 @@ def _duplicates(df: pd.DataFrame, path: Path, problems: list[str]) -> None:
     dup = df["ID"].duplicated(keep=False)
     for image_id, rows in df[dup].groupby("ID").groups.items():
         problems.append(f"{path}: duplicate ID {image_id} at rows {', '.join(str(_row(r)) for r in rows)}")
+
+
+def _same_stems(df: pd.DataFrame, path: Path, problems: list[str]) -> None:
+    """a.jpg and a.png in one split: augmented copies and OCR entries are named by stem, so they would collide."""
+    stems = df["ID"].map(_stem)
+    clash = stems.duplicated(keep=False) & ~df["ID"].duplicated(keep=False)
+    for stem, rows in df[clash].groupby(stems[clash]).groups.items():
+        ids = ", ".join(df["ID"].loc[rows])
+        problems.append(f"{path}: rows {', '.join(str(_row(r)) for r in rows)}: IDs {ids} share the name {stem!r}; "
+                        "rename one (outputs are named by the name without its extension)")
 
 
 def resolve_label_fixes(label_fixes) -> Path | None:
@@ -134,8 +147,8 @@ def apply_label_fixes(train: pd.DataFrame, fixes_path: Path, num_classes: int) -
     fixes = _read_csv(fixes_path, FIX_COLUMNS[:3], problems)
     if fixes is None:
         raise DataError(problems, "label fixes file is bad")
-    old = _int_column(fixes, "old_target", fixes_path, problems, "ID")
-    new = _int_column(fixes, "new_target", fixes_path, problems, "ID")
+    old = int_column(fixes, "old_target", fixes_path, problems, "ID")
+    new = int_column(fixes, "new_target", fixes_path, problems, "ID")
     by_stem = {_stem(i): pos for pos, i in enumerate(train["ID"])}
     train = train.copy()
     targets = train["target"].to_numpy(dtype=int).copy()
@@ -174,7 +187,7 @@ def _load(root: Path, label_fixes, problems: list[str]) -> DataDir | None:
     num_classes = None
     if meta_df is not None:
         path = root / "meta.csv"
-        targets = _int_column(meta_df, "target", path, problems)
+        targets = int_column(meta_df, "target", path, problems)
         meta_df = meta_df.assign(target=targets)
         if len(meta_df) == 0:
             problems.append(f"{path}: no classes")
@@ -190,12 +203,13 @@ def _load(root: Path, label_fixes, problems: list[str]) -> DataDir | None:
     for name, df in (("train.csv", train_df), ("sample_submission.csv", sub_df)):
         if df is not None:
             _duplicates(df, root / name, problems)
+            _same_stems(df, root / name, problems)
 
     if train_df is not None:
         path = root / "train.csv"
         if len(train_df) == 0:
             problems.append(f"{path}: empty train set (no rows)")
-        targets = _int_column(train_df, "target", path, problems, "ID")
+        targets = int_column(train_df, "target", path, problems, "ID")
         train_df = train_df.assign(target=targets)[["ID", "target"]]
         if num_classes is not None:
             out_of_range = ((targets < 0) | (targets >= num_classes)).fillna(False).to_numpy(dtype=bool)
@@ -306,6 +320,10 @@ def check_data(root, label_fixes="default", progress: bool = False) -> CheckRepo
         problems.extend(p for _, p in results if p)
         good = [info for info, _ in results if info]
         lines.append(f"{split} images: {len(ids)} listed, {len(good)} readable; {_size_stats(good)}")
+        n_alpha = sum(info[2] in ALPHA_MODES for info in good)
+        if n_alpha:
+            lines.append(f"  note: {n_alpha} {split} image(s) have transparency; every stage reads them composited "
+                         "onto white (transparent pixels would otherwise turn black)")
     if dd is not None:
         counts = dd.train["target"].value_counts().reindex(range(dd.num_classes), fill_value=0)
         lines.append(f"classes: {dd.num_classes}; label fixes applied: {dd.fixes_applied}")

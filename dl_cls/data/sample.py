@@ -17,7 +17,7 @@ import pandas as pd
 
 from dl_cls.testlike import corrupt_testlike
 from dl_cls.errors import DlClsError
-from dl_cls.io import DIR_MODE, atomic_write_csv, write_image
+from dl_cls.io import DIR_MODE, atomic_write_csv, check_made, mark_made, write_image
 
 CLASS_NAMES = [
     "account_number",
@@ -438,14 +438,14 @@ def generate_sample(out, seed: int = 0, train_per_class: int = 24, test_per_clas
     if out.exists() and any(out.iterdir()):
         if not force:
             raise DlClsError(f"{out} exists and is not empty; pick another OUT or pass --force to replace it")
-        if not (out / "test_labels.csv").is_file():  # --force must never wipe a directory we did not write
-            raise DlClsError(f"{out} is not an earlier sample dataset (no test_labels.csv); --force only replaces "
-                             "one of those. Pick another OUT")
+        check_made(out, "sample")  # --force replaces only a sample we wrote, with nothing of the user's inside
+    settings = {"seed": seed, "train_per_class": train_per_class, "test_per_class": test_per_class, "size": size}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     tmp.chmod(DIR_MODE)  # mkdtemp's 0700 would otherwise become the dataset dir's mode
     try:
         _write(tmp, seed, train_per_class, test_per_class, size)
+        mark_made(tmp, "sample", settings)
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

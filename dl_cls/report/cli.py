@@ -2,13 +2,13 @@
 and a gallery of misclassified OOF images, written to RUN/report/ (report-2/, ... if that exists)."""
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from dl_cls.io import atomic_write_csv, atomic_write_text, create_run_dir
+from dl_cls.io import atomic_write_csv, atomic_write_text, new_output_dir
+from dl_cls.lock import Lock
 from dl_cls.report.analysis import GROUP_MIN_COUNT, GROUP_THRESHOLD, Analysis, load_analysis
 from dl_cls.viz import save_png
 
@@ -65,28 +65,34 @@ def summary_text(a: Analysis, per_class: pd.DataFrame, pairs: pd.DataFrame, grou
     return "\n".join(lines) + "\n"
 
 
+def _gallery_note(a: Analysis, max_errors: int, written: bool) -> str:
+    if written:
+        return " errors.png"
+    if max_errors <= 0:
+        return " (no errors.png: --max-errors 0)"
+    return " (no misclassified images)"
+
+
 def run(args) -> int:
     a = load_analysis(args.run, args.work)
-    out = create_run_dir(Path(args.out) if args.out else next_report_dir(a.run_dir))
-    try:
-        per_class = a.per_class()
-        pairs = a.pairs(args.top)
-        groups = a.groups(args.threshold, args.min_count)
-        from dl_cls.report.plots import confusion_figure, error_gallery, save_figure  # matplotlib only here
+    with Lock(a.run_dir, f"report of {a.run_dir}", name=".report.lock"):
+        out = Path(args.out) if args.out else next_report_dir(a.run_dir)
+        with new_output_dir(out):  # no half-written report
+            per_class = a.per_class()
+            pairs = a.pairs(args.top)
+            groups = a.groups(args.threshold, args.min_count)
+            from dl_cls.report.plots import confusion_figure, error_gallery, save_figure  # matplotlib only here
 
-        save_figure(confusion_figure(a), out / "confusion_matrix.png")
-        atomic_write_csv(per_class, out / "per_class.csv", float_format="%.4f")
-        atomic_write_csv(pairs, out / "confused_pairs.csv", float_format="%.4f")
-        atomic_write_csv(groups_table(a, groups), out / "suggested_groups.csv")
-        gallery = error_gallery(a, args.max_errors)
-        if gallery is not None:
-            save_png(out / "errors.png", gallery)
-        text = summary_text(a, per_class, pairs, groups, args.threshold, args.min_count)
-        atomic_write_text(out / "summary.md", text)
-    except BaseException:
-        shutil.rmtree(out, ignore_errors=True)  # no half-written report
-        raise
+            save_figure(confusion_figure(a), out / "confusion_matrix.png")
+            atomic_write_csv(per_class, out / "per_class.csv", float_format="%.4f")
+            atomic_write_csv(pairs, out / "confused_pairs.csv", float_format="%.4f")
+            atomic_write_csv(groups_table(a, groups), out / "suggested_groups.csv")
+            gallery = error_gallery(a, args.max_errors) if args.max_errors > 0 else None
+            if gallery is not None:
+                save_png(out / "errors.png", gallery)
+            text = summary_text(a, per_class, pairs, groups, args.threshold, args.min_count)
+            atomic_write_text(out / "summary.md", text)
     print(text)
     written = "confusion_matrix.png per_class.csv confused_pairs.csv suggested_groups.csv summary.md"
-    print(f"wrote {out}/: {written}" + (" errors.png" if gallery is not None else " (no misclassified images)"))
+    print(f"wrote {out}/: {written}" + _gallery_note(a, args.max_errors, gallery is not None))
     return 0

@@ -16,6 +16,8 @@ from dl_cls.report.labels import read_labels
 def add_arguments(parser) -> None:
     parser.add_argument("file", help="submission.csv (ID,target) or test_probs.csv (ID,p_0,...)")
     parser.add_argument("--labels", required=True, help="ID,target CSV with the true labels")
+    parser.add_argument("--data", default=None, help="data dir whose meta.csv lists the classes (default: the "
+                        "classes of the labels file)")
 
 
 def predictions(path: Path) -> pd.DataFrame:
@@ -41,9 +43,24 @@ def predictions(path: Path) -> pd.DataFrame:
     raise DlClsError(f"{path}: needs a target column or p_<class> columns; found {', '.join(df.columns)}")
 
 
+def check_targets(pred: pd.DataFrame, classes: set[int], path, source: str) -> None:
+    """A predicted class that does not exist is an error naming the line, not a silent zero."""
+    bad = np.flatnonzero(~pred["target"].isin(classes).to_numpy())
+    if len(bad):
+        i = bad[0]
+        raise DlClsError(f"{path}: line {i + 2} (ID {pred['ID'].iloc[i]}): target {pred['target'].iloc[i]} is not a "
+                         f"class of {source} ({min(classes)}..{max(classes)}); {len(bad)} such line(s)")
+
+
 def run(args) -> int:
     pred = predictions(Path(args.file))
     y = read_labels(args.labels, pred["ID"].tolist(), f"predictions in {args.file}")
+    if args.data:
+        from dl_cls.data.contract import load_data
+
+        check_targets(pred, set(range(load_data(args.data, None).num_classes)), args.file, f"{args.data}/meta.csv")
+    else:
+        check_targets(pred, set(range(int(y.max()) + 1)), args.file, f"{args.labels} (pass --data for meta.csv)")
     print(f"{args.file}: macro F1 {macro_f1(y, pred['target']):.4f}  accuracy "
           f"{accuracy_score(y, pred['target']):.4f}  ({len(y)} images)")
     return 0
