@@ -103,8 +103,11 @@ def test_two_fold_run_writes_every_artifact(data_dir, aug_dir, tmp_path):
     curves = read_image(run / "curves.png")  # learning curves of both folds, a decodable PNG
     assert curves.shape[0] > 200 and curves.shape[1] > 400
 
-    with pytest.raises(DlClsError, match="already exists"):  # a run dir is never overwritten
-        train(data_dir, tmp_path, "r", aug=aug_dir)
+    with pytest.raises(DlClsError, match="already exists with another recipe"):  # never overwritten
+        train(data_dir, tmp_path, "r", "lr=0.01", aug=aug_dir)
+    before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.suffix in (".csv", ".pt")}
+    train(data_dir, tmp_path, "r", aug=aug_dir)  # the same recipe only adds folds: here none are left to train
+    assert {p: p.read_bytes() for p in before} == before
 
 
 def test_training_never_sees_a_validation_source(data_dir, aug_dir, tmp_path, monkeypatch):

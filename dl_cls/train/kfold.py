@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import platform
-import subprocess
+import shutil
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +19,12 @@ from dl_cls.data.contract import DataDir, load_data
 from dl_cls.data.folds import ensure_folds, load_folds, make_folds
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, atomic_write_text, create_run_dir
+from dl_cls.lock import Lock
+from dl_cls.runs import (check_name, classes_of, git_commit, macro_f1, package_versions, prob_columns,
+                         read_run_config, resolve_run_dir, split_hash, write_run_config)
 from dl_cls.train import dist, loop, tta
 from dl_cls.train import model as model_lib
-from dl_cls.train.config import load_train_config, parse_focus, recipe_dict, recipe_from_run
+from dl_cls.train.config import TrainConfig, load_train_config, parse_focus, recipe_dict, recipe_from_run
 from dl_cls.train.curves import save_learning_curves
 from dl_cls.train.data import (ImageStore, TrainSet, check_no_leak, fold_train_rows, fold_val_ids, load_table,
                                online_transform, select_rows, testlike_images, want_cache)
@@ -45,40 +47,6 @@ class RunSpec:
     overrides: list[str] | dict | None = None
 
 
-def prob_columns(classes: list[int]) -> list[str]:
-    return [f"p_{c}" for c in classes]
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-                             cwd=Path(__file__).resolve().parent)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def package_versions() -> dict:
-    out = {"python": platform.python_version()}
-    for pkg in ("torch", "timm", "albumentations", "numpy", "pandas", "scikit-learn", "opencv-python-headless"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out
-
-
-def resolve_run_dir(run: str, work_dir: str | Path) -> Path:
-    """RUN: a path to a run dir, or a name under WORK/runs/."""
-    path = Path(run)
-    if (path / "config.yaml").is_file():
-        return path
-    under = Path(work_dir) / "runs" / run
-    if (under / "config.yaml").is_file():
-        return under
-    raise DlClsError(f"run {run!r} not found: neither {path} nor {under} holds a config.yaml")
-
-
 def _check_resume_args(spec: RunSpec, saved: dict, run_dir: Path) -> None:
     """A resumed run keeps its saved recipe and dirs; arguments that repeat them are fine (make passes them),
     arguments that would change them are an error."""
@@ -95,65 +63,123 @@ def _check_resume_args(spec: RunSpec, saved: dict, run_dir: Path) -> None:
                          + "; ".join(problems) + ". Drop them, or start a new run")
 
 
+def _existing_run(spec: RunSpec) -> Path | None:
+    """The run dir this command continues: --resume RUN, or an existing --name (adding folds to it)."""
+    if spec.resume:
+        return resolve_run_dir(spec.resume, spec.work_dir)
+    if spec.name is None:
+        return None
+    path = Path(spec.work_dir) / "runs" / check_name(spec.name)
+    if path.exists() and not (path / "config.yaml").is_file():
+        raise DlClsError(f"{path} exists but is not a run (no config.yaml); outputs are never overwritten: "
+                         "pick another --name")
+    return path if path.exists() else None
+
+
+def _recipe_differences(spec: RunSpec, saved: dict, saved_cfg: TrainConfig) -> list[str]:
+    """What `--model M --name EXISTING ...` would change in that run (nothing: it only adds folds)."""
+    if not spec.model:
+        raise DlClsError("--model NAME is required (configs/models/NAME.yaml or a YAML path)")
+    cfg = load_train_config(spec.model, spec.overrides)
+    if cfg.classes is not None:
+        cfg.classes = sorted(set(cfg.classes))  # as the run saved them
+    new, old = recipe_dict(cfg), recipe_dict(saved_cfg)
+    diffs = [f"{k}: {old.get(k)!r} -> {v!r}" for k, v in new.items() if old.get(k) != v]
+    given = {"model_config": Path(spec.model).stem, "data_dir": str(Path(spec.data_dir or "data").resolve()),
+             "aug_dir": str(Path(spec.aug_dir).resolve()) if spec.aug_dir else None,
+             "label_fixes": str(spec.label_fixes)}
+    diffs += [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in given.items() if saved.get(k, v) != v]
+    return diffs
+
+
 # ---------------------------------------------------------------------------------------------- the run
 class Run:
     """Resolved state shared by the folds: config, data, folds, run dir, image stores."""
 
     def __init__(self, spec: RunSpec, d: dist.Dist):
         self.spec, self.d = spec, d
-        if spec.resume:
-            self.dir = resolve_run_dir(spec.resume, spec.work_dir)
-            self.cfg, saved = recipe_from_run(self.dir)
-            self.data_dir, self.aug_dir = Path(saved["data_dir"]), saved["aug_dir"] and Path(saved["aug_dir"])
-            self.work_dir, self.label_fixes = Path(saved["work_dir"]), saved.get("label_fixes", "default")
-            _check_resume_args(spec, saved, self.dir)
-            self.model_name = saved.get("model_config", self.cfg.timm_name)
-        else:
-            if not spec.model:
-                raise DlClsError("--model NAME is required (configs/models/NAME.yaml or a YAML path)")
-            self.cfg = load_train_config(spec.model, spec.overrides)
-            self.data_dir = Path(spec.data_dir or "data")
-            self.aug_dir = Path(spec.aug_dir) if spec.aug_dir else None
-            self.work_dir, self.label_fixes = Path(spec.work_dir), spec.label_fixes
-            self.model_name = Path(spec.model).stem
-            self.dir = None
-        cfg = self.cfg
-        model_lib.check_weights_source(cfg)
+        self.dir = _existing_run(spec)
+        self.saved = self._load_saved() if self.dir else None
+        if self.saved is None:
+            self._new_recipe()
+        model_lib.check_weights_source(self.cfg)
         self.dd: DataDir = load_data(self.data_dir, self.label_fixes)
-        # an existing folds.csv is shared whatever n_folds says: every model's OOF rows must line up
-        if (self.work_dir / "folds.csv").exists():
-            self.folds = load_folds(self.work_dir, self.dd)
-        elif spec.dry_run:  # a dry run writes nothing
-            self.folds = make_folds(self.dd.train, cfg.n_folds, cfg.folds_seed)
+        self.folds = self._load_folds()
+        self.all_folds = sorted(self.folds["fold"].unique().tolist())
+        self.run_folds, self.requested = self._folds_to_train()
+        self.classes = self._classes()
+        self.local = {c: j for j, c in enumerate(self.classes)}  # original target -> model output index
+        if self.cfg.fraction < 1 and self.aug_dir is None:
+            raise DlClsError(f"fraction={self.cfg.fraction} samples the copies of an augmented set: pass --aug DIR")
+        self.table = select_rows(load_table(self.dd, self.aug_dir), self.cfg).reset_index(drop=True)
+
+    def _load_saved(self) -> dict:
+        """Continue an existing run: its saved recipe and dirs win; arguments may only repeat them."""
+        self.cfg, saved = recipe_from_run(self.dir)
+        if self.spec.resume:
+            _check_resume_args(self.spec, saved, self.dir)
+        else:
+            diffs = _recipe_differences(self.spec, saved, self.cfg)
+            if diffs:
+                raise DlClsError(f"{self.dir} already exists with another recipe ({'; '.join(diffs)}); outputs are "
+                                 "never overwritten: pick another --name (the same recipe only adds folds to it)")
+        self.data_dir, self.aug_dir = Path(saved["data_dir"]), saved["aug_dir"] and Path(saved["aug_dir"])
+        self.work_dir, self.label_fixes = Path(saved["work_dir"]), saved.get("label_fixes", "default")
+        self.model_name = saved.get("model_config", self.cfg.timm_name)
+        return saved
+
+    def _new_recipe(self) -> None:
+        spec = self.spec
+        if not spec.model:
+            raise DlClsError("--model NAME is required (configs/models/NAME.yaml or a YAML path)")
+        self.cfg = load_train_config(spec.model, spec.overrides)
+        self.data_dir = Path(spec.data_dir or "data")
+        self.aug_dir = Path(spec.aug_dir) if spec.aug_dir else None
+        self.work_dir, self.label_fixes = Path(spec.work_dir), spec.label_fixes
+        self.model_name = Path(spec.model).stem
+
+    def _load_folds(self) -> pd.DataFrame:
+        """WORK/folds.csv (made on first use). An existing one is shared whatever n_folds says: every model's OOF
+        rows must line up. A continued run must find the split it was trained on."""
+        cfg, d, path = self.cfg, self.d, self.work_dir / "folds.csv"
+        if path.exists():
+            folds = load_folds(self.work_dir, self.dd)
+        elif self.spec.dry_run:  # a dry run writes nothing
+            folds = make_folds(self.dd.train, cfg.n_folds, cfg.folds_seed)
         else:
             if d.main:
                 ensure_folds(self.work_dir, self.dd, cfg.n_folds, cfg.folds_seed)
             dist.barrier(d)
-            self.folds = load_folds(self.work_dir, self.dd)
-        self.all_folds = sorted(self.folds["fold"].unique().tolist())
-        wanted = spec.folds if spec.folds is not None else self.all_folds
+            folds = load_folds(self.work_dir, self.dd)
+        if self.saved is not None:
+            check_split(self.dir, self.saved, folds, path)
+        return folds
+
+    def _folds_to_train(self) -> tuple[list[int], list[int]]:
+        """(folds this command trains, folds asked of the run so far). A resume without --folds continues the
+        folds the run was asked for, never others."""
+        asked_before = (self.saved or {}).get("folds_requested", self.all_folds if self.saved else [])
+        wanted = self.spec.folds if self.spec.folds is not None else (asked_before or self.all_folds)
         unknown = sorted(set(wanted) - set(self.all_folds))
         if unknown:
             raise DlClsError(f"--folds {','.join(map(str, unknown))}: {self.work_dir / 'folds.csv'} has folds "
                              f"{','.join(map(str, self.all_folds))}")
-        self.run_folds = sorted(set(wanted))
-        K = self.dd.num_classes
+        return sorted(set(wanted)), sorted(set(asked_before) | set(wanted))
+
+    def _classes(self) -> list[int]:
+        cfg, K = self.cfg, self.dd.num_classes
+        classes = list(range(K))
         if cfg.classes is not None:
             bad = sorted(c for c in cfg.classes if not 0 <= c < K)
             if bad:
                 raise DlClsError(f"classes {bad} are not in {self.data_dir / 'meta.csv'} (0..{K - 1})")
-            self.classes = cfg.classes = sorted(set(cfg.classes))
-        else:
-            self.classes = list(range(K))
+            classes = cfg.classes = sorted(set(cfg.classes))
         focus, _ = parse_focus(cfg.focus)
-        bad = sorted(c for c in focus if c not in self.classes)
+        bad = sorted(c for c in focus if c not in classes)
         if bad:
             raise DlClsError(f"focus={cfg.focus}: class(es) {bad} are not trained by this run (classes 0..{K - 1}"
-                             f"{' subset ' + str(self.classes) if cfg.classes else ''}); pass --focus CLASSES:FACTOR")
-        self.local = {c: j for j, c in enumerate(self.classes)}  # original target -> model output index
-        if cfg.fraction < 1 and self.aug_dir is None:
-            raise DlClsError(f"fraction={cfg.fraction} samples the copies of an augmented set: pass --aug DIR")
-        self.table = select_rows(load_table(self.dd, self.aug_dir), cfg).reset_index(drop=True)
+                             f"{' subset ' + str(classes) if cfg.classes else ''}); pass --focus CLASSES:FACTOR")
+        return classes
 
     # ------------------------------------------------------------------ description
     def resolved(self) -> dict:
@@ -161,7 +187,8 @@ class Run:
                 "data_dir": str(self.data_dir.resolve()), "work_dir": str(self.work_dir.resolve()),
                 "aug_dir": str(self.aug_dir.resolve()) if self.aug_dir else None,
                 "label_fixes": str(self.label_fixes), "num_classes": self.dd.num_classes,
-                "class_names": self.dd.class_names, "folds": self.all_folds, "git_commit": git_commit()}
+                "class_names": self.dd.class_names, "folds": self.all_folds, "folds_requested": self.requested,
+                "split_hash": split_hash(self.folds), "git_commit": git_commit()}
 
     def fold_counts(self) -> pd.DataFrame:
         rows = []
@@ -173,16 +200,31 @@ class Run:
         return pd.DataFrame(rows)
 
     # ------------------------------------------------------------------ artifacts
-    def create_dir(self) -> None:
-        if self.dir is not None:  # resume
-            return
+    def create_dir(self) -> bool:
+        """Make the run dir (True), or record newly asked folds in an existing one (False)."""
+        if self.dir is not None:
+            if self.d.main and self.requested != self.saved.get("folds_requested"):
+                with Lock(self.dir, f"run {self.dir}").acquire(wait_s=60):
+                    write_run_config(self.dir, {**read_run_config(self.dir), "folds_requested": self.requested})
+            return False
         name = self.spec.name or f"{self.model_name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
         name = dist.broadcast(self.d, name)  # ranks may disagree on the clock's second
-        self.dir = self.work_dir / "runs" / name
+        self.dir = self.work_dir / "runs" / check_name(name)
         if self.d.main:
             create_run_dir(self.dir)
-            atomic_write_text(self.dir / "config.yaml", yaml.safe_dump(self.resolved(), sort_keys=False))
+            write_run_config(self.dir, self.resolved())
         dist.barrier(self.d)
+        return True
+
+
+def check_split(run_dir: Path, saved: dict, folds: pd.DataFrame, folds_path: Path) -> None:
+    """Refuse to continue or merge a run on another split than the one it recorded (runs made before the
+    hash was recorded are not checked)."""
+    recorded = saved.get("split_hash")
+    if recorded and recorded != split_hash(folds):
+        raise DlClsError(f"{folds_path} is not the split {run_dir} was trained on (split hash {split_hash(folds)}, "
+                         f"run: {recorded}); its folds would train or merge on other images. Restore that "
+                         "folds.csv (WORK/folds.json has its settings) or start a new run")
 
 
 def _describe(run: Run) -> str:
@@ -206,10 +248,13 @@ def train(spec: RunSpec, force_cpu: bool = False) -> Path | None:
         if d.main and run.cfg.pretrained and not run.cfg.pretrained_file:
             model_lib.create(run.cfg, len(run.classes))  # fetch hub weights now: offline fails before the run dir
         dist.barrier(d)
-        run.create_dir()
-        if d.main:
-            print(f"run dir {run.dir}\n{_describe(run)}", flush=True)
-        _train_folds(run)
+        created = run.create_dir()
+        try:
+            _train_locked(run)
+        except BaseException:
+            if created and d.main:
+                _remove_if_untrained(run.dir)
+            raise
         if d.main:
             summary = merge_run(run.dir)
             print_table(summary)
@@ -219,62 +264,115 @@ def train(spec: RunSpec, force_cpu: bool = False) -> Path | None:
         dist.cleanup(d)
 
 
-def _train_folds(run: Run) -> None:
-    cfg, d, dd = run.cfg, run.d, run.dd
-    cached = want_cache(cfg, len(run.table) + len(dd.test_ids))
-    rt = loop.make_runtime(cfg, d, cached)
-    todo = [k for k in run.run_folds if not (run.dir / f"fold{k}" / FOLD_DONE).exists()]
-    for k in sorted(set(run.run_folds) - set(todo)):
-        if d.main:
-            print(f"fold {k}: already finished, skipped")
-    if not todo:
-        return
-    store = ImageStore(run.table["path"].tolist(), cfg.img_size, cached, rt.show, "decode train images")
-    test_store = ImageStore([str(dd.test_path(i)) for i in dd.test_ids], cfg.img_size, cached, rt.show, "decode test")
-    transform = online_transform(cfg.online_aug, run.aug_dir is not None)
-    views = tta.views(cfg.tta_rotations, cfg.tta_hflip)
-    cols = prob_columns(run.classes)
-    for k in todo:
-        fold_dir = run.dir / f"fold{k}"
-        if d.main:
-            fold_dir.mkdir(exist_ok=True)
-        dist.barrier(d)
-        rows = fold_train_rows(run.table, run.folds, k, cfg)
-        check_no_leak(rows, run.folds, k)
-        labels = rows["target"].map(run.local).to_numpy()
-        train_set = TrainSet(store, rows.index.to_numpy(), labels, transform)
-        val = fold_val_ids(dd, run.folds, k, cfg)
-        val_paths = [str(dd.train_path(i)) for i in val["ID"]]
-        val_clean = ImageStore(val_paths, cfg.img_size, True, rt.show, "decode val")
-        val_tl = testlike_images(val_paths, val["ID"].tolist(), cfg.img_size, cfg.testlike_seed, rt.show)
-        y_val = val["target"].map(run.local).to_numpy()
-        meta = {"classes": run.classes, "class_names": [dd.class_names[c] for c in run.classes], "fold": k}
-        fi = loop.FoldInputs(k, train_set, val_clean.images, val_tl, y_val, len(run.classes), meta)
-        res = loop.train_fold(cfg, rt, fi, fold_dir)
+def _remove_if_untrained(run_dir: Path) -> None:
+    """A run this command created and that failed before any checkpoint would only block its name."""
+    progress = [p for pattern in ("fold*/last.pt", "fold*/best.pt", f"fold*/{FOLD_DONE}") for p in run_dir.glob(pattern)]
+    if not progress:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        print(f"removed {run_dir}: this command made it and nothing was trained yet", flush=True)
 
-        # OOF + test probabilities from the best checkpoint, with TTA
-        dist.barrier(d)
-        net = loop.load_fold_model(cfg, fold_dir / "best.pt", len(run.classes), rt.device, rt.channels_last)
-        norm = loop.Normalizer(*model_lib.normalization(net), rt)
-        bs = cfg.eval_batch_size or 2 * cfg.batch_size
-        p_clean, _ = loop.predict(net, val_clean.images, rt, norm, bs, views, "OOF clean (TTA)")
-        p_tl, _ = loop.predict(net, val_tl, rt, norm, bs, views, "OOF test-like (TTA)")
-        p_test, _ = loop.predict(net, test_store, rt, norm, bs, views, "test (TTA)")
-        if d.main:
-            p_oof = p_tl if cfg.oof_on == "testlike" else p_clean
-            oof = pd.concat([pd.DataFrame({"ID": val["ID"], "fold": k}), pd.DataFrame(p_oof, columns=cols)], axis=1)
-            test = pd.concat([pd.DataFrame({"ID": dd.test_ids}), pd.DataFrame(p_test, columns=cols)], axis=1)
-            atomic_write_csv(oof, fold_dir / "oof.csv")
-            atomic_write_csv(test, fold_dir / "test_probs.csv")
-            info = {k2: v for k2, v in asdict(res).items() if k2 != "metrics"}
-            info.update(fold=k, train_images=len(rows), val_images=len(val),
-                        tta_clean_f1=loop.macro_f1(y_val, p_clean), tta_testlike_f1=loop.macro_f1(y_val, p_tl))
-            atomic_write_text(fold_dir / FOLD_DONE, json.dumps(info, indent=2) + "\n")
-            (fold_dir / "last.pt").unlink(missing_ok=True)  # the fold is complete; best.pt is what stays
-            print(f"fold {k}: best epoch {res.best_epoch}  clean F1 {res.clean_f1:.4f}  test-like F1 "
-                  f"{res.testlike_f1:.4f}  | with TTA: clean {info['tta_clean_f1']:.4f}  test-like "
-                  f"{info['tta_testlike_f1']:.4f}  ({res.train_time_s:.0f} s)", flush=True)
-        dist.barrier(d)
+
+def _train_locked(run: Run) -> None:
+    """Train the run's unfinished folds, each under its own lock: a second writer of a fold is refused before
+    any work (another process may train other folds of the same run, as the split-folds recipe does)."""
+    d = run.d
+    todo = [k for k in run.run_folds if not (run.dir / f"fold{k}" / FOLD_DONE).exists()]
+    if d.main:
+        print(f"run dir {run.dir}\n{_describe(run)}", flush=True)
+        for k in sorted(set(run.run_folds) - set(todo)):
+            print(f"fold {k}: already finished, skipped")
+    locks, error = [], None
+    if d.main:
+        try:
+            for k in todo:
+                (run.dir / f"fold{k}").mkdir(exist_ok=True)
+                locks.append(Lock(run.dir / f"fold{k}", f"fold {k} of run {run.dir}").acquire())
+        except DlClsError as exc:
+            error = str(exc)
+    error = dist.broadcast(d, error)  # every rank stops if rank 0 could not lock
+    try:
+        if error:
+            raise DlClsError(error)
+        if todo:
+            _train_folds(run, todo)
+    finally:
+        for lock in locks:
+            lock.release()
+
+
+@dataclass
+class _Shared:
+    """What every fold of a run reuses: runtime, decoded images, transform, TTA views."""
+    rt: loop.Runtime
+    store: ImageStore
+    test_store: ImageStore
+    transform: object
+    views: list
+
+
+def _train_folds(run: Run, todo: list[int]) -> None:
+    cfg, dd = run.cfg, run.dd
+    cached = want_cache(cfg, len(run.table) + len(dd.test_ids))
+    rt = loop.make_runtime(cfg, run.d, cached)
+    shared = _Shared(rt, ImageStore(run.table["path"].tolist(), cfg.img_size, cached, rt.show, "decode train images"),
+                     ImageStore([str(dd.test_path(i)) for i in dd.test_ids], cfg.img_size, cached, rt.show,
+                                "decode test"),
+                     online_transform(cfg.online_aug, run.aug_dir is not None),
+                     tta.views(cfg.tta_rotations, cfg.tta_hflip))
+    for k in todo:
+        _train_one_fold(run, k, shared)
+
+
+def _train_one_fold(run: Run, k: int, shared: _Shared) -> None:
+    cfg, d, dd, rt = run.cfg, run.d, run.dd, shared.rt
+    fold_dir = run.dir / f"fold{k}"
+    dist.barrier(d)
+    rows = fold_train_rows(run.table, run.folds, k, cfg)
+    check_no_leak(rows, run.folds, k)
+    train_set = TrainSet(shared.store, rows.index.to_numpy(), rows["target"].map(run.local).to_numpy(),
+                         shared.transform)
+    val = fold_val_ids(dd, run.folds, k, cfg)
+    val_paths = [str(dd.train_path(i)) for i in val["ID"]]
+    val_clean = ImageStore(val_paths, cfg.img_size, True, rt.show, "decode val").images
+    val_tl = testlike_images(val_paths, val["ID"].tolist(), cfg.img_size, cfg.testlike_seed, rt.show)
+    y_val = val["target"].map(run.local).to_numpy()
+    meta = {"classes": run.classes, "class_names": [dd.class_names[c] for c in run.classes], "fold": k}
+    res = loop.train_fold(cfg, rt, loop.FoldInputs(k, train_set, val_clean, val_tl, y_val, len(run.classes), meta),
+                          fold_dir)
+    dist.barrier(d)
+    p_clean, p_tl, p_test = _predict_fold(run, fold_dir, shared, [val_clean, val_tl, shared.test_store])
+    if d.main:
+        info = {key: v for key, v in asdict(res).items() if key != "metrics"}
+        info.update(fold=k, train_images=len(rows), val_images=len(val),
+                    tta_clean_f1=macro_f1(y_val, p_clean.argmax(1)), tta_testlike_f1=macro_f1(y_val, p_tl.argmax(1)))
+        _write_fold(run, fold_dir, val["ID"], p_tl if cfg.oof_on == "testlike" else p_clean, p_test, info)
+        print(f"fold {k}: best epoch {res.best_epoch}  clean F1 {res.clean_f1:.4f}  test-like F1 "
+              f"{res.testlike_f1:.4f}  | with TTA: clean {info['tta_clean_f1']:.4f}  test-like "
+              f"{info['tta_testlike_f1']:.4f}  ({res.train_time_s:.0f} s)", flush=True)
+    dist.barrier(d)
+
+
+def _predict_fold(run: Run, fold_dir: Path, shared: _Shared, image_sets: list) -> list[np.ndarray]:
+    """Probabilities of each image set from the fold's best checkpoint, with TTA."""
+    cfg, rt = run.cfg, shared.rt
+    net = loop.load_fold_model(cfg, fold_dir / "best.pt", len(run.classes), rt.device, rt.channels_last)
+    norm = loop.Normalizer(*model_lib.normalization(net), rt)
+    bs = cfg.eval_batch_size or 2 * cfg.batch_size
+    descs = ["OOF clean (TTA)", "OOF test-like (TTA)", "test (TTA)"]
+    return [loop.predict(net, images, rt, norm, bs, shared.views, desc)[0] for images, desc in zip(image_sets, descs)]
+
+
+def _write_fold(run: Run, fold_dir: Path, val_ids: pd.Series, p_oof: np.ndarray, p_test: np.ndarray,
+                info: dict) -> None:
+    """The fold's oof.csv and test_probs.csv, then fold.json, which marks it finished."""
+    cols = prob_columns(run.classes)
+    k = info["fold"]
+    oof = pd.concat([pd.DataFrame({"ID": val_ids.to_numpy(), "fold": k}), pd.DataFrame(p_oof, columns=cols)], axis=1)
+    test = pd.concat([pd.DataFrame({"ID": run.dd.test_ids}), pd.DataFrame(p_test, columns=cols)], axis=1)
+    atomic_write_csv(oof, fold_dir / "oof.csv")
+    atomic_write_csv(test, fold_dir / "test_probs.csv")
+    atomic_write_text(fold_dir / FOLD_DONE, json.dumps(info, indent=2) + "\n")
+    (fold_dir / "last.pt").unlink(missing_ok=True)  # the fold is complete; best.pt is what stays
 
 
 # ---------------------------------------------------------------------------------------------- merge
@@ -285,37 +383,53 @@ def merge_run(run_dir: Path) -> dict:
     done = sorted(int(p.parent.name[4:]) for p in run_dir.glob(f"fold*/{FOLD_DONE}"))
     if not done:
         raise DlClsError(f"{run_dir}: no finished fold (fold*/{FOLD_DONE}) to merge")
+    dd = load_data(saved["data_dir"], saved.get("label_fixes", "default"))
+    folds_path = Path(saved["work_dir"]) / "folds.csv"
+    if folds_path.is_file():
+        check_split(run_dir, saved, load_folds(folds_path.parent, dd), folds_path)
+    with Lock(run_dir, f"run {run_dir}").acquire(wait_s=60):  # two machines may finish folds at once
+        oof, test, infos = _merge_tables(run_dir, done, dd)
+        atomic_write_csv(oof, run_dir / "oof.csv")
+        atomic_write_csv(test, run_dir / "test_probs.csv")
+        summary = _summary(run_dir, cfg, saved, done, infos, oof, dd)
+        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    save_learning_curves(run_dir, done, cfg.select_metric)
+    return summary
+
+
+def _merge_tables(run_dir: Path, done: list[int], dd: DataDir) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
     infos = [json.loads((run_dir / f"fold{k}" / FOLD_DONE).read_text()) for k in done]
     oofs = [pd.read_csv(run_dir / f"fold{k}" / "oof.csv", dtype={"ID": str}) for k in done]
     tests = [pd.read_csv(run_dir / f"fold{k}" / "test_probs.csv", dtype={"ID": str}) for k in done]
-    cols = [c for c in oofs[0].columns if c.startswith("p_")]
+    cols = prob_columns(classes_of(oofs[0].columns))
     for k, t in zip(done, tests):
-        if not t["ID"].equals(tests[0]["ID"]) or [c for c in t.columns if c.startswith("p_")] != cols:
+        if not t["ID"].equals(tests[0]["ID"]) or prob_columns(classes_of(t.columns)) != cols:
             raise DlClsError(f"{run_dir}/fold{k}/test_probs.csv: IDs or columns differ from fold{done[0]}")
     oof = pd.concat(oofs)
     if oof["ID"].duplicated().any():
         raise DlClsError(f"{run_dir}: ID {oof['ID'][oof['ID'].duplicated()].iloc[0]} is in two folds' oof.csv")
-    dd = load_data(saved["data_dir"], saved.get("label_fixes", "default"))
-    classes = [int(c[2:]) for c in cols]
-    train = dd.train[dd.train["target"].isin(classes)]
+    train = dd.train[dd.train["target"].isin(classes_of(cols))]
     order = train[train["ID"].isin(oof["ID"])]["ID"]
     oof = oof.set_index("ID").loc[order].reset_index()
     test = tests[0][["ID"]].copy()
     test[cols] = np.mean([t[cols].to_numpy() for t in tests], axis=0)
-    atomic_write_csv(oof, run_dir / "oof.csv")
-    atomic_write_csv(test, run_dir / "test_probs.csv")
+    return oof, test, infos
 
+
+def _summary(run_dir: Path, cfg: TrainConfig, saved: dict, done: list[int], infos: list[dict], oof: pd.DataFrame,
+             dd: DataDir) -> dict:
+    cols = [c for c in oof.columns if c.startswith("p_")]
     y = oof["ID"].map(dict(zip(dd.train["ID"], dd.train["target"]))).to_numpy()
-    pred = np.asarray(classes)[oof[cols].to_numpy().argmax(1)]
-    from sklearn.metrics import f1_score
-
+    pred = np.asarray(classes_of(cols))[oof[cols].to_numpy().argmax(1)]
     keys = ["clean_f1", "testlike_f1", "tta_clean_f1", "tta_testlike_f1", "train_time_s", "train_img_s", "eval_img_s"]
-    summary = {
+    asked = saved.get("folds_requested", saved.get("folds", done))
+    return {
         "run": run_dir.name, "model": saved.get("model_config"), "timm_name": cfg.timm_model_name,
         "classes": saved.get("classes"), "num_classes": saved.get("num_classes"),
         "folds_done": done, "complete": done == list(saved.get("folds", done)),
+        "folds_requested": asked, "requested_done": set(asked) <= set(done),
         "select_metric": cfg.select_metric, "oof_on": cfg.oof_on,
-        "oof_f1": float(f1_score(y, pred, average="macro")), "oof_rows": len(oof),
+        "oof_f1": macro_f1(y, pred), "oof_rows": len(oof),
         "mean": {key: float(np.mean([i[key] for i in infos])) for key in keys},
         "total_train_time_s": float(sum(i["train_time_s"] for i in infos)),
         "per_fold": infos, "tta_views": len(tta.views(cfg.tta_rotations, cfg.tta_hflip)),
@@ -323,9 +437,6 @@ def merge_run(run_dir: Path) -> dict:
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.processor() or platform.machine()})",
         "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
-    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
-    save_learning_curves(run_dir, done, cfg.select_metric)
-    return summary
 
 
 def print_table(summary: dict) -> None:

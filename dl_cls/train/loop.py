@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import f1_score
 from timm.data.mixup import Mixup, mixup_target
 from timm.loss import SoftTargetCrossEntropy
 from timm.optim import create_optimizer_v2
@@ -30,6 +29,7 @@ from tqdm import tqdm
 
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, atomic_write_with
+from dl_cls.runs import macro_f1
 from dl_cls.train import dist, model as model_lib, tta
 from dl_cls.train.config import TrainConfig, recipe_dict
 from dl_cls.train.data import EvalSet, SeededSampler, TrainSet
@@ -134,10 +134,6 @@ def predict(model, images, rt: Runtime, norm: Normalizer, batch_size: int, views
             full[i] = p
     rate = n * len(views) / max(max(dist.gather(rt.d, elapsed)), 1e-9)
     return full, rate
-
-
-def macro_f1(y_true: np.ndarray, probs: np.ndarray) -> float:
-    return float(f1_score(y_true, probs.argmax(1), average="macro"))
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
@@ -290,7 +286,7 @@ def train_fold(cfg: TrainConfig, rt: Runtime, fi: FoldInputs, fold_dir: Path) ->
     rows: list[dict] = []
     train_time = 0.0
     if last_path.exists():  # resume this fold
-        ck = torch.load(last_path, map_location=rt.device, weights_only=False)
+        ck = load_checkpoint(last_path, rt.device, f"delete it to restart fold {k} from its first epoch")
         net.load_state_dict(ck["model"])
         recipe.load_state_dict(ck["recipe"])
         set_rng_state(ck["rng"])
@@ -331,7 +327,7 @@ def train_fold(cfg: TrainConfig, rt: Runtime, fi: FoldInputs, fold_dir: Path) ->
         judge = ema.module if ema is not None else net
         p_clean, r1 = predict(judge, fi.val_clean, rt, recipe.norm, eval_bs, single, "val clean")
         p_tl, r2 = predict(judge, fi.val_testlike, rt, recipe.norm, eval_bs, single, "val test-like")
-        clean_f1, tl_f1 = macro_f1(fi.val_labels, p_clean), macro_f1(fi.val_labels, p_tl)
+        clean_f1, tl_f1 = macro_f1(fi.val_labels, p_clean.argmax(1)), macro_f1(fi.val_labels, p_tl.argmax(1))
         score = tl_f1 if cfg.select_metric == "testlike" else clean_f1
         row = dict(epoch=epoch + 1, lr=lr, train_loss=train_loss, clean_f1=clean_f1, testlike_f1=tl_f1,
                    train_img_s=train_img_s, eval_img_s=(r1 + r2) / 2, epoch_s=time.perf_counter() - t0)
@@ -381,10 +377,18 @@ def _tensorboard(cfg: TrainConfig, fold_dir: Path):
     return SummaryWriter(str(fold_dir / "tb"))
 
 
+def load_checkpoint(path: Path, device, remedy: str) -> dict:
+    """torch.load with one clear line for a truncated or corrupt file (a kill during a copy, a full disk)."""
+    try:
+        return torch.load(path, map_location=device, weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, EOFError, UnpicklingError...
+        raise DlClsError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {str(exc)[:120]}); {remedy}") from None
+
+
 def load_fold_model(cfg: TrainConfig, best_path: Path, num_classes: int, device: torch.device,
                     channels_last: bool = False) -> torch.nn.Module:
     """A fold's best weights (EMA when it was trained with EMA: those are the weights it was judged on)."""
-    ck = torch.load(best_path, map_location="cpu", weights_only=False)
+    ck = load_checkpoint(best_path, "cpu", "retrain that fold (delete its fold dir, then --resume)")
     net = model_lib.create(cfg, num_classes, pretrained=False)
     net.load_state_dict(ck["ema"] if ck.get("ema") is not None else ck["model"])
     net = net.to(device).eval()

@@ -10,7 +10,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dl_cls.train.kfold import merge_run, print_table, resolve_run_dir
+    from dl_cls.runs import resolve_run_dir
+    from dl_cls.train.kfold import merge_run, print_table
 
     run_dir = resolve_run_dir(args.run, args.work)
     summary = merge_run(run_dir)

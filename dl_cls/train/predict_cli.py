@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dl_cls.train.kfold import resolve_run_dir
+    from dl_cls.runs import resolve_run_dir
     from dl_cls.train.predict import predict_folder
 
     run_dir = resolve_run_dir(args.run, args.work)
