@@ -245,12 +245,12 @@ def test_other_settings_never_mix_into_an_existing_dir(data_dir, tmp_path):
     with pytest.raises(DlClsError, match="scale"):
         _run(data_dir, tmp_path / "a", scale=3)
     assert _snapshot(tmp_path / "a") == before
-    from dl_cls.augment.generate import _lock
+    from dl_cls.lock import Lock
 
-    held = _lock(tmp_path / "a")  # another run writing into it right now
-    with pytest.raises(DlClsError, match="another `dl-cls augment`"):
+    held = Lock(tmp_path / "a", "set").acquire()  # another run writing into it right now
+    with pytest.raises(DlClsError, match="is being written by pid"):
         _run(data_dir, tmp_path / "a", scale=2)
-    held.close()
+    held.release()
     _run(data_dir, tmp_path / "a", scale=2)  # and once it is gone, a re-run just finishes
     assert _snapshot(tmp_path / "a") == before
     foreign = tmp_path / "foreign"

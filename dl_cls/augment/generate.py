@@ -14,10 +14,10 @@ line (made again) or a torn last line (dropped). manifest.csv is written atomica
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing as mp
 import os
-import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -30,6 +30,7 @@ from dl_cls.augment.ops import OpStats
 from dl_cls.augment.preset import Preset
 from dl_cls.augment.worker import THREAD_ENV, WorkerState, init_worker, work
 from dl_cls.errors import DlClsError
+from dl_cls.lock import Lock
 from dl_cls.io import atomic_write_csv, atomic_write_text
 
 DEFAULT_SIZE = 512
@@ -134,7 +135,16 @@ def _versions() -> dict:
     return out
 
 
-def settings_dict(settings: AugSettings, preset: Preset, train: pd.DataFrame) -> dict:
+def sources_hash(train_dir: Path, ids) -> str:
+    """One fingerprint of the bytes of every source image (a few seconds for a competition's train set)."""
+    total = hashlib.sha256()
+    for image_id in ids:
+        with open(Path(train_dir) / image_id, "rb") as fh:
+            total.update(image_id.encode() + b"\0" + hashlib.file_digest(fh, "sha256").digest())
+    return total.hexdigest()[:16]
+
+
+def settings_dict(settings: AugSettings, preset: Preset, train: pd.DataFrame, train_dir: Path) -> dict:
     from dl_cls.data.folds import train_table_hash
 
     return {
@@ -147,6 +157,7 @@ def settings_dict(settings: AugSettings, preset: Preset, train: pd.DataFrame) ->
         "balance": settings.balance,
         "oversample": {str(k): v for k, v in sorted(settings.oversample.items())},
         "train_sha256": train_table_hash(train),
+        "sources_sha256": sources_hash(train_dir, train["ID"]),  # a changed train image makes this set stale
         "n_train": int(len(train)),
         "versions": _versions(),  # other library versions give other bytes: never mix them into one set
     }
@@ -165,6 +176,7 @@ def prepare_out_dir(out: Path, settings: dict) -> None:
             new_cmp = {k: v for k, v in settings.items() if k != "data"}
             if old_cmp != new_cmp:
                 diff = [f"{k}: existing {old_cmp.get(k)!r} vs now {new_cmp.get(k)!r}"
+                        + (" (train images changed since this set was made)" if k == "sources_sha256" else "")
                         for k in sorted(set(old_cmp) | set(new_cmp)) if old_cmp.get(k) != new_cmp.get(k)]
                 raise DlClsError(
                     f"{out} was made with other settings; it is never mixed into or overwritten:\n  "
@@ -190,23 +202,25 @@ def read_journal(out: Path, jobs: pd.DataFrame) -> dict[str, dict]:
                 rec = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(rec, dict) and rec.get("ID") in planned and (out / "images" / rec["ID"]).is_file():
+            if isinstance(rec, dict) and rec.get("ID") in planned and _complete(out / "images" / rec["ID"], rec):
                 done[rec["ID"]] = rec
     return done
 
 
-def _lock(out: Path):
-    """An exclusive lock on out/.lock: two runs never write into one set at the same time."""
-    import fcntl
-
-    fh = open(out / ".lock", "w")
+def _complete(path: Path, rec: dict) -> bool:
+    """The image exists with the size the journal recorded, and a JPEG ends with its end-of-image marker: a
+    truncated or damaged output is made again."""
     try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        fh.close()
-        raise DlClsError(f"{out} is being written by another `dl-cls augment` right now; wait for it or stop it "
-                         "(a re-run afterwards resumes)") from None
-    return fh
+        size = path.stat().st_size
+        if "bytes" in rec and size != rec["bytes"]:
+            return False
+        if path.suffix.lower() in (".jpg", ".jpeg"):
+            with open(path, "rb") as fh:
+                fh.seek(max(0, size - 2))
+                return fh.read(2) == b"\xff\xd9"
+        return size > 0
+    except OSError:
+        return False
 
 
 def _clean_temp_files(images: Path) -> int:
@@ -298,8 +312,8 @@ def run_augment(dd, preset: Preset, settings: AugSettings, out: Path, workers: i
     log(f"plan: {len(dd.train)} train images x preset {preset.name} -> {len(jobs)} images in {out}")
     log("per-class totals: " + ", ".join(f"{int(t)}:{int(n)}" for t, n in per_class.items()))
 
-    prepare_out_dir(out, settings_dict(settings, preset, dd.train))
-    lock = _lock(out)  # noqa: F841  (held until this function returns; the OS drops it if the process dies)
+    prepare_out_dir(out, settings_dict(settings, preset, dd.train, dd.train_dir))
+    lock = Lock(out, f"augment set {out}").acquire()  # noqa: F841  (held until return; dropped if the process dies)
     images = out / "images"
     n_tmp = _clean_temp_files(images)
     done = read_journal(out, jobs)
@@ -320,6 +334,7 @@ def run_augment(dd, preset: Preset, settings: AugSettings, out: Path, workers: i
                      smoothing=0.05, desc=f"augment {preset.name}") as bar:
             def on_result(rec):
                 nonlocal new
+                rec["bytes"] = (images / rec["ID"]).stat().st_size
                 journal.write(json.dumps(rec) + "\n")
                 journal.flush()  # in the kernel's hands now: survives kill -9 of this process
                 done[rec["ID"]] = rec

@@ -5,18 +5,18 @@ Writes WORK/ensembles/<name>/ (never overwritten): oof.csv (fold-held-out), test
 """
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from dl_cls.ensemble.core import METHODS, build_ensemble
-from dl_cls.ensemble.members import align_runs, label_fixes_of, load_run, load_truth, resolve_run_dir
+from dl_cls.ensemble.members import align_runs, label_fixes_of, load_run, load_truth
 from dl_cls.ensemble.submission import submission_from_probs, write_submission
 from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_csv, atomic_write_text, create_run_dir
+from dl_cls.io import atomic_write_csv, new_output_dir
+from dl_cls.lock import Lock
+from dl_cls.runs import resolve_run_dir, run_path, write_run_config
 
 FLOAT_FORMAT = "%.6f"
 
@@ -67,7 +67,7 @@ def format_table(table: pd.DataFrame) -> str:
 def run(args) -> int:
     work = Path(args.work)
     name = args.name or time.strftime("ens-%Y%m%d-%H%M%S")
-    out = work / "ensembles" / name
+    out = run_path(work, name, "ensembles")
     if out.exists():  # fail before the work, create_run_dir below re-checks
         raise DlClsError(f"{out} already exists; outputs are never overwritten. Pick another --name.")
     paths = [resolve_run_dir(r, work) for r in args.runs]
@@ -102,16 +102,12 @@ def run(args) -> int:
                   mass_threshold=args.mass_threshold, num_classes=dd.num_classes, class_names=dd.class_names,
                   classes=None, seed=args.seed)
 
-    create_run_dir(out)
-    try:
+    with new_output_dir(out), Lock(out, f"ensemble {out}"):  # mkdir is the claim; no half-written dir
         atomic_write_csv(_probs_frame(ids, result.oof, folds), out / "oof.csv", FLOAT_FORMAT)
         atomic_write_csv(_probs_frame(dd.test_ids, result.test), out / "test_probs.csv", FLOAT_FORMAT)
         write_submission(submission_from_probs(result.test, dd), out / "submission.csv", dd)
         atomic_write_csv(result.table, out / "members.csv", float_format="%.5f")
-        atomic_write_text(out / "config.yaml", yaml.safe_dump(config, sort_keys=False))
-    except BaseException:
-        shutil.rmtree(out, ignore_errors=True)  # no half-written ensemble dir
-        raise
+        write_run_config(out, config)
 
     print(format_table(result.table))
     how = "forced by --method" if args.method else "best fold-held-out OOF macro F1"

@@ -9,6 +9,8 @@ import torch
 
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv
+from dl_cls.lock import Lock
+from dl_cls.runs import prob_columns
 from dl_cls.train import dist, loop, tta
 from dl_cls.train import model as model_lib
 from dl_cls.train.config import recipe_from_run
@@ -16,8 +18,17 @@ from dl_cls.train.data import ImageStore, list_image_folder, want_cache
 
 
 def predict_folder(run_dir: Path, folder: Path, out: Path, force_cpu: bool = False) -> pd.DataFrame:
-    if out.exists():
-        raise DlClsError(f"{out} already exists; outputs are never overwritten (pass another --out)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with Lock(out.parent, f"prediction {out}", name=f".{out.name}.lock"):
+        if out.exists():
+            raise DlClsError(f"{out} already exists; outputs are never overwritten (pass another --out)")
+        df = _predict(run_dir, folder, force_cpu)
+        atomic_write_csv(df, out)
+    return df
+
+
+def _predict(run_dir: Path, folder: Path, force_cpu: bool) -> pd.DataFrame:
+    """Mean over the run's fold models (each with the run's TTA) of the folder's class probabilities."""
     cfg, saved = recipe_from_run(run_dir)
     ckpts = sorted(run_dir.glob("fold*/best.pt"))
     if not ckpts:
@@ -35,7 +46,6 @@ def predict_folder(run_dir: Path, folder: Path, out: Path, force_cpu: bool = Fal
         p, _ = loop.predict(net, store, rt, norm, cfg.eval_batch_size or 2 * cfg.batch_size, views, ck.parent.name)
         probs.append(p)
     df = pd.concat([pd.DataFrame({"ID": ids}),
-                    pd.DataFrame(np.mean(probs, axis=0), columns=[f"p_{c}" for c in classes])], axis=1)
-    atomic_write_csv(df, out)
+                    pd.DataFrame(np.mean(probs, axis=0), columns=prob_columns(classes))], axis=1)
     return df
 
