@@ -44,7 +44,7 @@ OVERRIDES := $(shell printf '%s\n' $(MAKEOVERRIDES) | grep -E '^[a-z_][a-zA-Z0-9
 COMMON    := --data $(DATA) --work $(WORK)
 
 .PHONY: help install test demo sample check-data folds augment augment-list augment-preview bench-augment train sweep-fraction merge-folds \
-        predict ensemble report check-submission clean-venv
+        predict ensemble report check-submission profile profile-fit clean-venv
 
 help: ## list targets and variables
 	@echo "dl_cls — document-image classification pipeline"
@@ -134,6 +134,12 @@ report: install ## confusion matrix, per-class F1, confused pairs, error gallery
 
 check-submission: install ## validate FILE against DATA's sample_submission.csv
 	$(DLCLS) check-submission $(FILE) --data $(DATA) $(ARGS)
+
+profile: install $(DATA_DEP) ## statistics of DATA's train/ vs test/ side by side: table + WORK/profile/ (CSV, plots)
+	$(DLCLS) profile $(DATA)/train $(DATA)/test --out $(WORK)/profile $(ARGS)
+
+profile-fit: install $(DATA_DEP) ## propose a test-like config from DATA's test/: WORK/profile/testlike.yaml
+	$(DLCLS) profile $(DATA)/train --fit $(DATA)/test --out $(WORK)/profile $(ARGS)
 
 clean-venv: ## remove .venv
 	rm -rf $(VENV)

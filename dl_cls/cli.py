@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("dl_cls.report.cli", "confusion matrix, per-class F1, confused pairs, error gallery"),
     "check-submission": ("dl_cls.ensemble.check_cli", "validate a submission.csv against sample_submission"),
     "score": ("dl_cls.report.score_cli", "macro F1 of a submission against a labels CSV"),
+    "ocr": ("dl_cls.ocr.cli", "read the documents (OCR, orientation-normalised); --classes: OCR expert run"),
+    "profile": ("dl_cls.profile.cli", "image statistics of folders side by side; --fit a test-like config"),
 }
 
 

@@ -3,13 +3,119 @@
 Used twice: to render the sample dataset's test set, and by the trainer to build a seeded, test-like copy of each
 fold's validation images (the score that should predict the leaderboard). Both need it fast (a few ms for a 320 px
 image) and deterministic given the generator, so it avoids albumentations/augraphy and their global random state.
+
+Its parameters are a typed config (`TestlikeConfig`, file `configs/testlike/default.yaml`), calibrated to the
+profile of the real test set; `dl-cls profile --fit` proposes one for another test set.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
+
+from dl_cls.config import CONFIG_DIR, load_config
+from dl_cls.errors import DlClsError
+
+DEFAULT_CONFIG = CONFIG_DIR / "testlike" / "default.yaml"
+REF_SIDE = 512  # pixel sizes in the config (blur sigma, grain) are at this long side
+
+
+@dataclass
+class RotateConfig:
+    skew_p: float = 0.75
+    skew_sigma: float = 15.0
+    skew_cap: float = 35.0
+    jitter_sigma: float = 0.5
+    expand_p: float = 0.05
+    white_fill_p: float = 0.95
+    white_fill: list[int] = field(default_factory=lambda: [235, 255])
+    dark_fill: list[int] = field(default_factory=lambda: [0, 70])
+
+
+@dataclass
+class CropConfig:
+    p: float = 0.15
+    max_frac: float = 0.1
+
+
+@dataclass
+class LightingConfig:
+    p: float = 0.9
+    gain: list[float] = field(default_factory=lambda: [0.9, 1.1])
+    bias: list[float] = field(default_factory=lambda: [15.0, 45.0])
+    gamma: list[float] = field(default_factory=lambda: [0.8, 1.0])
+    cast: float = 0.02
+    grey_p: float = 0.5
+
+
+@dataclass
+class BlurConfig:
+    p: float = 0.9
+    sigma: list[float] = field(default_factory=lambda: [0.3, 1.0])
+
+
+@dataclass
+class NoiseConfig:
+    p: float = 0.8
+    std: list[float] = field(default_factory=lambda: [2.0, 6.0])
+    grain: list[float] = field(default_factory=lambda: [2.0, 4.0])
+
+
+@dataclass
+class TestlikeConfig:
+    """Every knob of corrupt_testlike; configs/testlike/default.yaml documents each key."""
+
+    __test__ = False  # not a pytest test class despite the name
+    overlap_p: float = 0.03
+    flip_h_p: float = 0.25
+    flip_v_p: float = 0.1
+    turn_p: list[float] = field(default_factory=lambda: [0.37, 0.24, 0.15, 0.24])
+    rotate: RotateConfig = field(default_factory=RotateConfig)
+    crop: CropConfig = field(default_factory=CropConfig)
+    lighting: LightingConfig = field(default_factory=LightingConfig)
+    blur: BlurConfig = field(default_factory=BlurConfig)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+
+    def __post_init__(self):
+        _check_config(self)
+
+
+def _check_config(c: TestlikeConfig) -> None:
+    """Ranges are [low, high] pairs and probabilities lie in [0, 1]; turn_p has four shares summing to 1."""
+    probs = {"overlap_p": c.overlap_p, "flip_h_p": c.flip_h_p, "flip_v_p": c.flip_v_p, "rotate.skew_p": c.rotate.skew_p,
+             "rotate.expand_p": c.rotate.expand_p, "rotate.white_fill_p": c.rotate.white_fill_p, "crop.p": c.crop.p,
+             "lighting.p": c.lighting.p, "lighting.grey_p": c.lighting.grey_p, "blur.p": c.blur.p, "noise.p": c.noise.p}
+    problems = [f"{k} must be in [0, 1], got {v}" for k, v in probs.items() if not 0 <= v <= 1]
+    ranges = {"rotate.white_fill": c.rotate.white_fill, "rotate.dark_fill": c.rotate.dark_fill,
+              "lighting.gain": c.lighting.gain, "lighting.bias": c.lighting.bias, "lighting.gamma": c.lighting.gamma,
+              "blur.sigma": c.blur.sigma, "noise.std": c.noise.std, "noise.grain": c.noise.grain}
+    problems += [f"{k} must be [low, high], got {v}" for k, v in ranges.items() if len(v) != 2 or v[0] > v[1]]
+    if len(c.turn_p) != 4 or min(c.turn_p, default=0) < 0 or abs(sum(c.turn_p) - 1) > 1e-6:
+        problems.append(f"turn_p must be four shares (0/90/180/270) summing to 1, got {c.turn_p}")
+    if problems:
+        raise DlClsError("test-like config: " + "; ".join(problems))
+
+
+def load_testlike_config(path: str | Path | None = None, overrides: list[str] | dict | None = None) -> TestlikeConfig:
+    """The corruption config from a YAML file (default: configs/testlike/default.yaml) plus key=value overrides.
+    An unknown or mistyped key is a DlClsError naming the file and the key."""
+    path = DEFAULT_CONFIG if path is None else Path(path)
+    try:
+        return load_config(TestlikeConfig, path, overrides)
+    except DlClsError as exc:
+        msg = str(exc)
+        raise DlClsError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
+
+
+@functools.lru_cache(maxsize=1)
+def default_config() -> TestlikeConfig:
+    """The shipped calibration, read once per process (callers that pass no config get this). Shared: to change
+    it, `copy.deepcopy` it or load with overrides."""
+    return load_testlike_config()
 
 
 def testlike_rng(seed: int, image_id: str) -> np.random.Generator:
@@ -71,101 +177,117 @@ def _overlap(img: np.ndarray, other: np.ndarray, rng: np.random.Generator) -> np
     return out
 
 
-def _rotate(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Any-angle rotation; the canvas grows so no corner is cut, filled white (scanner lid) or dark (table)."""
-    u = rng.random()
-    if u < 0.2:
-        angle = rng.normal(0, 2.0)  # nearly upright
-    elif u < 0.6:
-        angle = 90.0 * int(rng.integers(1, 4)) + rng.normal(0, 4.0)  # sideways / upside down
+def _uniform(rng: np.random.Generator, pair) -> float:
+    return float(rng.uniform(pair[0], pair[1]))
+
+
+def _scale(img: np.ndarray) -> float:
+    """Pixel sizes in the config are at long side 512: scale them to this image."""
+    return max(img.shape[:2]) / REF_SIDE
+
+
+def _turn(img: np.ndarray, rng: np.random.Generator, c: TestlikeConfig) -> np.ndarray:
+    """A quarter turn k*90 as a scanner or phone gives it: the frame's w/h swap, nothing is padded."""
+    k = int(rng.choice(4, p=np.asarray(c.turn_p, np.float64)))
+    return np.ascontiguousarray(np.rot90(img, k)) if k else img
+
+
+def _skew_angle(rng: np.random.Generator, r: RotateConfig) -> float:
+    if rng.random() < r.skew_p:
+        return float(np.clip(rng.normal(0, r.skew_sigma), -r.skew_cap, r.skew_cap))
+    return float(rng.normal(0, r.jitter_sigma))
+
+
+def skew_rotate(img: np.ndarray, rng: np.random.Generator, r: RotateConfig) -> np.ndarray:
+    """Skew within the frame (corners cut, filled) or, rarely, on a canvas grown to hold the whole page."""
+    angle = _skew_angle(rng, r)
+    expand = rng.random() < r.expand_p
+    if rng.random() < r.white_fill_p:
+        fill = tuple(int(v) for v in np.full(3, rng.integers(r.white_fill[0], r.white_fill[1] + 1)))
     else:
-        angle = rng.uniform(0, 360)  # arbitrary
-    if rng.random() < 0.5:
-        fill = (255, 255, 255) if rng.random() < 0.5 else tuple(int(v) for v in rng.integers(225, 256, 3))
-    else:
-        fill = tuple(int(v) for v in np.full(3, rng.integers(0, 70)))
+        fill = tuple(int(v) for v in np.full(3, rng.integers(r.dark_fill[0], r.dark_fill[1] + 1)))
     h, w = img.shape[:2]
-    m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), float(angle), 1.0)
-    cos, sin = abs(m[0, 0]), abs(m[0, 1])
-    nw = max(1, int(np.ceil(h * sin + w * cos)))
-    nh = max(1, int(np.ceil(h * cos + w * sin)))
-    m[0, 2] += nw / 2.0 - w / 2.0
-    m[1, 2] += nh / 2.0 - h / 2.0
+    m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
+    nw, nh = w, h
+    if expand:
+        cos, sin = abs(m[0, 0]), abs(m[0, 1])
+        nw, nh = max(1, int(np.ceil(h * sin + w * cos))), max(1, int(np.ceil(h * cos + w * sin)))
+        m[0, 2] += nw / 2.0 - w / 2.0
+        m[1, 2] += nh / 2.0 - h / 2.0
     return cv2.warpAffine(img, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
 
 
-def _crop(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Cut up to 18% off some sides, as a careless scan or photo does."""
+def _crop(img: np.ndarray, rng: np.random.Generator, c: CropConfig) -> np.ndarray:
+    """Cut up to max_frac off some sides, then zoom back to the frame (the test set keeps its frame sizes)."""
     h, w = img.shape[:2]
     if h < 8 or w < 8:
         return img
-    t, b, l, r = np.where(rng.random(4) < 0.5, rng.uniform(0, 0.18, 4), 0.0).tolist()
+    t, b, l, r = np.where(rng.random(4) < 0.5, rng.uniform(0, c.max_frac, 4), 0.0).tolist()
     y0, y1 = int(h * t), h - int(h * b)
     x0, x1 = int(w * l), w - int(w * r)
-    return img[y0:y1, x0:x1]
+    return cv2.resize(np.ascontiguousarray(img[y0:y1, x0:x1]), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def _lighting(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Brightness, contrast, gamma and a slight colour cast in one lookup table per channel (dim or bright)."""
-    if rng.random() < 0.5:  # dim
-        gain, bias, gamma = rng.uniform(0.45, 0.9), rng.uniform(-50, 0), rng.uniform(1.0, 1.8)
-    else:  # bright / washed out
-        gain, bias, gamma = rng.uniform(0.8, 1.25), rng.uniform(0, 45), rng.uniform(0.55, 1.0)
+def lighting(img: np.ndarray, rng: np.random.Generator, c: LightingConfig) -> np.ndarray:
+    """Gain, bias (brightening), gamma and a slight per-channel cast in one lookup table per channel."""
+    gain, bias, gamma = _uniform(rng, c.gain), _uniform(rng, c.bias), _uniform(rng, c.gamma)
     x = np.arange(256, dtype=np.float32) / 255.0
     base = 255.0 * np.power(x, gamma)
-    cast = rng.uniform(0.9, 1.1, 3)
-    lut = np.stack([np.clip(base * gain * c + bias, 0, 255) for c in cast], axis=1).astype(np.uint8)
+    cast = rng.uniform(1 - c.cast, 1 + c.cast, 3)
+    lut = np.stack([np.clip(base * gain * k + bias, 0, 255) for k in cast], axis=1).astype(np.uint8)
     return cv2.LUT(img, lut.reshape(256, 1, 3))
 
 
-def _blur(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    if min(img.shape[:2]) < 4:
+def _to_grey(img: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
+
+
+def blur(img: np.ndarray, rng: np.random.Generator, c: BlurConfig) -> np.ndarray:
+    sigma = _uniform(rng, c.sigma) * _scale(img)
+    if min(img.shape[:2]) < 4 or sigma <= 0:
         return img
-    if rng.random() < 0.6:
-        return cv2.GaussianBlur(img, (0, 0), sigmaX=float(rng.uniform(0.5, 1.8)))
-    k = int(rng.integers(3, 8)) | 1  # motion blur: a line kernel at a random angle
-    kernel = np.zeros((k, k), np.float32)
-    kernel[k // 2, :] = 1.0
-    rot = cv2.getRotationMatrix2D(((k - 1) / 2.0, (k - 1) / 2.0), float(rng.uniform(0, 180)), 1.0)
-    kernel = cv2.warpAffine(kernel, rot, (k, k))
-    kernel /= max(kernel.sum(), 1e-6)
-    return cv2.filter2D(img, -1, kernel, borderType=cv2.BORDER_REPLICATE)
+    return cv2.GaussianBlur(img, (0, 0), sigmaX=sigma)
 
 
-def _noise(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    std = rng.uniform(3, 22)
-    noise = rng.standard_normal(img.shape, dtype=np.float32) * np.float32(std)
-    if rng.random() < 0.5:  # luminance noise: the same on every channel
-        noise[..., 1] = noise[..., 0]
-        noise[..., 2] = noise[..., 0]
-    return np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+def grain(img: np.ndarray, rng: np.random.Generator, c: NoiseConfig) -> np.ndarray:
+    """Grey grain in clumps of `grain` px: white noise drawn on a coarser grid and smoothly upsampled, then
+    rescaled to the drawn std; the same on every channel (a sensor's luminance grain, not colour speckle)."""
+    h, w = img.shape[:2]
+    std, grain = _uniform(rng, c.std), max(1.0, _uniform(rng, c.grain) * _scale(img))
+    gh, gw = max(1, round(h / grain)), max(1, round(w / grain))
+    noise = cv2.resize(rng.standard_normal((gh, gw), dtype=np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    noise *= np.float32(std / max(float(noise.std()), 1e-6))
+    return np.clip(img.astype(np.float32) + noise[..., None], 0, 255).astype(np.uint8)
 
 
-def corrupt_testlike(img: np.ndarray, rng: np.random.Generator, other: np.ndarray | None = None) -> np.ndarray:
+def corrupt_testlike(img: np.ndarray, rng: np.random.Generator, other: np.ndarray | None = None,
+                     cfg: TestlikeConfig | None = None) -> np.ndarray:
     """Degrade a clean document image like the competition's test set. RGB uint8 in, RGB uint8 out, same long side.
 
-    Order follows the physical story: another sheet lies on the document, it is flipped/rotated on the scanner
-    (canvas expanded), the scan is cropped, then the camera adds lighting, blur and noise.
-    Every random choice comes from rng, so the same generator state gives the same output.
+    Order follows the physical story: another sheet may lie on the document, it is flipped, turned and skewed on
+    the scanner (frame kept), the scan is cropped, then lighting (possibly a grey scan), blur and grain.
+    `cfg` defaults to configs/testlike/default.yaml. Every random choice comes from rng, so the same generator
+    state and config give the same output.
     """
-    img = _as_rgb(img)
-    long_side = max(img.shape[:2])
-    out = img
-    if other is not None and rng.random() < 0.4:
+    c = default_config() if cfg is None else cfg
+    out = _as_rgb(img)
+    long_side = max(out.shape[:2])
+    if other is not None and rng.random() < c.overlap_p:
         out = _overlap(out, other, rng)
-    if rng.random() < 0.25:
+    if rng.random() < c.flip_h_p:
         out = out[:, ::-1]
-    if rng.random() < 0.15:
+    if rng.random() < c.flip_v_p:
         out = out[::-1, :]
-    if rng.random() < 0.85:
-        out = _rotate(np.ascontiguousarray(out), rng)
-    if rng.random() < 0.35:
-        out = _crop(out, rng)
+    out = skew_rotate(_turn(np.ascontiguousarray(out), rng, c), rng, c.rotate)
+    if rng.random() < c.crop.p:
+        out = _crop(out, rng, c.crop)
     out = _resize_long(np.ascontiguousarray(out), long_side)
-    if rng.random() < 0.8:
-        out = _lighting(out, rng)
-    if rng.random() < 0.5:
-        out = _blur(out, rng)
-    if rng.random() < 0.75:
-        out = _noise(out, rng)
+    if rng.random() < c.lighting.grey_p:
+        out = _to_grey(out)
+    if rng.random() < c.lighting.p:
+        out = lighting(out, rng, c.lighting)
+    if rng.random() < c.blur.p:
+        out = blur(out, rng, c.blur)
+    if rng.random() < c.noise.p:
+        out = grain(out, rng, c.noise)
     return np.ascontiguousarray(out, dtype=np.uint8)

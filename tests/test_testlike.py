@@ -44,12 +44,62 @@ def test_changes_image_keeps_format_and_long_side():
 
 
 def test_mix_of_corruptions_appears():
-    """Over many draws: some images get rotated to landscape, some dark fill, some dimmer overall."""
+    """Over many draws (calibrated defaults): quarter turns swap the frame's w/h and keep its size, most pages get
+    brighter, rare dark fill, grey scans appear."""
     img = _page()
-    outs = [corrupt_testlike(img, make_rng(3, str(i))) for i in range(60)]
-    assert any(o.shape[1] > o.shape[0] for o in outs)  # sideways rotation turned the portrait page
-    assert any(o[:3, :3].mean() < 90 for o in outs)  # dark fill in a corner
-    assert any(o.mean() < img.mean() - 40 for o in outs)  # dim lighting
+    outs = [corrupt_testlike(img, make_rng(3, str(i))) for i in range(80)]
+    sideways = [o.shape[:2] == img.shape[1::-1][:2] for o in outs]
+    assert 0.3 < np.mean(sideways) < 0.7
+    assert all(o.shape[:2] in (img.shape[:2], img.shape[1::-1][:2]) or max(o.shape[:2]) == 320 for o in outs)
+    assert np.mean([o.mean() > img.mean() for o in outs]) > 0.6  # brightening, not dimming
+    assert any(np.ptp(o.astype(int), axis=2).max() <= 2 for o in outs)  # some grey scans
+
+
+def test_calibrated_defaults_keep_the_frame_and_narrow_skew():
+    """The default config's geometry: most frames equal the input's (or its w/h swap); the white corner fill."""
+    from dl_cls.testlike import default_config
+
+    c = default_config()
+    assert abs(c.turn_p[1] + c.turn_p[3] - 0.48) < 0.02 and c.rotate.white_fill_p >= 0.9
+    assert c.rotate.skew_cap <= 35 and 10 <= c.rotate.skew_sigma <= 16 and c.overlap_p <= 0.05
+    img = _page()
+    kept = [corrupt_testlike(img, make_rng(5, str(i))).shape[:2] in ((320, 226), (226, 320)) for i in range(60)]
+    assert np.mean(kept) > 0.85
+
+
+def test_config_file_and_overrides(tmp_path):
+    from dl_cls.errors import DlClsError
+    from dl_cls.testlike import DEFAULT_CONFIG, load_testlike_config, default_config
+
+    assert load_testlike_config() == default_config()
+    assert load_testlike_config(DEFAULT_CONFIG) == default_config()
+    typo = tmp_path / "t.yaml"
+    typo.write_text("rotate:\n  skew_sigmaa: 3\n")
+    with pytest.raises(DlClsError, match=r"t\.yaml.*skew_sigmaa"):
+        load_testlike_config(typo)
+    top = tmp_path / "u.yaml"
+    top.write_text("overlapp_p: 0.1\n")
+    with pytest.raises(DlClsError, match=r"u\.yaml.*overlapp_p"):
+        load_testlike_config(top)
+    bad = tmp_path / "b.yaml"
+    bad.write_text("turn_p: [0.5, 0.5, 0.5, 0.5]\nblur: {sigma: [2, 1]}\n")
+    with pytest.raises(DlClsError, match=r"b\.yaml.*turn_p.*blur\.sigma|b\.yaml.*blur\.sigma.*turn_p"):
+        load_testlike_config(bad)
+    cfg = load_testlike_config(None, ["blur.p=0", "noise.p=0", "lighting.p=0", "lighting.grey_p=0", "crop.p=0",
+                                      "rotate.skew_p=0", "rotate.jitter_sigma=0", "flip_h_p=0", "flip_v_p=0",
+                                      "turn_p=[1,0,0,0]"])
+    img = _page()
+    assert np.array_equal(corrupt_testlike(img, make_rng(0, "x"), cfg=cfg), img)  # everything off: identity
+
+
+def test_config_changes_output_deterministically():
+    from dl_cls.testlike import load_testlike_config
+
+    img = _page()
+    strong = load_testlike_config(None, ["noise.p=1", "noise.std=[20,20]"])
+    a = corrupt_testlike(img, make_rng(1, "a"), cfg=strong)
+    assert np.array_equal(a, corrupt_testlike(img, make_rng(1, "a"), cfg=strong))
+    assert not np.array_equal(a, corrupt_testlike(img, make_rng(1, "a")))
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 3), (2, 5, 3), (7, 3, 3), (9, 9)])

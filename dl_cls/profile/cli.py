@@ -1,0 +1,132 @@
+"""`dl-cls profile DIR [DIR...]`: the image statistics of folders side by side; `--fit TEST_DIR` proposes a
+test-like corruption config from unlabelled test images."""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from dl_cls.config import config_to_dict
+from dl_cls.errors import DlClsError
+from dl_cls.io import atomic_write_csv, atomic_write_text
+from dl_cls.profile.collect import frame_matches, list_images, measure_folder
+from dl_cls.profile.table import format_table, side_by_side, summarise
+from dl_cls.testlike import DEFAULT_CONFIG, load_testlike_config
+
+JPEG_QUALITY = 95  # assumed for a JPEG test set (its real quality is not read from the files)
+MARKER = ".dl_cls_profile"  # written into --out, so a later run only ever replaces a profile dir it made
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dirs", nargs="*", metavar="DIR", help="image folders to compare (the first is the reference)")
+    p.add_argument("--fit", metavar="TEST_DIR", help="propose a test-like config from these unlabelled test images "
+                   "(needs a clean reference DIR, e.g. train/); written to OUT/testlike.yaml")
+    p.add_argument("--out", help="write profile.csv, per-image stats_<folder>.csv and hist_<stat>.png here")
+    p.add_argument("--reference", help="folder whose frame sizes count as 'train sizes' (default: the first DIR)")
+    p.add_argument("--base", help="test-like config the fit starts from (default configs/testlike/default.yaml)")
+    p.add_argument("--testlike", nargs="?", const="default", metavar="CONFIG",
+                   help="add a column: the reference images after the test-like corruption of CONFIG "
+                   "(default configs/testlike/default.yaml), to compare with the real test set")
+    p.add_argument("--limit", type=int, default=400, help="measure a seeded sample of this many images per folder "
+                   "(0 = all; default 400)")
+    p.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _names(dirs: list[Path]) -> list[str]:
+    """Column names: parent/name (sample/train vs sample/test), made unique."""
+    names = []
+    for d in dirs:
+        base = f"{d.resolve().parent.name}/{d.name}"
+        name, i = base, 2
+        while name in names:
+            name, i = f"{base}#{i}", i + 1
+        names.append(name)
+    return names
+
+
+def _prepare_out(out: Path) -> None:
+    """Refuse a non-empty folder that an earlier profile did not make (we never overwrite others' files)."""
+    if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
+        raise DlClsError(f"{out} exists, is not empty and was not made by dl-cls profile; pick another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).touch()
+
+
+def _check_args(args):
+    dirs = [Path(d) for d in args.dirs]
+    fit = Path(args.fit) if args.fit else None
+    if fit and fit not in dirs:
+        dirs.append(fit)
+    if not dirs:
+        raise DlClsError("give at least one image folder (dl-cls profile DIR [DIR...])")
+    ref = Path(args.reference) if args.reference else dirs[0]
+    if fit and (ref == fit or not args.out):
+        raise DlClsError("--fit needs a clean reference folder (give train/ first or --reference) and --out")
+    for d in dirs + [ref]:
+        list_images(d, 1)  # fail before any work: missing folder, no images
+    base = load_testlike_config(args.base)  # a typo in the base config fails here too
+    if args.testlike:
+        args.testlike = str(DEFAULT_CONFIG if args.testlike == "default" else Path(args.testlike))
+        load_testlike_config(args.testlike)
+    return dirs, fit, ref, base
+
+
+def run(args) -> int:
+    dirs, fit, ref, base = _check_args(args)
+    out = Path(args.out) if args.out else None
+    if out:
+        _prepare_out(out)
+    limit = args.limit or None
+    names = _names(dirs)
+    data = {n: measure_folder(d, args.workers, limit, args.seed) for n, d in zip(names, dirs)}
+    ref_name = names[dirs.index(ref)] if ref in dirs else None
+    ref_df = data[ref_name] if ref_name else measure_folder(ref, args.workers, limit, args.seed)
+    if args.testlike:
+        name = f"test-like {Path(args.testlike).stem} of {_names([ref])[0]}"
+        data[name] = measure_folder(ref, args.workers, limit, args.seed, testlike=args.testlike)
+    for n, d in data.items():
+        d["frame_match"] = frame_matches(d, ref_df, same=n == ref_name)
+    summary = summarise(data)
+    print(format_table(side_by_side(summary)))
+    print(f"(frame sizes compared with {ref}; {', '.join(f'{n}: {len(d)} images' for n, d in data.items())})")
+    if out:
+        _write_outputs(out, data, summary)
+    if fit:
+        _fit(args, fit, ref, data[names[dirs.index(fit)]], ref_df, base, out)
+    return 0
+
+
+def _write_outputs(out: Path, data: dict[str, pd.DataFrame], summary: pd.DataFrame) -> None:
+    from dl_cls.profile.plots import save_histograms  # matplotlib only when plots are wanted
+
+    atomic_write_csv(summary, out / "profile.csv", float_format="%.4g")
+    for n, d in data.items():
+        safe = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in n)
+        atomic_write_csv(d, out / f"stats_{safe}.csv", float_format="%.5g")
+    paths = save_histograms(data, out)
+    print(f"wrote {out / 'profile.csv'}, per-image stats_*.csv and {len(paths)} plots hist_*.png")
+
+
+def _fit(args, fit: Path, ref: Path, test_df, ref_df, base, out: Path) -> None:
+    from dl_cls.profile.fit import fit_config
+
+    ref_paths = [str(p) for p in list_images(ref, args.limit or None, args.seed)]
+    test_files = list_images(fit, args.limit or None, args.seed)
+    n_jpeg = sum(p.suffix.lower() in (".jpg", ".jpeg") for p in test_files)
+    jpeg = JPEG_QUALITY if 2 * n_jpeg > len(test_files) else None
+    fitted = fit_config(test_df, ref_df, ref_paths, base, jpeg=jpeg)
+    width = max(len(p) for p, _, _ in fitted.notes)
+    print(f"\nproposed test-like parameters for {fit} (reference {ref}):")
+    for param, value, why in fitted.notes:
+        print(f"  {param:<{width}}  {value:<28}  from {why}")
+    header = (f"# test-like corruption fitted by `dl-cls profile --fit {fit}` (reference {ref}).\n"
+              "# Fitted: turn_p, rotate.skew_p/skew_sigma/skew_cap/expand_p/white_fill_p, lighting.grey_p/bias,\n"
+              "# noise.std, blur.sigma. Kept from the base config (not measurable): the rest.\n"
+              "# Review it, then check it: dl-cls profile TRAIN TEST --testlike THIS_FILE\n")
+    path = out / "testlike.yaml"
+    atomic_write_text(path, header + yaml.safe_dump(config_to_dict(fitted.config), sort_keys=False))
+    print(f"wrote {path}")
