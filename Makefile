@@ -69,7 +69,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install dl_cls (editable, with dev extra); idempotent
 
-test: install ## run the test suite
+test: install ## check the import layers, then run the test suite
+	$(VENV)/bin/lint-imports
 	NO_ALBUMENTATIONS_UPDATE=1 $(VENV)/bin/pytest -q --durations=15 $(ARGS)
 
 demo: install ## install + the whole pipeline on the embedded sample, on CPU

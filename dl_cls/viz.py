@@ -99,3 +99,17 @@ def save_png(path, rgb: np.ndarray) -> None:
     """Write an RGB image atomically; a .png gets zlib level 9 (sheets of noisy scans shrink ~10%, still lossless)."""
     path = Path(path)
     atomic_write_bytes(path, encode_image(rgb, path.suffix, png_level=9))
+
+
+def figure_png(fig, dpi: int = 110) -> bytes:
+    """A matplotlib Figure (object API, no pyplot state) as PNG bytes."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def save_figure(fig, path) -> None:
+    """Write a figure atomically: a reader never sees half a PNG."""
+    atomic_write_bytes(path, figure_png(fig))

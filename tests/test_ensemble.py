@@ -7,7 +7,8 @@ import pytest
 from test_ensemble_helpers import K, make_project, make_run, noisy_probs
 
 from dl_cls.cli import main
-from dl_cls.ensemble.cv import macro_f1, predict
+from dl_cls.ensemble.cv import predict
+from dl_cls.runs import macro_f1
 from dl_cls.ensemble.specialists import refine, tune_and_refine
 from dl_cls.ensemble.stacking import stack_heldout
 from dl_cls.ensemble.voting import hard_vote, soft_vote, weighted_heldout, weighted_vote

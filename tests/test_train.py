@@ -199,11 +199,11 @@ def test_subset_run_with_mixup_on_every_batch(data_dir, aug_dir, tmp_path, monke
 
 
 def test_focus_fraction_and_dry_run_counts(data_dir, aug_dir, tmp_path, capsys):
-    base = kfold.Run(RunSpec(model="tiny", data_dir=str(data_dir), work_dir=str(tmp_path), aug_dir=str(aug_dir),
+    base = kfold.TrainingRun(RunSpec(model="tiny", data_dir=str(data_dir), work_dir=str(tmp_path), aug_dir=str(aug_dir),
                              dry_run=True, overrides=FAST), kfold.dist.Dist())
-    focus = kfold.Run(RunSpec(model="tiny", data_dir=str(data_dir), work_dir=str(tmp_path), aug_dir=str(aug_dir),
+    focus = kfold.TrainingRun(RunSpec(model="tiny", data_dir=str(data_dir), work_dir=str(tmp_path), aug_dir=str(aug_dir),
                               dry_run=True, overrides=FAST + ["focus=3,4:3"]), kfold.dist.Dist())
-    half = kfold.Run(RunSpec(model="tiny", data_dir=str(data_dir), work_dir=str(tmp_path), aug_dir=str(aug_dir),
+    half = kfold.TrainingRun(RunSpec(model="tiny", data_dir=str(data_dir), work_dir=str(tmp_path), aug_dir=str(aug_dir),
                              dry_run=True, overrides=FAST + ["fraction=0.5"]), kfold.dist.Dist())
     b, f, h = base.fold_counts(), focus.fold_counts(), half.fold_counts()
     for k in (0, 1):

@@ -11,12 +11,12 @@ from pathlib import Path
 import pandas as pd
 
 from dl_cls.ensemble.core import METHODS, build_ensemble
-from dl_cls.ensemble.members import align_runs, label_fixes_of, load_run, load_truth
+from dl_cls.ensemble.members import align_runs
 from dl_cls.ensemble.submission import submission_from_probs, write_submission
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, new_output_dir
 from dl_cls.lock import Lock
-from dl_cls.runs import resolve_run_dir, run_path, write_run_config
+from dl_cls.runs import label_fixes_of, load_run, load_truth, resolve_run_dir, run_path, write_run_config
 
 FLOAT_FORMAT = "%.6f"
 
@@ -89,7 +89,7 @@ def run(args) -> int:
     y, folds = truth.loc[ids].to_numpy(dtype=int), members[0].oof["fold"].to_numpy()
     y_test = None
     if args.test_labels:
-        from dl_cls.report.labels import read_labels
+        from dl_cls.data.labels import read_labels
 
         y_test = read_labels(args.test_labels, dd.test_ids, "test set of sample_submission.csv")
 

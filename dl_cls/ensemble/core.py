@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dl_cls.ensemble.cv import macro_f1, predict
-from dl_cls.ensemble.members import Run
+from dl_cls.ensemble.cv import predict
+from dl_cls.runs import macro_f1
+from dl_cls.runs import LoadedRun
 from dl_cls.ensemble.specialists import group_f1, tune_and_refine
 from dl_cls.ensemble.stacking import stack_heldout
 from dl_cls.ensemble.voting import hard_vote, soft_vote, weighted_heldout, weighted_vote
@@ -46,7 +47,7 @@ def _methods(P, P_test, y, folds, classes, seed):
     return out
 
 
-def build_ensemble(members: list[Run], specialists: list[Run], y: np.ndarray, folds: np.ndarray,
+def build_ensemble(members: list[LoadedRun], specialists: list[LoadedRun], y: np.ndarray, folds: np.ndarray,
                    method: str | None = None, mass_threshold: float | None = None, seed: int = 0,
                    y_test: np.ndarray | None = None) -> EnsembleResult:
     """members/specialists must already be aligned (members.align_runs); y: OOF truth in member row order;

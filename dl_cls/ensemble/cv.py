@@ -5,11 +5,6 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from sklearn.metrics import f1_score
-
-
-def macro_f1(y_true, y_pred) -> float:
-    return float(f1_score(y_true, y_pred, average="macro", zero_division=0))
 
 
 def predict(probs: np.ndarray, classes) -> np.ndarray:

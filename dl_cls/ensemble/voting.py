@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from dl_cls.ensemble.cv import heldout, macro_f1, predict
+from dl_cls.ensemble.cv import heldout, predict
+from dl_cls.runs import macro_f1
 
 N_RANDOM_WEIGHTS = 200  # Dirichlet draws tried by fit_weights, besides uniform and each member alone
 

@@ -13,8 +13,8 @@ from scipy.spatial.distance import squareform
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
 from dl_cls.data.contract import DataDir
-from dl_cls.ensemble.cv import macro_f1
-from dl_cls.ensemble.members import load_run, load_truth, resolve_run_dir
+from dl_cls.runs import macro_f1
+from dl_cls.runs import load_run, load_truth, resolve_run_dir
 from dl_cls.errors import DataError
 
 GROUP_THRESHOLD = 0.03  # mean mutual confusion rate between the two halves a suggested group is joined from

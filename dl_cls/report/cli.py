@@ -81,7 +81,8 @@ def run(args) -> int:
             per_class = a.per_class()
             pairs = a.pairs(args.top)
             groups = a.groups(args.threshold, args.min_count)
-            from dl_cls.report.plots import confusion_figure, error_gallery, save_figure  # matplotlib only here
+            from dl_cls.report.plots import confusion_figure, error_gallery  # matplotlib only here
+            from dl_cls.viz import save_figure
 
             save_figure(confusion_figure(a), out / "confusion_matrix.png")
             atomic_write_csv(per_class, out / "per_class.csv", float_format="%.4f")

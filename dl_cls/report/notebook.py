@@ -15,7 +15,7 @@ def png(rgb_or_figure):
 
     if isinstance(rgb_or_figure, np.ndarray):
         return Image(data=encode_image(rgb_or_figure, ".png"))
-    from dl_cls.report.plots import figure_png
+    from dl_cls.viz import figure_png
 
     return Image(data=figure_png(rgb_or_figure))
 

@@ -1,12 +1,10 @@
 """Report images: the confusion matrix (matplotlib) and the gallery of misclassified images."""
 from __future__ import annotations
 
-import io
-
 import numpy as np
 from matplotlib.figure import Figure  # the object API: no pyplot state, no display needed (CLI, tests, notebook)
 
-from dl_cls.io import atomic_write_bytes, read_image
+from dl_cls.io import read_image
 from dl_cls.report.analysis import Analysis
 from dl_cls.viz import contact_sheet
 
@@ -38,16 +36,6 @@ def confusion_figure(a: Analysis):
                             color="white" if values[i, j] > high else "black")
     fig.suptitle(f"OOF macro F1 {a.macro_f1:.4f}, accuracy {a.accuracy:.4f}, {len(a.y_true)} images")
     return fig
-
-
-def figure_png(fig, dpi: int = 110) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
-
-
-def save_figure(fig, path) -> None:
-    atomic_write_bytes(path, figure_png(fig))
 
 
 def error_caption(a: Analysis, row) -> str:

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score
 
-from dl_cls.ensemble.cv import macro_f1
+from dl_cls.runs import macro_f1
 from dl_cls.errors import DlClsError
-from dl_cls.report.labels import read_labels
+from dl_cls.data.labels import read_labels
 
 
 def add_arguments(parser) -> None:

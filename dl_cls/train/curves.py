@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dl_cls.report.plots import save_figure
+from dl_cls.viz import save_figure
 
 
 def learning_curves(run_dir: Path, folds: list[int], select_metric: str) -> Figure:

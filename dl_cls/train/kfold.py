@@ -93,7 +93,7 @@ def _recipe_differences(spec: RunSpec, saved: dict, saved_cfg: TrainConfig) -> l
 
 
 # ---------------------------------------------------------------------------------------------- the run
-class Run:
+class TrainingRun:
     """Resolved state shared by the folds: config, data, folds, run dir, image stores."""
 
     def __init__(self, spec: RunSpec, d: dist.Dist):
@@ -227,7 +227,7 @@ def check_split(run_dir: Path, saved: dict, folds: pd.DataFrame, folds_path: Pat
                          "folds.csv (WORK/folds.json has its settings) or start a new run")
 
 
-def _describe(run: Run) -> str:
+def _describe(run: TrainingRun) -> str:
     counts = run.fold_counts()
     source = f"AUG {run.aug_dir}" if run.aug_dir else "originals (no AUG set) + online augmentation"
     head = (f"model {run.model_name} ({run.cfg.timm_model_name}), {len(run.classes)} classes"
@@ -239,7 +239,7 @@ def train(spec: RunSpec, force_cpu: bool = False) -> Path | None:
     """Run (or resume) the folds; returns the run dir (None for a dry run)."""
     d = dist.setup(force_cpu)
     try:
-        run = Run(spec, d)
+        run = TrainingRun(spec, d)
         if spec.dry_run:
             if d.main:
                 print(yaml.safe_dump(run.resolved(), sort_keys=False))
@@ -272,7 +272,7 @@ def _remove_if_untrained(run_dir: Path) -> None:
         print(f"removed {run_dir}: this command made it and nothing was trained yet", flush=True)
 
 
-def _train_locked(run: Run) -> None:
+def _train_locked(run: TrainingRun) -> None:
     """Train the run's unfinished folds, each under its own lock: a second writer of a fold is refused before
     any work (another process may train other folds of the same run, as the split-folds recipe does)."""
     d = run.d
@@ -310,7 +310,7 @@ class _Shared:
     views: list
 
 
-def _train_folds(run: Run, todo: list[int]) -> None:
+def _train_folds(run: TrainingRun, todo: list[int]) -> None:
     cfg, dd = run.cfg, run.dd
     cached = want_cache(cfg, len(run.table) + len(dd.test_ids))
     rt = loop.make_runtime(cfg, run.d, cached)
@@ -323,7 +323,7 @@ def _train_folds(run: Run, todo: list[int]) -> None:
         _train_one_fold(run, k, shared)
 
 
-def _train_one_fold(run: Run, k: int, shared: _Shared) -> None:
+def _train_one_fold(run: TrainingRun, k: int, shared: _Shared) -> None:
     cfg, d, dd, rt = run.cfg, run.d, run.dd, shared.rt
     fold_dir = run.dir / f"fold{k}"
     dist.barrier(d)
@@ -352,7 +352,7 @@ def _train_one_fold(run: Run, k: int, shared: _Shared) -> None:
     dist.barrier(d)
 
 
-def _predict_fold(run: Run, fold_dir: Path, shared: _Shared, image_sets: list) -> list[np.ndarray]:
+def _predict_fold(run: TrainingRun, fold_dir: Path, shared: _Shared, image_sets: list) -> list[np.ndarray]:
     """Probabilities of each image set from the fold's best checkpoint, with TTA."""
     cfg, rt = run.cfg, shared.rt
     net = loop.load_fold_model(cfg, fold_dir / "best.pt", len(run.classes), rt.device, rt.channels_last)
@@ -362,7 +362,7 @@ def _predict_fold(run: Run, fold_dir: Path, shared: _Shared, image_sets: list) -
     return [loop.predict(net, images, rt, norm, bs, shared.views, desc)[0] for images, desc in zip(image_sets, descs)]
 
 
-def _write_fold(run: Run, fold_dir: Path, val_ids: pd.Series, p_oof: np.ndarray, p_test: np.ndarray,
+def _write_fold(run: TrainingRun, fold_dir: Path, val_ids: pd.Series, p_oof: np.ndarray, p_test: np.ndarray,
                 info: dict) -> None:
     """The fold's oof.csv and test_probs.csv, then fold.json, which marks it finished."""
     cols = prob_columns(run.classes)

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
 
     from dl_cls.errors import DlClsError
     from dl_cls.io import atomic_write_csv, create_run_dir
-    from dl_cls.report.plots import save_figure
+    from dl_cls.viz import save_figure
     from dl_cls.train.cli import spec_from_args
     from dl_cls.train.kfold import train
 
