@@ -112,24 +112,46 @@ def _build(cls: type[T], data: dict, where: str) -> T:
         raise DlClsError(f"{where or cls.__name__}: {exc}") from None
 
 
+def read_yaml_mapping(path: str | Path) -> dict:
+    """A YAML file whose top level is a mapping (empty file: {}); every problem names the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DlClsError(f"config file {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise DlClsError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise DlClsError(f"{path}: expected a mapping at the top level")
+    return data
+
+
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | dict | None = None) -> T:
     """Build `cls` from the YAML file at `path` (optional) with overrides applied on top."""
+    return compose_config(cls, [path] if path is not None else [], overrides)[0]
+
+
+def compose_config(cls: type[T], layers: list, overrides: list[str] | dict | None = None) -> tuple[T, dict[str, str]]:
+    """Build `cls` from YAML files layered in order (a later file wins, key by key) and overrides on top, in the
+    spirit of hydra's config groups. Returns the config and where each top-level key's value came from
+    ("default" = the dataclass). A typo in any file is an error naming that file and the key."""
     data: dict = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise DlClsError(f"config file {path} not found")
+    sources = {f.name: "default" for f in dataclasses.fields(cls)}
+    for path in layers:
+        layer = read_yaml_mapping(path)
         try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise DlClsError(f"{path}: not valid YAML: {exc}") from None
-        if not isinstance(data, dict):
-            raise DlClsError(f"{path}: expected a mapping at the top level")
+            _build(cls, layer, "")  # checks this file's keys and types on their own
+        except DlClsError as exc:
+            raise DlClsError(f"{path}: {exc}") from None
+        data = _merge(data, layer)
+        sources.update({key: str(path) for key in layer})
     if overrides:
-        data = _merge(data, overrides if isinstance(overrides, dict) else parse_overrides(overrides))
-    where = str(path) if path is not None else ""
+        extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
+        data = _merge(data, extra)
+        sources.update({key: "override" for key in extra})
+    where = str(layers[-1]) if layers else ""
     try:
-        return _build(cls, data, "")
+        return _build(cls, data, ""), sources
     except DlClsError as exc:
         raise DlClsError(f"{where + ': ' if where else ''}{exc}") from None
 

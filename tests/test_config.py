@@ -50,3 +50,21 @@ def test_float_written_without_a_dot_is_a_float(tmp_path):
     assert load_config(Cfg, path).opt.lr == pytest.approx(1e-5)
     with pytest.raises(DlClsError, match="opt.lr: expected float, got 'fast'"):
         load_config(Cfg, None, ["opt.lr=fast"])
+
+
+def test_model_configs_compose_defaults_and_name_the_file_of_a_typo(tmp_path, capsys):
+    from dl_cls.cli import main
+    from dl_cls.train.config import TRAIN_DEFAULTS, compose_train_config
+
+    cfg, sources = compose_train_config("swin_base", {"epochs": 3})
+    assert cfg.timm_name == "swin_base_patch4_window7_224" and sources["timm_name"].endswith("models/swin_base.yaml")
+    assert cfg.mixup_alpha == 0.8 and sources["mixup_alpha"] == str(TRAIN_DEFAULTS)  # shared, not repeated
+    assert cfg.epochs == 3 and sources["epochs"] == "override"
+    assert sources["testlike_seed"] == "default"
+    bad = tmp_path / "m.yaml"
+    bad.write_text("timm_name: resnet34\nlearning_rate: 0.1\n")
+    with pytest.raises(DlClsError, match=r"m\.yaml.*learning_rate"):
+        compose_train_config(str(bad))
+    assert main(["config", "tiny", "lr=0.01"]) == 0
+    out = capsys.readouterr().out
+    assert "lr: 0.01" in out and "# override" in out and "# configs/models/tiny.yaml" in out

@@ -303,78 +303,101 @@ def _human(n: float) -> str:
 def run_augment(dd, preset: Preset, settings: AugSettings, out: Path, workers: int | None = None,
                 progress: bool = True, log=print) -> pd.DataFrame:
     """Generate (or finish) the augmentation set in `out`; returns the manifest."""
-    from tqdm import tqdm
-
     workers = workers or os.cpu_count() or 1
+    jobs = plan(dd, preset, settings, out, log)
+    prepare_out_dir(out, settings_dict(settings, preset, dd.train, dd.train_dir))
+    with Lock(out, f"augment set {out}"):  # one writer per set; the OS drops it if the process dies
+        done = _resume_state(out, jobs, log)
+        todo = jobs[~jobs["ID"].isin(done)]
+        n_workers = min(workers, max(1, len(todo)))
+        state = WorkerState(preset=str(preset.path), train_dir=str(dd.train_dir), images_dir=str(out / "images"),
+                            size=settings.size, seed=settings.seed, source_ids=list(dd.train["ID"]))
+        t0 = time.perf_counter()
+        new = execute(todo, state, out, done, len(jobs), n_workers, progress, preset.name, log)
+        recs = [done[i] for i in jobs["ID"]]
+        manifest = jobs.assign(ops=["|".join(r["ops"]) or "none" for r in recs])[MANIFEST_COLUMNS]
+        atomic_write_csv(manifest, out / "manifest.csv")
+    summarise(preset, recs, jobs, out, new, time.perf_counter() - t0, n_workers, log)
+    return manifest
+
+
+def plan(dd, preset: Preset, settings: AugSettings, out: Path, log) -> pd.DataFrame:
+    """Every output image of the set (ID, target, source_id, copy), in manifest order."""
     copies = plan_copies(dd.train, settings.scale, settings.balance, settings.oversample, dd.num_classes)
     jobs = plan_jobs(copies)
-    per_class = jobs.groupby("target").size()
     log(f"plan: {len(dd.train)} train images x preset {preset.name} -> {len(jobs)} images in {out}")
-    log("per-class totals: " + ", ".join(f"{int(t)}:{int(n)}" for t, n in per_class.items()))
+    log("per-class totals: " + ", ".join(f"{int(t)}:{int(n)}" for t, n in jobs.groupby("target").size().items()))
+    return jobs
 
-    prepare_out_dir(out, settings_dict(settings, preset, dd.train, dd.train_dir))
-    lock = Lock(out, f"augment set {out}").acquire()  # noqa: F841  (held until return; dropped if the process dies)
-    images = out / "images"
-    n_tmp = _clean_temp_files(images)
+
+def _resume_state(out: Path, jobs: pd.DataFrame, log) -> dict[str, dict]:
+    """Images already complete from an earlier, interrupted run (temp files of a killed write removed)."""
+    n_tmp = _clean_temp_files(out / "images")
     done = read_journal(out, jobs)
     # rewrite the journal with only valid lines, so a torn last line never swallows the next record
     atomic_write_text(out / JOURNAL, "".join(json.dumps(r) + "\n" for r in done.values()))
-    todo_df = jobs[~jobs["ID"].isin(done)]
     if done or n_tmp:
         log(f"resuming: {len(done)} of {len(jobs)} images already complete"
             + (f" ({n_tmp} partial temp files removed)" if n_tmp else ""))
-    todo = list(todo_df[["ID", "source_id", "copy", "target"]].itertuples(index=False, name=None))
-    state = WorkerState(preset=str(preset.path), train_dir=str(dd.train_dir), images_dir=str(images),
-                        size=settings.size, seed=settings.seed, source_ids=list(dd.train["ID"]))
-    t0 = time.perf_counter()
+    return done
+
+
+def execute(todo: pd.DataFrame, state: WorkerState, out: Path, done: dict, total: int, workers: int,
+            progress: bool, desc: str, log) -> int:
+    """Make the images still to do, journalling each one as it lands; returns how many were made."""
+    from tqdm import tqdm
+
+    if todo.empty:
+        return 0
+    jobs = list(todo[["ID", "source_id", "copy", "target"]].itertuples(index=False, name=None))
     new = 0
-    if todo:
-        with open(out / JOURNAL, "a", encoding="utf-8") as journal, \
-                tqdm(total=len(jobs), initial=len(done), unit="img", disable=not progress, file=sys.stderr,
-                     smoothing=0.05, desc=f"augment {preset.name}") as bar:
-            def on_result(rec):
-                nonlocal new
-                rec["bytes"] = (images / rec["ID"]).stat().st_size
-                journal.write(json.dumps(rec) + "\n")
-                journal.flush()  # in the kernel's hands now: survives kill -9 of this process
-                done[rec["ID"]] = rec
-                new += 1
-                bar.update(1)
+    with open(out / JOURNAL, "a", encoding="utf-8") as journal, \
+            tqdm(total=total, initial=len(done), unit="img", disable=not progress, file=sys.stderr,
+                 smoothing=0.05, desc=f"augment {desc}") as bar:
+        def on_result(rec):
+            nonlocal new
+            rec["bytes"] = (out / "images" / rec["ID"]).stat().st_size
+            journal.write(json.dumps(rec) + "\n")
+            journal.flush()  # in the kernel's hands now: survives kill -9 of this process
+            done[rec["ID"]] = rec
+            new += 1
+            bar.update(1)
 
-            try:
-                _run_jobs(todo, state, min(workers, len(todo)), on_result)
-            except KeyboardInterrupt:
-                log(f"\ninterrupted after {new} new images; re-run the same command to resume")
-                raise
-    elapsed = time.perf_counter() - t0
+        try:
+            _run_jobs(jobs, state, workers, on_result)
+        except KeyboardInterrupt:
+            log(f"\ninterrupted after {new} new images; re-run the same command to resume")
+            raise
+    return new
 
-    recs = [done[i] for i in jobs["ID"]]
-    manifest = jobs.copy()
-    manifest["ops"] = ["|".join(r["ops"]) or "none" for r in recs]
-    manifest = manifest[MANIFEST_COLUMNS]
-    atomic_write_csv(manifest, out / "manifest.csv")
 
-    stats = summarize(recs)
+def summarise(preset: Preset, recs: list[dict], jobs: pd.DataFrame, out: Path, new: int, elapsed: float,
+              workers: int, log) -> None:
+    """What was made, how fast, which ops failed or ran over budget, disk use."""
     log("")
     log(f"done: {len(jobs)} images ({new} made now in {elapsed:.1f} s"
-        + (f", {new / elapsed:.1f} images/s with {min(workers, max(1, len(todo)))} workers" if new and elapsed > 0
-           else "") + ")")
+        + (f", {new / elapsed:.1f} images/s with {workers} workers" if new and elapsed > 0 else "") + ")")
+    per_class = jobs.groupby("target").size()
     log("per-class totals (target:images): " + ", ".join(f"{int(t)}:{int(n)}" for t, n in per_class.items()))
+    stats = summarize(recs)
     if stats:
-        width = max(len(n) for n in stats)
-        log(f"  {'op':<{width}}  applied  failed  slow  mean ms")
-        for op in preset.ops:
-            s = stats.get(op.name)
-            if s is None:
-                continue
-            n = s.applied + s.failed + s.slow
-            log(f"  {op.name:<{width}}  {s.applied:7d}  {s.failed:6d}  {s.slow:4d}  {s.total_ms / max(n, 1):7.1f}")
-        failures = sum(s.failed + s.slow for s in stats.values())
-        log(f"op failures/over-budget skipped: {failures}" if failures else "no op failed or ran over budget")
-        for name, s in stats.items():
-            if s.failed:
-                msg = next(st for r in recs for n, st, _ in r["records"] if n == name and st.startswith("failed"))
-                log(f"  first failure of {name}: {msg}")
+        _log_op_stats(preset, stats, recs, log)
     log(f"disk use: {_human(_disk_usage(out))} in {out}")
     log(f"manifest: {out / 'manifest.csv'}")
-    return manifest
+
+
+def _log_op_stats(preset: Preset, stats: dict[str, OpStats], recs: list[dict], log) -> None:
+    width = max(len(n) for n in stats)
+    log(f"  {'op':<{width}}  applied  failed  slow  mean ms")
+    for op in preset.ops:
+        s = stats.get(op.name)
+        if s is None:
+            continue
+        n = s.applied + s.failed + s.slow
+        log(f"  {op.name:<{width}}  {s.applied:7d}  {s.failed:6d}  {s.slow:4d}  {s.total_ms / max(n, 1):7.1f}")
+    failures = sum(s.failed + s.slow for s in stats.values())
+    log(f"op failures/over-budget skipped: {failures}" if failures else "no op failed or ran over budget")
+    for name, s in stats.items():
+        if s.failed:
+            msg = next(st for r in recs for n, st, _ in r["records"] if n == name and st.startswith("failed"))
+            log(f"  first failure of {name}: {msg}")

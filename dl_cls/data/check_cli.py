@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import sys
 
+from dl_cls.cli_options import add_label_fixes
 from dl_cls.data.contract import check_data
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("data", nargs="?", default="data", help="data dir (default: data)")
-    parser.add_argument("--label-fixes", default="default",
-                        help="label fixes CSV, 'default' (configs/label_fixes.csv) or 'none'")
+    add_label_fixes(parser)
 
 
 def run(args) -> int:

@@ -183,74 +183,82 @@ def _load(root: Path, label_fixes, problems: list[str]) -> DataDir | None:
         return None
     frames = {name: _read_csv(root / name, cols, problems) for name, cols in CSV_COLUMNS.items()}
     meta_df, train_df, sub_df = frames["meta.csv"], frames["train.csv"], frames["sample_submission.csv"]
-
     num_classes = None
     if meta_df is not None:
-        path = root / "meta.csv"
-        targets = int_column(meta_df, "target", path, problems)
-        meta_df = meta_df.assign(target=targets)
-        if len(meta_df) == 0:
-            problems.append(f"{path}: no classes")
-        elif targets.isna().any():
-            pass  # already reported per row
-        elif sorted(targets.tolist()) != list(range(len(meta_df))):
-            problems.append(f"{path}: targets must be exactly 0..{len(meta_df) - 1}, one row each; "
-                            f"found {sorted(targets.tolist())}")
-        else:
-            num_classes = len(meta_df)
-        meta_df = meta_df.sort_values("target").reset_index(drop=True)[["target", "class_name"]]
-
+        meta_df, num_classes = _check_meta(meta_df, root / "meta.csv", problems)
     for name, df in (("train.csv", train_df), ("sample_submission.csv", sub_df)):
         if df is not None:
             _duplicates(df, root / name, problems)
             _same_stems(df, root / name, problems)
-
     if train_df is not None:
-        path = root / "train.csv"
-        if len(train_df) == 0:
-            problems.append(f"{path}: empty train set (no rows)")
-        targets = int_column(train_df, "target", path, problems, "ID")
-        train_df = train_df.assign(target=targets)[["ID", "target"]]
-        if num_classes is not None:
-            out_of_range = ((targets < 0) | (targets >= num_classes)).fillna(False).to_numpy(dtype=bool)
-            for i in np.flatnonzero(out_of_range):
-                problems.append(f"{path}: row {_row(i)} (ID {train_df['ID'].iloc[i]}): target "
-                                f"{targets.iloc[i]} is not in meta.csv (0..{num_classes - 1})")
-        train_dir = root / "train"
-        if not train_dir.is_dir():
-            problems.append(f"{train_dir}: directory missing")
-        else:
-            present = {p.name for p in train_dir.iterdir()}
-            for i, image_id in enumerate(train_df["ID"]):
-                if image_id not in present:
-                    problems.append(f"{path}: row {_row(i)}: image {train_dir / image_id} is missing")
-
+        train_df = _check_train(train_df, root, num_classes, problems)
     if sub_df is not None:
-        path = root / "sample_submission.csv"
-        test_dir = root / "test"
-        if not test_dir.is_dir():
-            problems.append(f"{test_dir}: directory missing")
-        else:
-            present = {p.name for p in test_dir.iterdir() if not p.name.startswith(".")}
-            listed = set(sub_df["ID"])
-            for i, image_id in enumerate(sub_df["ID"]):
-                if image_id not in present:
-                    problems.append(f"{path}: row {_row(i)}: test image {test_dir / image_id} is missing")
-            extra = sorted(present - listed)
-            if extra:
-                shown = ", ".join(extra[:10]) + (f" and {len(extra) - 10} more" if len(extra) > 10 else "")
-                problems.append(f"{test_dir}: {len(extra)} file(s) not listed in {path.name}: {shown}")
-
+        _check_test_files(sub_df, root, problems)
     if problems or train_df is None or meta_df is None or sub_df is None:
         return None
     fixes_path = resolve_label_fixes(label_fixes)
     applied, notes = 0, []
     if fixes_path is not None:
         train_df, applied, notes = apply_label_fixes(train_df, fixes_path, num_classes)
-    train_df = train_df.astype({"target": int})
-    meta_df = meta_df.astype({"target": int})
-    return DataDir(root=root, train=train_df.reset_index(drop=True), meta=meta_df,
-                   test_ids=sub_df["ID"].tolist(), fixes_applied=applied, fix_notes=notes)
+    return DataDir(root=root, train=train_df.astype({"target": int}).reset_index(drop=True),
+                   meta=meta_df.astype({"target": int}), test_ids=sub_df["ID"].tolist(), fixes_applied=applied,
+                   fix_notes=notes)
+
+
+def _check_meta(meta_df: pd.DataFrame, path: Path, problems: list[str]) -> tuple[pd.DataFrame, int | None]:
+    """meta.csv: targets exactly 0..K-1, one row each; returns (sorted meta, K or None when broken)."""
+    targets = int_column(meta_df, "target", path, problems)
+    meta_df = meta_df.assign(target=targets)
+    num_classes = None
+    if len(meta_df) == 0:
+        problems.append(f"{path}: no classes")
+    elif targets.isna().any():
+        pass  # already reported per row
+    elif sorted(targets.tolist()) != list(range(len(meta_df))):
+        problems.append(f"{path}: targets must be exactly 0..{len(meta_df) - 1}, one row each; "
+                        f"found {sorted(targets.tolist())}")
+    else:
+        num_classes = len(meta_df)
+    return meta_df.sort_values("target").reset_index(drop=True)[["target", "class_name"]], num_classes
+
+
+def _check_train(train_df: pd.DataFrame, root: Path, num_classes: int | None, problems: list[str]) -> pd.DataFrame:
+    """train.csv: integer targets of meta's classes, every listed image present in train/."""
+    path = root / "train.csv"
+    if len(train_df) == 0:
+        problems.append(f"{path}: empty train set (no rows)")
+    targets = int_column(train_df, "target", path, problems, "ID")
+    train_df = train_df.assign(target=targets)[["ID", "target"]]
+    if num_classes is not None:
+        out_of_range = ((targets < 0) | (targets >= num_classes)).fillna(False).to_numpy(dtype=bool)
+        for i in np.flatnonzero(out_of_range):
+            problems.append(f"{path}: row {_row(i)} (ID {train_df['ID'].iloc[i]}): target "
+                            f"{targets.iloc[i]} is not in meta.csv (0..{num_classes - 1})")
+    train_dir = root / "train"
+    if not train_dir.is_dir():
+        problems.append(f"{train_dir}: directory missing")
+        return train_df
+    present = {p.name for p in train_dir.iterdir()}
+    for i, image_id in enumerate(train_df["ID"]):
+        if image_id not in present:
+            problems.append(f"{path}: row {_row(i)}: image {train_dir / image_id} is missing")
+    return train_df
+
+
+def _check_test_files(sub_df: pd.DataFrame, root: Path, problems: list[str]) -> None:
+    """Every sample_submission ID has its image in test/, and test/ holds no unlisted image."""
+    path, test_dir = root / "sample_submission.csv", root / "test"
+    if not test_dir.is_dir():
+        problems.append(f"{test_dir}: directory missing")
+        return
+    present = {p.name for p in test_dir.iterdir() if not p.name.startswith(".")}
+    for i, image_id in enumerate(sub_df["ID"]):
+        if image_id not in present:
+            problems.append(f"{path}: row {_row(i)}: test image {test_dir / image_id} is missing")
+    extra = sorted(present - set(sub_df["ID"]))
+    if extra:
+        shown = ", ".join(extra[:10]) + (f" and {len(extra) - 10} more" if len(extra) > 10 else "")
+        problems.append(f"{test_dir}: {len(extra)} file(s) not listed in {path.name}: {shown}")
 
 
 def load_data(root, label_fixes="default") -> DataDir:

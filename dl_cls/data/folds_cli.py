@@ -3,17 +3,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dl_cls.cli_options import add_data, add_label_fixes, add_work
 from dl_cls.data.contract import load_data
 from dl_cls.data.folds import FOLDS_FILE, ensure_folds
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--data", default="data", help="data dir (default: data)")
-    parser.add_argument("--work", default="work", help="work dir (default: work)")
+    add_data(parser)
+    add_work(parser)
     parser.add_argument("--n-folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--force", action="store_true", help="regenerate over an existing folds.csv")
-    parser.add_argument("--label-fixes", default="default", help="label fixes CSV, 'default' or 'none'")
+    add_label_fixes(parser)
 
 
 def run(args) -> int:

@@ -47,6 +47,39 @@ def _methods(P, P_test, y, folds, classes, seed):
     return out
 
 
+def _method_rows(results: dict, scores: dict, chosen: str, forced: bool, y, classes, test_f1) -> list[dict]:
+    rows = []
+    for name in METHODS:
+        oof, test, fitted, detail = results[name]
+        note = "" if name != chosen else " [forced by --method]" if forced else " [best fold-held-out OOF macro F1]"
+        rows.append(dict(kind="method", name=name, oof_macro_f1=scores[name],
+                         fitted_macro_f1=macro_f1(y, predict(fitted, classes)) if fitted is not None else np.nan,
+                         test_macro_f1=test_f1(test), chosen=name == chosen, detail=detail + note))
+    return rows
+
+
+def _try_specialist(spec: LoadedRun, E: np.ndarray, E_test: np.ndarray, member_ids: pd.Series, y: np.ndarray,
+                    folds: np.ndarray, classes, mass_threshold) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Blend one specialist into the ensemble; its table row says whether it is kept (only if the fold-held-out
+    OOF macro F1 improves, the same rule that picks the method)."""
+    id_pos = {i: n for n, i in enumerate(member_ids)}
+    # the specialist's OOF rows placed among the members' rows; rows it never predicted stay NaN
+    S = np.full((len(y), len(spec.classes)), np.nan)
+    S[[id_pos[i] for i in spec.oof["ID"]]] = spec.oof_probs()
+    before_f1, before_group = macro_f1(y, predict(E, classes)), group_f1(y, E, spec.classes)
+    E_new, E_test_new, w_all, w_folds = tune_and_refine(E, E_test, S, spec.test_probs(), spec.classes, y, folds,
+                                                        mass_threshold)
+    after_f1, after_group = macro_f1(y, predict(E_new, classes)), group_f1(y, E_new, spec.classes)
+    kept = after_f1 > before_f1
+    row = dict(kind="specialist", name=spec.name, oof_macro_f1=after_f1, oof_macro_f1_before=before_f1,
+               group_f1_before=" ".join(f"{c}:{v:.3f}" for c, v in before_group.items()),
+               group_f1_after=" ".join(f"{c}:{v:.3f}" for c, v in after_group.items()), chosen=kept,
+               detail=("" if kept else "NOT APPLIED (held-out OOF F1 did not improve); ")
+               + f"G={','.join(map(str, spec.classes))} blend w={w_all:.1f} on all OOF (test); "
+                 f"per held-out fold: {'/'.join(f'{w:.1f}' for w in w_folds)}")
+    return row, E_new, E_test_new
+
+
 def build_ensemble(members: list[LoadedRun], specialists: list[LoadedRun], y: np.ndarray, folds: np.ndarray,
                    method: str | None = None, mass_threshold: float | None = None, seed: int = 0,
                    y_test: np.ndarray | None = None) -> EnsembleResult:
@@ -55,51 +88,26 @@ def build_ensemble(members: list[LoadedRun], specialists: list[LoadedRun], y: np
     classes = members[0].classes
     P = np.stack([m.oof_probs() for m in members])
     P_test = np.stack([m.test_probs() for m in members])
-    rows = []
 
     def test_f1(probs):
         return macro_f1(y_test, predict(probs, classes)) if y_test is not None else np.nan
 
-    for m in members:
-        rows.append(dict(kind="member", name=m.name, oof_macro_f1=macro_f1(y, predict(m.oof_probs(), classes)),
-                         test_macro_f1=test_f1(m.test_probs()), detail=str(m.path)))
-
+    rows = [dict(kind="member", name=m.name, oof_macro_f1=macro_f1(y, predict(m.oof_probs(), classes)),
+                 test_macro_f1=test_f1(m.test_probs()), detail=str(m.path)) for m in members]
     results = _methods(P, P_test, y, folds, classes, seed)
     scores = {name: macro_f1(y, predict(r[0], classes)) for name, r in results.items()}
     chosen = method or max(METHODS, key=lambda n: (scores[n], -METHODS.index(n)))
-    for name in METHODS:
-        oof, test, fitted, detail = results[name]
-        rows.append(dict(kind="method", name=name, oof_macro_f1=scores[name],
-                         fitted_macro_f1=macro_f1(y, predict(fitted, classes)) if fitted is not None else np.nan,
-                         test_macro_f1=test_f1(test), chosen=name == chosen,
-                         detail=detail + ("" if name != chosen else
-                                          " [forced by --method]" if method else
-                                          " [best fold-held-out OOF macro F1]")))
+    rows += _method_rows(results, scores, chosen, method is not None, y, classes, test_f1)
     E, E_test = results[chosen][0], results[chosen][1]
-
-    id_pos = {i: n for n, i in enumerate(members[0].oof["ID"])}
     applied = []
-    for s in specialists:
-        # the specialist's OOF rows placed among the members' rows; rows it never predicted stay NaN
-        S = np.full((len(y), len(s.classes)), np.nan)
-        S[[id_pos[i] for i in s.oof["ID"]]] = s.oof_probs()
-        before_f1, before_group = macro_f1(y, predict(E, classes)), group_f1(y, E, s.classes)
-        E_new, E_test_new, w_all, w_folds = tune_and_refine(E, E_test, S, s.test_probs(), s.classes, y, folds,
-                                                            mass_threshold)
-        after_f1, after_group = macro_f1(y, predict(E_new, classes)), group_f1(y, E_new, s.classes)
-        # kept only if it helps on the fold-held-out OOF, the same rule that picks the method
-        kept = after_f1 > before_f1
-        rows.append(dict(kind="specialist", name=s.name, oof_macro_f1=after_f1, oof_macro_f1_before=before_f1,
-                         group_f1_before=" ".join(f"{c}:{v:.3f}" for c, v in before_group.items()),
-                         group_f1_after=" ".join(f"{c}:{v:.3f}" for c, v in after_group.items()),
-                         test_macro_f1=test_f1(E_test_new), chosen=kept,
-                         detail=("" if kept else "NOT APPLIED (held-out OOF F1 did not improve); ")
-                         + f"G={','.join(map(str, s.classes))} blend w={w_all:.1f} on all OOF (test); "
-                           f"per held-out fold: {'/'.join(f'{w:.1f}' for w in w_folds)}"))
-        if kept:
+    for spec in specialists:
+        row, E_new, E_test_new = _try_specialist(spec, E, E_test, members[0].oof["ID"], y, folds, classes,
+                                                 mass_threshold)
+        row["test_macro_f1"] = test_f1(E_test_new)
+        rows.append(row)
+        if row["chosen"]:
             E, E_test = E_new, E_test_new
-            applied.append(s.name)
-
+            applied.append(spec.name)
     rows.append(dict(kind="ensemble", name="final", oof_macro_f1=macro_f1(y, predict(E, classes)),
                      test_macro_f1=test_f1(E_test), chosen=True,
                      detail=" + ".join([chosen] + applied)))

@@ -11,12 +11,30 @@ def _examples(ids, n: int = 5) -> str:
     return ", ".join(map(str, ids[:n])) + (f" and {len(ids) - n} more" if len(ids) > n else "")
 
 
-def align_runs(members: list[LoadedRun], specialists: list[LoadedRun], dd: DataDir) -> tuple[list[LoadedRun], list[LoadedRun]]:
+def align_runs(members: list[LoadedRun], specialists: list[LoadedRun],
+               dd: DataDir) -> tuple[list[LoadedRun], list[LoadedRun]]:
     """Check that runs share IDs and folds; return them reindexed to train.csv / sample_submission order.
 
     Full members must cover exactly the train IDs; a specialist covers a subset. Every run must give each
     shared ID the same fold as the first member (otherwise its OOF rows were predicted by different splits).
     """
+    problems = _coverage_problems(members, specialists, dd)
+    if problems:
+        raise DataError(problems, "runs do not line up")
+    problems = _fold_problems(members[0], members[1:] + specialists)
+    if problems:
+        raise DataError(problems, "runs were not trained on the same folds")
+    order = dd.train["ID"]
+    for run in members + specialists:
+        oof = run.oof.set_index("ID")
+        keep = order[order.isin(oof.index)]
+        run.oof = oof.loc[keep].reset_index()
+        run.test = run.test.set_index("ID").loc[dd.test_ids].reset_index()
+    return members, specialists
+
+
+def _coverage_problems(members: list[LoadedRun], specialists: list[LoadedRun], dd: DataDir) -> list[str]:
+    """Members cover exactly the train IDs with every class; specialists a subset; all the same test IDs."""
     train_ids = set(dd.train["ID"])
     problems = []
     for run in members:
@@ -44,25 +62,18 @@ def align_runs(members: list[LoadedRun], specialists: list[LoadedRun], dd: DataD
         if test_ids != set(dd.test_ids):
             problems.append(f"run {run.name}: test_probs.csv IDs differ from {dd.root}/sample_submission.csv "
                             f"(missing {_examples(set(dd.test_ids) - test_ids)}; extra {_examples(test_ids - set(dd.test_ids))})")
-    if problems:
-        raise DataError(problems, "runs do not line up")
+    return problems
 
-    ref = members[0]
+
+def _fold_problems(ref: LoadedRun, others: list[LoadedRun]) -> list[str]:
+    """Every run gives each shared ID the fold the first member gave it."""
+    problems = []
     ref_fold = ref.oof.set_index("ID")["fold"]
-    for run in members[1:] + specialists:
+    for run in others:
         fold = run.oof.set_index("ID")["fold"]
         diff = fold[fold != ref_fold.reindex(fold.index)]
         if len(diff):
             eg = diff.index[0]
             problems.append(f"runs {ref.name} and {run.name} disagree on the fold of {len(diff)} IDs "
                             f"(e.g. {eg}: fold {ref_fold[eg]} vs {diff[eg]}); train them on the same folds.csv")
-    if problems:
-        raise DataError(problems, "runs were not trained on the same folds")
-
-    order = dd.train["ID"]
-    for run in members + specialists:
-        oof = run.oof.set_index("ID")
-        keep = order[order.isin(oof.index)]
-        run.oof = oof.loc[keep].reset_index()
-        run.test = run.test.set_index("ID").loc[dd.test_ids].reset_index()
-    return members, specialists
+    return problems

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dl_cls.cli_options import add_work
 from dl_cls.io import atomic_write_csv, atomic_write_text, new_output_dir
 from dl_cls.lock import Lock
 from dl_cls.report.analysis import GROUP_MIN_COUNT, GROUP_THRESHOLD, Analysis, load_analysis
@@ -16,7 +17,7 @@ from dl_cls.viz import save_png
 def add_arguments(parser) -> None:
     parser.add_argument("run", metavar="RUN_OR_ENSEMBLE",
                         help="a run/ensemble dir, or a name under WORK/runs or WORK/ensembles")
-    parser.add_argument("--work", default="work", help="work dir (default: work)")
+    add_work(parser)
     parser.add_argument("--out", help="output dir, must not exist (default: RUN/report, or report-2, ...)")
     parser.add_argument("--threshold", type=float, default=GROUP_THRESHOLD,
                         help=f"mean mutual confusion rate at which two groups of classes join (default {GROUP_THRESHOLD})")

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import yaml
 
-from dl_cls.config import CONFIG_DIR, config_to_dict, load_config
+from dl_cls.config import CONFIG_DIR, compose_config, config_to_dict, load_config
 from dl_cls.errors import DlClsError
 
 MODELS_DIR = CONFIG_DIR / "models"
+TRAIN_DEFAULTS = CONFIG_DIR / "train" / "defaults.yaml"  # shared by every model file
 
 
 @dataclass
@@ -128,10 +129,16 @@ def model_config_path(model: str) -> Path:
     return path
 
 
-def load_train_config(model: str, overrides: list[str] | dict | None = None) -> TrainConfig:
-    cfg = load_config(TrainConfig, model_config_path(model), overrides)
+def compose_train_config(model: str, overrides: list[str] | dict | None = None) -> tuple[TrainConfig, dict]:
+    """configs/train/defaults.yaml, then the model's file (only what differs), then overrides; with the source
+    of every value."""
+    cfg, sources = compose_config(TrainConfig, [TRAIN_DEFAULTS, model_config_path(model)], overrides)
     cfg.validate()
-    return cfg
+    return cfg, sources
+
+
+def load_train_config(model: str, overrides: list[str] | dict | None = None) -> TrainConfig:
+    return compose_train_config(model, overrides)[0]
 
 
 def recipe_from_run(run_dir: Path) -> tuple[TrainConfig, dict]:

@@ -260,111 +260,151 @@ class FoldResult:
     metrics: pd.DataFrame
 
 
-def train_fold(cfg: TrainConfig, rt: Runtime, fi: FoldInputs, fold_dir: Path) -> FoldResult:
-    d, k = rt.d, fi.fold
-    last_path, best_path = fold_dir / "last.pt", fold_dir / "best.pt"
-    seed_everything(cfg.seed, k)
-    net = new_model(cfg, rt, fi.num_classes)
+class CheckpointKeeper:
+    """Best-so-far tracking, early stopping and the fold's checkpoints, in the spirit of timm's CheckpointSaver:
+    best.pt (the weights judged best, EMA included) and last.pt (everything a resume needs, written every epoch)."""
 
-    # batches: per process; mixup pairs images so a batch must be even
-    n_rank = -(-len(fi.train_set) // d.world)
-    batch = min(cfg.batch_size, n_rank - n_rank % 2)
-    if batch < 2:
-        raise DlClsError(f"fold {k}: only {len(fi.train_set)} training images; need at least 2 per process")
-    if batch != cfg.batch_size and d.main:
-        print(f"fold {k}: batch_size {cfg.batch_size} > {n_rank} images per process; using {batch}")
-    sampler = SeededSampler(len(fi.train_set), cfg.seed * 1000 + k, d.rank, d.world)
-    train_dl = loader(fi.train_set, rt, batch, sampler, drop_last=True)
-    steps = len(train_dl)
-    updates_per_epoch = -(-steps // cfg.grad_accum)
+    def __init__(self, cfg: TrainConfig, fold_dir: Path, meta: dict):
+        self.cfg, self.meta = cfg, meta
+        self.last_path, self.best_path = fold_dir / "last.pt", fold_dir / "best.pt"
+        self.best, self.best_epoch, self.bad_epochs, self.stopped = -1.0, -1, 0, False
+        self.rows: list[dict] = []
+        self.train_time, self.next_epoch = 0.0, 0
 
-    model = wrap(net, cfg, rt)
-    recipe = Recipe(cfg, rt, net, model, fi.num_classes, updates_per_epoch)
-    ema = recipe.ema
-
-    start_epoch, best, best_epoch, bad_epochs, stopped = 0, -1.0, -1, 0, False
-    rows: list[dict] = []
-    train_time = 0.0
-    if last_path.exists():  # resume this fold
-        ck = load_checkpoint(last_path, rt.device, f"delete it to restart fold {k} from its first epoch")
+    def resume(self, net: torch.nn.Module, recipe: Recipe, device, fold: int) -> bool:
+        """Restore model, recipe and RNG states from last.pt; False when there is none."""
+        if not self.last_path.exists():
+            return False
+        ck = load_checkpoint(self.last_path, device, f"delete it to restart fold {fold} from its first epoch")
         net.load_state_dict(ck["model"])
         recipe.load_state_dict(ck["recipe"])
         set_rng_state(ck["rng"])
-        start_epoch = ck["epoch"] + 1
-        best, best_epoch, bad_epochs, stopped = ck["best"], ck["best_epoch"], ck["bad_epochs"], ck["stopped"]
-        rows, train_time = ck["metrics"], ck["train_time"]
-        if d.main:
-            print(f"fold {k}: resuming after epoch {start_epoch} (best {cfg.select_metric} F1 {best:.4f})")
+        self.next_epoch = ck["epoch"] + 1
+        self.best, self.best_epoch, self.bad_epochs = ck["best"], ck["best_epoch"], ck["bad_epochs"]
+        self.stopped, self.rows, self.train_time = ck["stopped"], ck["metrics"], ck["train_time"]
+        return True
 
+    def update(self, row: dict, score: float) -> bool:
+        """Record an epoch; True when it is the best so far (early stopping counts the others)."""
+        self.rows.append(row)
+        improved = score > self.best
+        if improved:
+            self.best, self.best_epoch, self.bad_epochs = score, row["epoch"], 0
+        else:
+            self.bad_epochs += 1
+        self.stopped = self.cfg.patience > 0 and self.bad_epochs >= self.cfg.patience
+        return improved
+
+    def save(self, net: torch.nn.Module, recipe: Recipe, epoch: int, improved: bool, fold_dir: Path) -> None:
+        ema = recipe.ema
+        if improved:
+            save_atomic({"model": net.state_dict(), "ema": ema.module.state_dict() if ema else None,
+                         "epoch": epoch + 1, "score": self.best, "select_metric": self.cfg.select_metric,
+                         "config": recipe_dict(self.cfg), **self.meta}, self.best_path)
+        atomic_write_csv(self.metrics(), fold_dir / "metrics.csv")
+        save_atomic({"model": net.state_dict(), "recipe": recipe.state_dict(), "rng": rng_state(),
+                     "epoch": epoch, "best": self.best, "best_epoch": self.best_epoch,
+                     "bad_epochs": self.bad_epochs, "stopped": self.stopped, "metrics": self.rows,
+                     "train_time": self.train_time}, self.last_path)
+
+    def metrics(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows, columns=METRIC_COLUMNS)
+
+    def result(self) -> FoldResult:
+        metrics = self.metrics()
+        at_best = metrics[metrics["epoch"] == self.best_epoch].iloc[0]
+        return FoldResult(best_epoch=self.best_epoch, clean_f1=float(at_best["clean_f1"]),
+                          testlike_f1=float(at_best["testlike_f1"]), epochs_run=len(metrics),
+                          train_time_s=self.train_time, train_img_s=float(metrics["train_img_s"].mean()),
+                          eval_img_s=float(metrics["eval_img_s"].mean()),
+                          stopped_early=bool(self.stopped and len(metrics) < self.cfg.epochs), metrics=metrics)
+
+
+def _batch_size(cfg: TrainConfig, fi: FoldInputs, d: dist.Dist) -> int:
+    """Per-process batch; mixup pairs images, so it must be even and at least 2."""
+    n_rank = -(-len(fi.train_set) // d.world)
+    batch = min(cfg.batch_size, n_rank - n_rank % 2)
+    if batch < 2:
+        raise DlClsError(f"fold {fi.fold}: only {len(fi.train_set)} training images; need at least 2 per process")
+    if batch != cfg.batch_size and d.main:
+        print(f"fold {fi.fold}: batch_size {cfg.batch_size} > {n_rank} images per process; using {batch}")
+    return batch
+
+
+def train_one_epoch(recipe: Recipe, train_dl: DataLoader, rt: Runtime, desc: str) -> tuple[float, float, float]:
+    """One pass over the fold's training images: (mean loss over processes, images/s, seconds)."""
+    cfg, d, steps = recipe.cfg, rt.d, len(train_dl)
+    recipe.model.train()
+    t0 = time.perf_counter()
+    loss_sum, loss_n, seen = torch.zeros((), device=rt.device), 0, 0
+    bar = tqdm(train_dl, desc=desc, disable=not rt.show, leave=False)
+    for step, (x, y, _) in enumerate(bar):
+        loss_sum += recipe.step(x, y, boundary=(step + 1) % cfg.grad_accum == 0 or step + 1 == steps)
+        loss_n += 1
+        seen += len(x)
+        if step % 10 == 0:
+            bar.set_postfix(loss=f"{float(loss_sum) / loss_n:.3f}")
+    if rt.device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - t0
+    train_loss = float(np.mean(dist.gather(d, float(loss_sum) / max(1, loss_n))))
+    img_s = sum(dist.gather(d, seen)) / max(max(dist.gather(d, seconds)), 1e-9)
+    return train_loss, img_s, seconds
+
+
+def evaluate(judge: torch.nn.Module, fi: FoldInputs, rt: Runtime, norm: Normalizer, batch_size: int) -> dict:
+    """Macro F1 on the fold's clean and test-like validation images (one view each) and eval speed."""
+    p_clean, r1 = predict(judge, fi.val_clean, rt, norm, batch_size, [(0, False)], "val clean")
+    p_tl, r2 = predict(judge, fi.val_testlike, rt, norm, batch_size, [(0, False)], "val test-like")
+    return {"clean_f1": macro_f1(fi.val_labels, p_clean.argmax(1)),
+            "testlike_f1": macro_f1(fi.val_labels, p_tl.argmax(1)), "eval_img_s": (r1 + r2) / 2}
+
+
+def _log_epoch(k: int, cfg: TrainConfig, row: dict, improved: bool, stopped: bool, tb) -> None:
+    print(f"fold {k} epoch {row['epoch']:>3}/{cfg.epochs}  lr {row['lr']:.2e}  loss {row['train_loss']:.4f}  "
+          f"clean F1 {row['clean_f1']:.4f}  test-like F1 {row['testlike_f1']:.4f}  train {row['train_img_s']:.0f} "
+          f"img/s  eval {row['eval_img_s']:.0f} img/s{'  *' if improved else ''}{'  (early stop)' if stopped else ''}",
+          flush=True)
+    if tb is not None:
+        for key, value in row.items():
+            if key != "epoch":
+                tb.add_scalar(key, value, row["epoch"])
+
+
+def train_fold(cfg: TrainConfig, rt: Runtime, fi: FoldInputs, fold_dir: Path) -> FoldResult:
+    """Train one fold (or finish it from last.pt): train_one_epoch + evaluate per epoch, the keeper decides."""
+    d, k = rt.d, fi.fold
+    seed_everything(cfg.seed, k)
+    net = new_model(cfg, rt, fi.num_classes)
+    sampler = SeededSampler(len(fi.train_set), cfg.seed * 1000 + k, d.rank, d.world)
+    train_dl = loader(fi.train_set, rt, _batch_size(cfg, fi, d), sampler, drop_last=True)
+    recipe = Recipe(cfg, rt, net, wrap(net, cfg, rt), fi.num_classes, -(-len(train_dl) // cfg.grad_accum))
+    keeper = CheckpointKeeper(cfg, fold_dir, fi.meta)
+    if keeper.resume(net, recipe, rt.device, k) and d.main:
+        print(f"fold {k}: resuming after epoch {keeper.next_epoch} (best {cfg.select_metric} F1 {keeper.best:.4f})")
     eval_bs = cfg.eval_batch_size or 2 * cfg.batch_size
-    single = [(0, False)]
     tb = _tensorboard(cfg, fold_dir) if d.main else None
-
-    epoch = start_epoch
-    while epoch < cfg.epochs and not stopped:
+    epoch = keeper.next_epoch
+    while epoch < cfg.epochs and not keeper.stopped:
         seed_everything(cfg.seed, k, epoch)
         sampler.set_epoch(epoch)
-        model.train()
         t0 = time.perf_counter()
-        loss_sum, loss_n, seen = torch.zeros((), device=rt.device), 0, 0
-        bar = tqdm(train_dl, desc=f"fold {k} epoch {epoch + 1}/{cfg.epochs}", disable=not rt.show, leave=False)
-        for step, (x, y, _) in enumerate(bar):
-            loss = recipe.step(x, y, boundary=(step + 1) % cfg.grad_accum == 0 or step + 1 == steps)
-            loss_sum += loss
-            loss_n += 1
-            seen += len(x)
-            if step % 10 == 0:
-                bar.set_postfix(loss=f"{loss.item():.3f}")
-        if rt.device.type == "cuda":
-            torch.cuda.synchronize()
-        epoch_train_s = time.perf_counter() - t0
-        train_time += epoch_train_s
+        loss, img_s, seconds = train_one_epoch(recipe, train_dl, rt, f"fold {k} epoch {epoch + 1}/{cfg.epochs}")
+        keeper.train_time += seconds
         recipe.scheduler.step(epoch + 1)
-        lr = recipe.optimizer.param_groups[0]["lr"]
-        train_loss = float(np.mean(dist.gather(d, float(loss_sum) / max(1, loss_n))))
-        train_img_s = sum(dist.gather(d, seen)) / max(max(dist.gather(d, epoch_train_s)), 1e-9)
-
-        judge = ema.module if ema is not None else net
-        p_clean, r1 = predict(judge, fi.val_clean, rt, recipe.norm, eval_bs, single, "val clean")
-        p_tl, r2 = predict(judge, fi.val_testlike, rt, recipe.norm, eval_bs, single, "val test-like")
-        clean_f1, tl_f1 = macro_f1(fi.val_labels, p_clean.argmax(1)), macro_f1(fi.val_labels, p_tl.argmax(1))
-        score = tl_f1 if cfg.select_metric == "testlike" else clean_f1
-        row = dict(epoch=epoch + 1, lr=lr, train_loss=train_loss, clean_f1=clean_f1, testlike_f1=tl_f1,
-                   train_img_s=train_img_s, eval_img_s=(r1 + r2) / 2, epoch_s=time.perf_counter() - t0)
-        rows.append(row)
-        improved = score > best
-        if improved:
-            best, best_epoch, bad_epochs = score, epoch + 1, 0
-        else:
-            bad_epochs += 1
-        stopped = cfg.patience > 0 and bad_epochs >= cfg.patience
+        scores = evaluate(recipe.ema.module if recipe.ema is not None else net, fi, rt, recipe.norm, eval_bs)
+        row = dict(epoch=epoch + 1, lr=recipe.optimizer.param_groups[0]["lr"], train_loss=loss,
+                   clean_f1=scores["clean_f1"], testlike_f1=scores["testlike_f1"], train_img_s=img_s,
+                   eval_img_s=scores["eval_img_s"], epoch_s=time.perf_counter() - t0)
+        improved = keeper.update(row, scores["testlike_f1" if cfg.select_metric == "testlike" else "clean_f1"])
         if d.main:
-            print(f"fold {k} epoch {epoch + 1:>3}/{cfg.epochs}  lr {lr:.2e}  loss {train_loss:.4f}  "
-                  f"clean F1 {clean_f1:.4f}  test-like F1 {tl_f1:.4f}  train {train_img_s:.0f} img/s  "
-                  f"eval {row['eval_img_s']:.0f} img/s{'  *' if improved else ''}"
-                  f"{'  (early stop)' if stopped else ''}", flush=True)
-            if tb is not None:
-                for key, value in row.items():
-                    if key != "epoch":
-                        tb.add_scalar(key, value, epoch + 1)
-            if improved:
-                save_atomic({"model": net.state_dict(), "ema": ema.module.state_dict() if ema else None,
-                             "epoch": epoch + 1, "score": score, "select_metric": cfg.select_metric,
-                             "config": recipe_dict(cfg), **fi.meta}, best_path)
-            atomic_write_csv(pd.DataFrame(rows, columns=METRIC_COLUMNS), fold_dir / "metrics.csv")
-            save_atomic({"model": net.state_dict(), "recipe": recipe.state_dict(), "rng": rng_state(),
-                         "epoch": epoch, "best": best, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
-                         "stopped": stopped, "metrics": rows, "train_time": train_time}, last_path)
+            _log_epoch(k, cfg, row, improved, keeper.stopped, tb)
+            keeper.save(net, recipe, epoch, improved, fold_dir)
         dist.barrier(d)
         epoch += 1
     if tb is not None:
         tb.close()
-    metrics = pd.DataFrame(rows, columns=METRIC_COLUMNS)
-    at_best = metrics[metrics["epoch"] == best_epoch].iloc[0]
-    return FoldResult(best_epoch=best_epoch, clean_f1=float(at_best["clean_f1"]),
-                      testlike_f1=float(at_best["testlike_f1"]), epochs_run=len(metrics), train_time_s=train_time,
-                      train_img_s=float(metrics["train_img_s"].mean()), eval_img_s=float(metrics["eval_img_s"].mean()),
-                      stopped_early=bool(stopped and len(metrics) < cfg.epochs), metrics=metrics)
+    return keeper.result()
 
 
 def _tensorboard(cfg: TrainConfig, fold_dir: Path):

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import argparse
 
+from dl_cls.cli_options import add_work
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", help="run name under WORK/runs, or a run dir")
-    parser.add_argument("--work", default="work")
+    add_work(parser)
 
 
 def run(args: argparse.Namespace) -> int:

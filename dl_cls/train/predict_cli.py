@@ -4,12 +4,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from dl_cls.cli_options import add_work
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", help="run name under WORK/runs, or a run dir")
     parser.add_argument("--data", required=True, help="a competition data dir (its test/ in sample_submission "
                         "order) or any folder of images (sorted by name)")
-    parser.add_argument("--work", default="work")
+    add_work(parser)
     parser.add_argument("--out", default=None, help="output CSV (default: RUN/predictions/<data name>/test_probs.csv;"
                         " never overwritten)")
     parser.add_argument("--cpu", action="store_true", help="predict on the CPU even when a GPU is present")
