@@ -1,0 +1,87 @@
+"""dl-cls ocr: read the train and test images (orientation-normalised, cached, parallel) into an OCR table, and
+with --classes build the OCR expert for that group as a class-subset run dir (WORK/runs/<name>/) that
+`dl-cls ensemble --specialist` accepts."""
+from __future__ import annotations
+
+import json
+
+from dl_cls.cli_options import add_data, add_label_fixes, add_work
+from dl_cls.data.contract import load_data
+from dl_cls.errors import DlClsError
+from dl_cls.ocr.engine import make_engine
+from dl_cls.ocr.read import ReadSettings
+from dl_cls.ocr.table import Job, default_workers, read_all, settings_dir, write_table
+from dl_cls.runs import run_path
+
+
+def add_arguments(parser) -> None:
+    add_data(parser)
+    add_work(parser)
+    parser.add_argument("--classes", default=None,
+                        help="a class group, e.g. 3,4,7,14: OCR only its train images (and every test image), "
+                             "then build the OCR expert for it")
+    parser.add_argument("--name", default=None, help="expert run name (default: ocr-<classes>)")
+    parser.add_argument("--no-expert", action="store_true", help="only write the OCR table")
+    parser.add_argument("--keywords", default="default",
+                        help="title keyword list: 'default' (configs/ocr_keywords.csv), 'none' or a class,keyword CSV")
+    parser.add_argument("--engine", default="tesseract")
+    parser.add_argument("--tesseract", default="tesseract", help="the tesseract binary")
+    parser.add_argument("--lang", default=ReadSettings.lang, help="tesseract languages (default: kor+eng)")
+    parser.add_argument("--title-frac", type=float, default=ReadSettings.title_frac)
+    parser.add_argument("--all-turns", action="store_true",
+                        help="try all 4 turns x mirror instead of the 2 turns the text-direction test leaves")
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--budget", type=float, default=60.0, help="seconds per image at most (default 60)")
+    add_label_fixes(parser)
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def parse_classes(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        classes = [int(c) for c in text.split(",") if c.strip()]
+    except ValueError as exc:
+        raise DlClsError(f"--classes {text!r}: expected comma-separated class indices, e.g. 3,4,7,14") from exc
+    if len(classes) < 2 or len(set(classes)) != len(classes):
+        raise DlClsError(f"--classes {text!r}: give two or more distinct classes")
+    return classes
+
+
+def _jobs(dd, classes) -> list[Job]:
+    train = dd.train if classes is None else dd.train[dd.train["target"].isin(classes)]
+    jobs = [Job("train", i, str(dd.train_path(i))) for i in train["ID"]]
+    return jobs + [Job("test", i, str(dd.test_path(i))) for i in dd.test_ids]
+
+
+def run(args) -> int:
+    dd = load_data(args.data, label_fixes=args.label_fixes)
+    classes = parse_classes(args.classes)
+    if classes is not None and set(classes) - set(range(dd.num_classes)):
+        raise DlClsError(f"--classes {args.classes}: {dd.root}/meta.csv has classes 0..{dd.num_classes - 1}")
+    expert = classes is not None and not args.no_expert
+    out = run_path(args.work, args.name or "ocr-" + "-".join(map(str, classes))) if expert else None
+    if out is not None and out.exists():  # fail before the expensive part
+        raise DlClsError(f"{out} already exists; outputs are never overwritten. Pick another --name.")
+    engine = make_engine(args.engine, args.lang, args.tesseract)
+    engine.check()
+    settings = ReadSettings(lang=args.lang, title_frac=args.title_frac, all_turns=args.all_turns)
+    root = settings_dir(args.work, engine, settings)
+    jobs = _jobs(dd, classes)
+    print(f"ocr: {len(jobs)} images ({sum(j.split == 'train' for j in jobs)} train, {len(dd.test_ids)} test) "
+          f"with {engine.version()} [{args.lang}], cache {root}", flush=True)
+    table, stats = read_all(jobs, engine, settings, root, args.workers or default_workers(), args.budget,
+                            progress=not args.no_progress)
+    path = write_table(table, root)
+    print(f"wrote {path}: {json.dumps(stats)}; no readable text: {int((table['n_chars'] < 2).sum())} images")
+    if expert:
+        from dl_cls.ocr.rundir import build_expert_run
+
+        info = {"label_fixes": str(args.label_fixes), "ocr_dir": str(root.resolve()), "settings": settings.key(),
+                "stats": stats}
+        summary = build_expert_run(out, table, dd, args.work, classes, args.keywords, info)
+        print(f"OCR expert {out}: OOF macro F1 {summary['oof_f1']:.4f} on {summary['oof_rows']} of "
+              f"{summary['train_rows']} train images with text ({summary['oof_f1_all_rows']:.4f} counting the rest "
+              f"as wrong); keyword rule fired on {summary['rule_fired_oof']:.0%}; test images with text "
+              f"{summary['test_coverage']:.0%}.\nUse it: dl-cls ensemble RUNS... --specialist {out.name}")
+    return 0

@@ -1,0 +1,177 @@
+"""The OCR expert: OCR text -> class probabilities within a class group, written as a class-subset run dir.
+
+Features: char 2-3-gram TF-IDF + logistic regression on title + page text, and a title-keyword rule that comes
+first when it fires. Keywords are learned from train titles (character n-grams of the title that are pure for one
+class, inside each CV fold from that fold's training rows only), plus an optional shipped list
+(configs/ocr_keywords.csv: class,keyword) matched with one wrong character allowed, as OCR often misreads one.
+
+Rows without readable text give no prediction, never a guess: they are left out of oof.csv (the ensemble keeps
+its own prediction for OOF rows a specialist did not predict) and get uniform probabilities in test_probs.csv
+(the loader needs every test ID; a uniform row only shrinks the ensemble's distribution inside the group towards
+uniform, so with any blend weight it keeps the ensemble's ranking there, i.e. its prediction).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from dl_cls.config import CONFIG_DIR
+from dl_cls.errors import DlClsError
+from dl_cls.runs import prob_columns
+
+DEFAULT_KEYWORDS = CONFIG_DIR / "ocr_keywords.csv"
+RULE_WEIGHT = 0.8  # a firing keyword rule: 0.8 on its class + 0.2 x the TF-IDF model's probabilities
+MIN_CHARS = 2  # fewer confident letters than this = no readable text
+
+
+def title_key(title: str) -> str:
+    """Letters only, upper case: spacing and punctuation vary between readings of one title (진 단 서)."""
+    return "".join(ch for ch in str(title).upper() if ch.isalpha())
+
+
+def ngrams(key: str, n_min: int = 2, n_max: int = 8) -> set[str]:
+    return {key[i : i + n] for n in range(n_min, n_max + 1) for i in range(len(key) - n + 1)}
+
+
+def learn_keywords(titles, y, min_support: float = 0.3, per_class: int = 10) -> pd.DataFrame:
+    """Title n-grams found in no other class's titles and in at least `min_support` of this class's: class,keyword.
+    Longer n-grams first among equal support, since they are the more specific."""
+    sets = [ngrams(title_key(t)) for t in titles]
+    y = np.asarray(y)
+    seen_in = {}
+    for grams, c in zip(sets, y):
+        for g in grams:
+            seen_in.setdefault(g, Counter())[int(c)] += 1
+    rows = []
+    for c in np.unique(y):
+        n_c = int((y == c).sum())
+        pure = [(cnt[int(c)] / n_c, len(g), g) for g, cnt in seen_in.items() if set(cnt) == {int(c)}]
+        pure = sorted((p for p in pure if p[0] >= min_support), reverse=True)[:per_class]
+        rows += [{"class": int(c), "keyword": g, "support": round(s, 3), "source": "learned"} for s, _, g in pure]
+    return pd.DataFrame(rows, columns=["class", "keyword", "support", "source"])
+
+
+def load_keyword_file(spec, classes) -> pd.DataFrame:
+    """--keywords default|none|FILE -> class,keyword rows of the group's classes (default: the shipped list,
+    when it exists)."""
+    if spec in (None, "none"):
+        return pd.DataFrame(columns=["class", "keyword", "source"])
+    path = DEFAULT_KEYWORDS if spec == "default" else Path(spec)
+    if spec == "default" and not path.is_file():
+        return pd.DataFrame(columns=["class", "keyword", "source"])
+    try:
+        df = pd.read_csv(path, dtype={"keyword": str}, comment="#")
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DlClsError(f"{path}: cannot read the keyword list ({exc})") from exc
+    if not {"class", "keyword"} <= set(df.columns):
+        raise DlClsError(f"{path}: needs columns class,keyword (has {', '.join(map(str, df.columns))})")
+    bad = pd.to_numeric(df["class"], errors="coerce").isna() | df["keyword"].isna()
+    if bad.any():
+        raise DlClsError(f"{path}: line {int(bad.to_numpy().argmax()) + 2}: class must be an integer and keyword non-empty")
+    df = df.assign(**{"class": df["class"].astype(int), "keyword": df["keyword"].map(title_key), "source": "file"})
+    return df[df["class"].isin(classes) & (df["keyword"] != "")][["class", "keyword", "source"]]
+
+
+def fuzzy_in(keyword: str, text: str, max_wrong: int) -> bool:
+    """keyword occurs in text with at most `max_wrong` substituted characters."""
+    if keyword in text:
+        return True
+    n = len(keyword)
+    if max_wrong == 0 or n < 3:
+        return False
+    return any(sum(a != b for a, b in zip(keyword, text[i : i + n])) <= max_wrong for i in range(len(text) - n + 1))
+
+
+def rule_class(title: str, keywords: pd.DataFrame) -> int | None:
+    """The class whose keywords match the title most often (learned: exactly; shipped: one wrong character),
+    None when none match or two classes tie."""
+    key = title_key(title)
+    votes = Counter()
+    for c, kw, source in keywords[["class", "keyword", "source"]].itertuples(index=False):
+        if fuzzy_in(kw, key, 1 if source == "file" else 0):
+            votes[int(c)] += 1
+    top = votes.most_common(2)
+    if not top or (len(top) == 2 and top[0][1] == top[1][1]):
+        return None
+    return top[0][0]
+
+
+def document(title: str, text: str) -> str:
+    return f"{title} {text}".upper()
+
+
+class OcrExpert:
+    """Fit on (title, text, class) rows of the group; predict_proba over `classes` in their order."""
+
+    def __init__(self, classes, file_keywords: pd.DataFrame, seed: int = 0):
+        self.classes, self.file_keywords, self.seed = [int(c) for c in classes], file_keywords, seed
+
+    def fit(self, titles, texts, y) -> "OcrExpert":
+        y = np.asarray(y, dtype=int)
+        if len(np.unique(y)) < 2:
+            raise DlClsError(f"OCR expert: readable train text for only {len(np.unique(y))} class(es) of "
+                             f"{self.classes}; cannot learn to tell them apart")
+        self.keywords = pd.concat([learn_keywords(titles, y), self.file_keywords], ignore_index=True)
+        self.model = make_pipeline(
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), sublinear_tf=True, min_df=1),
+            LogisticRegression(C=10.0, max_iter=2000, class_weight="balanced", random_state=self.seed))
+        self.model.fit([document(a, b) for a, b in zip(titles, texts)], y)
+        return self
+
+    def predict_proba(self, titles, texts) -> tuple[np.ndarray, np.ndarray]:
+        """(N, len(classes)) probabilities and whether the keyword rule fired per row."""
+        probs = np.zeros((len(titles), len(self.classes)))
+        fitted = self.model.predict_proba([document(a, b) for a, b in zip(titles, texts)])
+        for j, c in enumerate(self.model.classes_):
+            probs[:, self.classes.index(int(c))] = fitted[:, j]
+        fired = np.zeros(len(titles), bool)
+        for i, title in enumerate(titles):
+            c = rule_class(title, self.keywords)
+            if c is not None:
+                probs[i] = (1 - RULE_WEIGHT) * probs[i]
+                probs[i, self.classes.index(c)] += RULE_WEIGHT
+                fired[i] = True
+        return probs, fired
+
+
+def has_text(table: pd.DataFrame) -> np.ndarray:
+    return (table["n_chars"].to_numpy() >= MIN_CHARS) & (table["title"].str.len() + table["text"].str.len() > 0).to_numpy()
+
+
+def cross_validate(train: pd.DataFrame, classes, file_keywords, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """OOF probabilities for the train rows with text (columns ID, fold, probs...), each predicted by a model
+    fitted on the other folds' rows; and the rule-fired flag of those rows."""
+    rows = train[has_text(train)]
+    out, fired_all = [], []
+    for k in sorted(rows["fold"].unique()):
+        fit, held = rows[rows["fold"] != k], rows[rows["fold"] == k]
+        expert = OcrExpert(classes, file_keywords, seed).fit(fit["title"], fit["text"], fit["target"])
+        probs, fired = expert.predict_proba(list(held["title"]), list(held["text"]))
+        out.append(pd.concat([held[["ID", "fold"]].reset_index(drop=True),
+                              pd.DataFrame(probs, columns=prob_columns(classes))], axis=1))
+        fired_all.append(fired)
+    if not out:
+        raise DlClsError("OCR expert: no train image of the group has readable text")
+    return pd.concat(out, ignore_index=True), np.concatenate(fired_all)
+
+
+def predict_test(train: pd.DataFrame, test: pd.DataFrame, classes, file_keywords, seed: int = 0):
+    """Test probabilities from a model fitted on all readable train rows; rows without text are uniform.
+    Returns (probs frame ID,p_..., readable mask, rule-fired mask, the fitted expert)."""
+    rows = train[has_text(train)]
+    expert = OcrExpert(classes, file_keywords, seed).fit(rows["title"], rows["text"], rows["target"])
+    probs = np.full((len(test), len(classes)), 1.0 / len(classes))
+    readable = has_text(test)
+    fired = np.zeros(len(test), bool)
+    if readable.any():
+        probs[readable], fired[readable] = expert.predict_proba(list(test["title"][readable]),
+                                                                list(test["text"][readable]))
+    frame = pd.concat([test[["ID"]].reset_index(drop=True), pd.DataFrame(probs, columns=prob_columns(classes))],
+                      axis=1)
+    return frame, readable, fired, expert

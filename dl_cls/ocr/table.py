@@ -1,0 +1,153 @@
+"""The OCR table: one row per image (ID,split,orientation,mirrored,skew_deg,n_chars,mean_conf,title,text), cached
+per image and settings, so a run resumes after any interruption (kill -9 included) and a later run with more
+images reuses what is read.
+
+Layout: WORK/ocr/<engine>-<lang>-<settings hash>/
+    settings.json           what the hash covers (engine version, reader settings)
+    cache/<split>/<ID>.json one entry per image (atomic: absent or whole), with the image bytes' hash
+    ocr.csv                 the table of the images of the last command
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import pandas as pd
+
+from dl_cls.errors import DlClsError
+from dl_cls.io import atomic_write_csv, atomic_write_text, read_image
+
+COLUMNS = ["ID", "split", "orientation", "mirrored", "skew_deg", "n_chars", "mean_conf", "title", "text"]
+TABLE = "ocr.csv"
+
+
+@dataclass(frozen=True)
+class Job:
+    split: str
+    id: str
+    path: str
+
+
+def settings_dir(work, engine, settings) -> Path:
+    """WORK/ocr/<engine>-<lang>-<hash of engine version + reader settings>; settings.json records the key."""
+    key = {"engine": engine.name, "engine_version": engine.version(), **settings.key()}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
+    out = Path(work) / "ocr" / f"{engine.name}-{re.sub(r'[^A-Za-z0-9]+', '_', settings.lang)}-{digest}"
+    if not (out / "settings.json").is_file():
+        atomic_write_text(out / "settings.json", json.dumps(key, indent=2) + "\n")
+    return out
+
+
+def entry_path(root: Path, job: Job) -> Path:
+    return root / "cache" / job.split / f"{job.id}.json"
+
+
+def file_hash(path) -> str:
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()
+
+
+def cached_row(root: Path, job: Job) -> dict | None:
+    """The cached row of an image, or None when there is none, it is unreadable, or the image changed."""
+    path = entry_path(root, job)
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+        return entry["row"] if entry["image_sha1"] == file_hash(job.path) else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+# ------------------------------------------------------------------------------------------ workers
+_WORKER: dict = {}
+
+
+def _init_worker(engine, settings, budget_s: float, root: str) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # one thread per worker process; the engine is pinned to one too (OMP_THREAD_LIMIT)
+    _WORKER.update(engine=engine, settings=settings, budget_s=budget_s, root=Path(root))
+
+
+def read_one(job: Job) -> dict:
+    """Read one image and write its cache entry atomically; returns the row (plus note and seconds)."""
+    from dl_cls.ocr.read import read_document
+
+    t0 = time.perf_counter()
+    row = read_document(read_image(job.path), _WORKER["engine"], _WORKER["settings"], _WORKER["budget_s"])
+    row = {"ID": job.id, "split": job.split, **row, "seconds": round(time.perf_counter() - t0, 3)}
+    entry = {"image_sha1": file_hash(job.path), "row": row}
+    atomic_write_text(entry_path(_WORKER["root"], job), json.dumps(entry, ensure_ascii=False) + "\n")
+    return row
+
+
+def _progress(total: int, enabled: bool):
+    if not enabled or not sys.stderr.isatty():  # logs of nohup/CI keep one summary line, not bar redraws
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="ocr", unit="img", dynamic_ncols=True)
+
+
+def read_all(jobs: list[Job], engine, settings, root: Path, workers: int, budget_s: float,
+             progress: bool = True) -> tuple[pd.DataFrame, dict]:
+    """Rows of every job, from the cache where possible; the rest read in `workers` processes."""
+    rows = {j: cached_row(root, j) for j in jobs}
+    todo = [j for j, r in rows.items() if r is None]
+    stats = {"images": len(jobs), "cached": len(jobs) - len(todo), "read": len(todo), "budget_hit": 0}
+    bar = _progress(len(todo), progress)
+    if todo:
+        _init_worker(engine, settings, budget_s, str(root))
+        if workers <= 1:
+            results = map(read_one, todo)
+        else:
+            pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
+                                       initargs=(engine, settings, budget_s, str(root)))
+            results = pool.map(read_one, todo, chunksize=1)
+        try:
+            for job, row in zip(todo, results):
+                rows[job] = row
+                stats["budget_hit"] += row.get("note") == "budget"
+                if bar is not None:
+                    bar.update()
+        finally:
+            if workers > 1:
+                pool.shutdown(cancel_futures=True)
+            if bar is not None:
+                bar.close()
+    secs = [r.get("seconds", 0.0) for j, r in rows.items() if j in set(todo)]
+    stats["seconds_per_image"] = round(sum(secs) / len(secs), 3) if secs else None
+    table = pd.DataFrame([rows[j] for j in jobs]).reindex(columns=COLUMNS)
+    return table, stats
+
+
+def write_table(table: pd.DataFrame, root: Path) -> Path:
+    path = root / TABLE
+    atomic_write_csv(table, path)
+    return path
+
+
+def read_table(path) -> pd.DataFrame:
+    """An OCR table, checked: the columns above, one row per (split, ID)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DlClsError(f"{path}: OCR table not found (run dl-cls ocr first)")
+    df = pd.read_csv(path, dtype={"ID": str, "title": str, "text": str}, keep_default_na=False)
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise DlClsError(f"{path}: not an OCR table (missing columns {', '.join(missing)})")
+    dup = df.duplicated(["split", "ID"])
+    if dup.any():
+        raise DlClsError(f"{path}: line {int(dup.to_numpy().argmax()) + 2}: ID {df['ID'][dup].iloc[0]} appears twice")
+    df["n_chars"] = pd.to_numeric(df["n_chars"], errors="coerce").fillna(0).astype(int)
+    return df
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))

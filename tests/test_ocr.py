@@ -1,0 +1,266 @@
+"""OCR stage: orientation normalisation, the engine interface, the cached/resumable table, the OCR expert's run
+dir (loaded and blended by the ensembler) and the no-text and missing-engine cases.
+
+Tests that run tesseract skip when it (or its Korean data) is missing; `make install` installs it as root."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_ensemble_helpers import make_data, make_run, noisy_probs
+
+from dl_cls.cli import main
+from dl_cls.data.sample import render
+from dl_cls.ocr.engine import EngineMissing, OcrText, TesseractEngine, parse_tsv
+from dl_cls.ocr.expert import fuzzy_in, learn_keywords, rule_class
+from dl_cls.ocr.read import ReadSettings, read_document
+from dl_cls.ocr.table import Job, cached_row, entry_path, read_all
+from dl_cls.orient import normalise, orient, rotate_any, text_direction
+
+GROUP = [3, 4, 7, 14]
+TITLES = {3: "CONFIRMATION OF ADMISSION", 4: "DIAGNOSIS", 7: "OUTPATIENT CERTIFICATE", 14: "STATEMENT OF OPINION"}
+
+
+def _tesseract_or_skip() -> TesseractEngine:
+    engine = TesseractEngine("kor+eng")
+    try:
+        engine.check()
+    except EngineMissing as exc:
+        pytest.skip(f"OCR engine missing: {exc}")
+    return engine
+
+
+# ------------------------------------------------------------------------------------------ geometry
+@pytest.mark.parametrize("orientation", [0, 90, 180, 270])
+@pytest.mark.parametrize("mirrored", [False, True])
+def test_orient_is_undone_by_the_matching_correction(orientation, mirrored):
+    page = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    # a page mirrored then turned clockwise by t is restored by turning by -t, then mirroring
+    seen = orient(orient(page, 0, mirrored), orientation, False)
+    restored = orient(seen, (360 - orientation) % 360, mirrored)
+    np.testing.assert_array_equal(restored, page)
+
+
+def test_rotate_any_fills_white_and_keeps_the_corners():
+    img = np.zeros((40, 60, 3), np.uint8)
+    out = rotate_any(img, 30)
+    assert out.shape[0] > 40 and out.shape[1] > 60  # canvas grew: no corner cut
+    assert (out[0, 0] == 255).all()  # paper-white fill, not black
+    assert (out[out.shape[0] // 2, out.shape[1] // 2] == 0).all()
+
+
+@pytest.mark.parametrize("target", GROUP)
+def test_text_direction_tells_sideways_pages(target):
+    page = render(target, 320, np.random.default_rng(target))
+    for turn in (0, 90, 180, 270):
+        direction, ratio = text_direction(orient(page, turn, False))
+        assert direction == ("vertical" if turn % 180 else "horizontal"), (turn, ratio)
+
+
+def test_normalise_deskews_with_white_fill():
+    page = render(4, 320, np.random.default_rng(0))
+    out = normalise(rotate_any(page, 10), 10.0, 0, False)
+    assert out.shape[0] > page.shape[0] and (out[0, 0] >= 250).all()
+
+
+# ------------------------------------------------------------------------------------------ engine
+def test_parse_tsv_keeps_words_with_confidence():
+    tsv = ("level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
+           "4\t1\t1\t1\t1\t0\t0\t0\t9\t9\t-1\t\n"
+           "5\t1\t1\t1\t1\t1\t0\t0\t9\t9\t91.5\t진단서\n"
+           "5\t1\t1\t1\t1\t2\t0\t0\t9\t9\t40\tDIAG\"NOSIS\n"
+           "5\t1\t1\t1\t2\t1\t0\t0\t9\t9\t77\tend\n")
+    out = parse_tsv(tsv)
+    assert out.words == ["진단서", 'DIAG"NOSIS', "end"] and out.confs == [91.5, 40.0, 77.0]
+    assert out.text == '진단서 DIAG"NOSIS\nend'
+
+
+def test_missing_engine_is_one_line_with_the_fix(tmp_path, capsys):
+    with pytest.raises(EngineMissing, match="make ocr-deps"):
+        TesseractEngine("kor", binary=str(tmp_path / "no-tesseract")).check()
+    data = make_data(tmp_path / "data", [0, 1] * 3, 2, 2)
+    code = main(["ocr", "--data", str(data), "--work", str(tmp_path / "work"),
+                 "--tesseract", str(tmp_path / "no-tesseract")])
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith(("WARNING", "INFO"))]
+    assert code != 0 and len(err) == 1 and "make ocr-deps" in err[0] and "not found" in err[0]
+
+
+# ------------------------------------------------------------------------------------------ cache / resume
+class FakeEngine:
+    """Reads a fixed title on the upright, unmirrored candidate only; counts its calls."""
+
+    name = "fake"
+
+    def __init__(self):
+        self.calls = 0
+
+    def version(self):
+        return "fake 1"
+
+    def check(self):
+        pass
+
+    def read(self, image, psm, timeout=None):
+        self.calls += 1
+        bright = image[: image.shape[0] // 2].mean() > image[image.shape[0] // 2 :].mean()
+        return OcrText(["DIAGNOSIS"], [95.0], [(1, 1, 1)]) if bright else OcrText(["x"], [10.0], [(1, 1, 1)])
+
+
+def _jobs(tmp_path, n=3):
+    import cv2
+
+    jobs = []
+    for i in range(n):
+        path = tmp_path / f"img{i}.png"
+        cv2.imwrite(str(path), render(4, 96, np.random.default_rng(i))[:, :, ::-1])
+        jobs.append(Job("train", path.name, str(path)))
+    return jobs
+
+
+def test_table_is_cached_per_image_and_a_killed_entry_is_redone(tmp_path):
+    jobs, root, engine = _jobs(tmp_path), tmp_path / "cache", FakeEngine()
+    settings = ReadSettings(upscale=1.0)
+    first, stats = read_all(jobs, engine, settings, root, workers=1, budget_s=30, progress=False)
+    assert stats["read"] == 3 and engine.calls > 0
+    assert list(first.columns) == ["ID", "split", "orientation", "mirrored", "skew_deg", "n_chars", "mean_conf",
+                                   "title", "text"]
+    calls = engine.calls
+    again, stats = read_all(jobs, engine, settings, root, workers=1, budget_s=30, progress=False)
+    assert stats["cached"] == 3 and engine.calls == calls  # second run: all from the cache, no engine call
+    pd.testing.assert_frame_equal(first, again)
+    # kill -9 mid-write leaves no entry (atomic writes); a truncated one (written by something else) is redone too
+    entry_path(root, jobs[0]).unlink()
+    entry_path(root, jobs[1]).write_text('{"image_sha1": "')
+    assert cached_row(root, jobs[1]) is None
+    third, stats = read_all(jobs, engine, settings, root, workers=1, budget_s=30, progress=False)
+    assert stats == {**stats, "cached": 1, "read": 2}
+    pd.testing.assert_frame_equal(first, third)
+
+
+def test_a_changed_image_is_read_again(tmp_path):
+    jobs, root, engine = _jobs(tmp_path, 1), tmp_path / "cache", FakeEngine()
+    read_all(jobs, engine, ReadSettings(upscale=1.0), root, workers=1, budget_s=30, progress=False)
+    shutil.copy(tmp_path / "img0.png", tmp_path / "keep.png")
+    import cv2
+
+    cv2.imwrite(jobs[0].path, render(3, 96, np.random.default_rng(9))[:, :, ::-1])
+    assert cached_row(root, jobs[0]) is None
+    assert json.loads(entry_path(root, jobs[0]).read_text())["row"]["ID"] == "img0.png"
+
+
+def test_time_budget_keeps_what_was_read():
+    class Slow(FakeEngine):
+        def read(self, image, psm, timeout=None):
+            from dl_cls.ocr.engine import EngineTimeout
+
+            raise EngineTimeout("slow")
+
+    row = read_document(render(4, 96, np.random.default_rng(0)), Slow(), ReadSettings(upscale=1.0), budget_s=5)
+    assert row["note"] == "budget" and row["n_chars"] == 0 and row["text"] == ""
+
+
+# ------------------------------------------------------------------------------------------ keywords
+def test_keywords_learned_are_pure_and_match():
+    titles = ["DIAGNOSIS", "DIAGNOSSS", "STATEMENT OF OPINION", "STATEMENT OF OPlNION", "OUTPATIENT CERTIFICATE"] * 2
+    y = [4, 4, 14, 14, 7] * 2
+    kw = learn_keywords(titles, y)
+    assert set(kw["class"]) == {4, 7, 14}
+    for c, word in kw[["class", "keyword"]].itertuples(index=False):  # pure: no other class's title has it
+        assert not any(word in t.replace(" ", "") for t, yy in zip(titles, y) if yy != c)
+    assert rule_class("DIAGN0SIS form", kw) == 4 and rule_class("nothing here", kw) is None
+    assert fuzzy_in("진단서", "진탄서", 1) and not fuzzy_in("진단서", "소견서", 1)
+
+
+# ------------------------------------------------------------------------------------------ expert run dir
+def _project(tmp_path, no_text_test=(0, 1)):
+    """A data dir with classes 0..5 where {2,3,4} is the group, folds.csv, a full member run and an OCR table
+    whose titles name the class (some rows unreadable)."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(6), 10)
+    data = make_data(tmp_path / "data", y, 12, 6)
+    work = tmp_path / "work"
+    ids = [f"tr{i:04d}.jpg" for i in range(len(y))]
+    folds = np.arange(len(y)) % 5
+    work.mkdir()
+    pd.DataFrame({"ID": ids, "fold": folds}).to_csv(work / "folds.csv", index=False)
+    y_test = np.array([2, 3, 4] * 4)
+    make_run(work / "runs" / "member", data, ids, folds, noisy_probs(y, 6, 0.6, rng, {2: [3, 4], 3: [2, 4], 4: [2, 3]}),
+             [f"te{i:04d}.jpg" for i in range(12)], noisy_probs(y_test, 6, 0.5, rng))
+    names = {2: "ALPHA FORM", 3: "BRAVO FORM", 4: "CHARLIE FORM"}
+    rows = [dict(ID=i, split="train", title=names[t], text=f"{names[t]} body", n_chars=12)
+            for i, t in zip(ids, y) if t in names]
+    rows[0].update(title="", text="", n_chars=0)  # one unreadable train image
+    for j in range(12):
+        unreadable = j in no_text_test
+        rows.append(dict(ID=f"te{j:04d}.jpg", split="test", title="" if unreadable else names[y_test[j]],
+                         text="" if unreadable else "body", n_chars=0 if unreadable else 9))
+    table = pd.DataFrame(rows).assign(orientation=0, mirrored=False, skew_deg=0.0, mean_conf=90.0)
+    return data, work, table
+
+
+def test_expert_run_dir_loads_and_blends_as_a_specialist(tmp_path, capsys):
+    from dl_cls.data.contract import load_data
+    from dl_cls.runs import load_run
+    from dl_cls.ocr.rundir import build_expert_run
+
+    data, work, table = _project(tmp_path)
+    dd = load_data(data, None)
+    info = {"label_fixes": None, "ocr_dir": "x", "settings": {}, "stats": {}}
+    summary = build_expert_run(work / "runs" / "ocr-2-3-4", table, dd, work, [2, 3, 4], "none", info)
+    assert summary["oof_f1"] == 1.0 and summary["oof_rows"] == 29 and summary["train_rows"] == 30
+    run = load_run(work / "runs" / "ocr-2-3-4")  # the ensembler's own loader and checks
+    assert run.is_subset and run.classes == [2, 3, 4] and list(run.oof.columns) == ["ID", "fold", "p_2", "p_3", "p_4"]
+    assert "tr0020.jpg" not in set(run.oof["ID"])  # the unreadable train image gives no OOF prediction
+    np.testing.assert_allclose(run.test_probs()[:2], 1 / 3, atol=1e-6)  # unreadable test images: uniform (neutral)
+    code = main(["ensemble", "member", "--work", str(work), "--specialist", "ocr-2-3-4", "--name", "e",
+                 "--method", "soft"])
+    assert code == 0, capsys.readouterr().err
+    members = pd.read_csv(work / "ensembles" / "e" / "members.csv")
+    spec = members[members["kind"] == "specialist"].iloc[0]
+    assert spec["oof_macro_f1"] > spec["oof_macro_f1_before"] and bool(spec["chosen"])
+    # unreadable test rows keep the ensemble's prediction; readable ones the ensemble puts in the group follow
+    # the (right) OCR titles
+    cols = [f"p_{c}" for c in range(6)]
+    ens = pd.read_csv(work / "ensembles" / "e" / "test_probs.csv")[cols].to_numpy().argmax(1)
+    member = pd.read_csv(work / "runs" / "member" / "test_probs.csv")[cols].to_numpy().argmax(1)
+    np.testing.assert_array_equal(ens[:2], member[:2])
+    in_group = np.isin(member, [2, 3, 4]) & (np.arange(12) >= 2)
+    assert in_group.sum() >= 5 and (ens[in_group] == np.array([2, 3, 4] * 4)[in_group]).all()
+
+
+def test_expert_refuses_an_existing_run_dir(tmp_path):
+    data, work, table = _project(tmp_path)
+    (work / "runs" / "ocr-2-3-4").mkdir(parents=True)
+    code = main(["ocr", "--data", str(data), "--work", str(work), "--classes", "2,3,4", "--label-fixes", "none"])
+    assert code == 2
+
+
+# ------------------------------------------------------------------------------------------ with tesseract
+@pytest.mark.slow
+def test_orientation_recovered_on_known_turns_and_mirrors():
+    engine = _tesseract_or_skip()
+    probe = np.arange(6).reshape(2, 3)
+    rng = np.random.default_rng(0)
+    good = total = 0
+    for target in (4, 14):  # the shortest title (the hardest) and a long one
+        page = render(target, 320, np.random.default_rng(100 + target))
+        for turn in (0, 90, 180, 270):
+            for mirrored in (False, True):
+                seen = rotate_any(orient(orient(page, 0, mirrored), turn, False), float(rng.uniform(-6, 6)))
+                row = read_document(seen, engine, ReadSettings())
+                fixed = orient(orient(orient(probe, 0, mirrored), turn, False), row["orientation"], row["mirrored"])
+                good += fixed.shape == probe.shape and bool((fixed == probe).all())
+                total += 1
+    assert good / total >= 0.85, f"{good}/{total}"
+
+
+@pytest.mark.slow
+def test_tesseract_reads_the_sample_titles():
+    engine = _tesseract_or_skip()
+    for target in GROUP:
+        row = read_document(render(target, 320, np.random.default_rng(target)), engine, ReadSettings())
+        assert (row["orientation"], row["mirrored"]) == (0, False)
+        assert TITLES[target].split()[-1] in row["title"] + " " + row["text"], row
