@@ -58,6 +58,17 @@ def atomic_write_csv(df: pd.DataFrame, path, float_format: str | None = None) ->
     atomic_write_text(path, df.to_csv(index=False, float_format=float_format))
 
 
+def read_csv(path, missing: str = "file not found", **kwargs) -> pd.DataFrame:
+    """pd.read_csv where every failure is one DlClsError naming the file (IDs are always read as text)."""
+    kwargs.setdefault("dtype", {"ID": str})
+    try:
+        return pd.read_csv(path, **kwargs)
+    except FileNotFoundError:
+        raise DlClsError(f"{path}: {missing}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DlClsError(f"{path}: not a readable CSV ({exc})") from exc
+
+
 def create_run_dir(path) -> Path:
     """Create a new output dir; an existing one is never reused silently."""
     path = Path(path)

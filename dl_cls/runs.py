@@ -22,7 +22,7 @@ from sklearn.metrics import f1_score
 
 from dl_cls.data.contract import DataDir, load_data
 from dl_cls.errors import DataError, DlClsError
-from dl_cls.io import atomic_write_text
+from dl_cls.io import atomic_write_text, read_csv
 
 CONFIG_FILE = "config.yaml"
 ROW_SUM_TOL = 1e-3  # probabilities are written as text; a row may sum to 1 +- rounding
@@ -112,12 +112,7 @@ class LoadedRun:
 
 def _read_probs(path: Path, classes: list[int], with_fold: bool) -> pd.DataFrame:
     """Read and validate an oof.csv / test_probs.csv; every problem names the file and the CSV line."""
-    if not path.is_file():
-        raise DlClsError(f"{path}: file missing (did the run finish?)")
-    try:
-        df = pd.read_csv(path, dtype={"ID": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DlClsError(f"{path}: not a readable CSV ({exc})") from exc
+    df = read_csv(path, "file missing (did the run finish?)")
     expected = ["ID"] + (["fold"] if with_fold else []) + prob_columns(classes)
     if sorted(df.columns) != sorted(expected):
         raise DataError([f"{path}: columns {', '.join(map(str, df.columns))}; expected {', '.join(expected)} "

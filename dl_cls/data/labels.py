@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from dl_cls.errors import DataError, DlClsError
+from dl_cls.io import read_csv
 
 
 def _few(ids, n=5) -> str:
@@ -17,12 +18,7 @@ def _few(ids, n=5) -> str:
 def read_labels(path, ids: list[str], what: str = "predictions") -> np.ndarray:
     """Targets of `ids` from an ID,target CSV; the ID sets must be equal (error naming both sides otherwise)."""
     path = Path(path)
-    try:
-        df = pd.read_csv(path, dtype={"ID": str})
-    except FileNotFoundError:
-        raise DlClsError(f"{path}: labels file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DlClsError(f"{path}: not a readable CSV ({exc})") from exc
+    df = read_csv(path, "labels file not found")
     if not {"ID", "target"} <= set(df.columns):
         raise DlClsError(f"{path}: needs columns ID,target; found {', '.join(map(str, df.columns))}")
     problems = []

@@ -8,13 +8,11 @@ import numpy as np
 import pandas as pd
 
 from dl_cls.ensemble.cv import predict
-from dl_cls.runs import macro_f1
-from dl_cls.runs import LoadedRun
 from dl_cls.ensemble.specialists import group_f1, tune_and_refine
 from dl_cls.ensemble.stacking import stack_heldout
 from dl_cls.ensemble.voting import hard_vote, soft_vote, weighted_heldout, weighted_vote
+from dl_cls.runs import LoadedRun, macro_f1
 
-METHODS = ("soft", "hard", "weighted", "stack")  # on a tie in held-out F1 the earlier (simpler) one is chosen
 TABLE_COLUMNS = ["kind", "name", "oof_macro_f1", "fitted_macro_f1", "oof_macro_f1_before", "group_f1_before",
                  "group_f1_after", "test_macro_f1", "chosen", "detail"]
 
@@ -31,30 +29,54 @@ def _fmt_w(w) -> str:
     return "/".join(f"{x:.2f}" for x in np.atleast_1d(w))
 
 
-def _methods(P, P_test, y, folds, classes, seed):
-    """name -> (held-out OOF, test, in-sample fitted OOF or None, detail)."""
-    out = {
-        "soft": (soft_vote(P), soft_vote(P_test), None, "mean probability"),
-        "hard": (hard_vote(P), hard_vote(P_test), None,
-                 "majority of arg-max; ties broken by summed probability"),
-    }
-    oof_w, w_all, w_folds = weighted_heldout(P, y, folds, classes, seed)
-    out["weighted"] = (oof_w, weighted_vote(P_test, w_all), weighted_vote(P, w_all),
-                       f"weights {_fmt_w(w_all)} fitted on all OOF (test); per held-out fold: "
-                       + "; ".join(_fmt_w(w) for w in w_folds))
-    oof_s, fitted_s, test_s = stack_heldout(P, P_test, y, folds, classes)
-    out["stack"] = (oof_s, test_s, fitted_s, "logistic regression on members' probabilities, per-fold CV")
-    return out
+@dataclass
+class MethodResult:
+    """What every ensemble method returns: fold-held-out OOF (what it is judged on), test, in-sample fitted OOF
+    (None for methods that fit nothing) and a line for members.csv."""
+    oof: np.ndarray
+    test: np.ndarray
+    fitted: np.ndarray | None
+    detail: str
+
+
+def _soft(P, P_test, y, folds, classes, seed) -> MethodResult:
+    return MethodResult(soft_vote(P), soft_vote(P_test), None, "mean probability")
+
+
+def _hard(P, P_test, y, folds, classes, seed) -> MethodResult:
+    return MethodResult(hard_vote(P), hard_vote(P_test), None, "majority of arg-max; ties broken by summed probability")
+
+
+def _weighted(P, P_test, y, folds, classes, seed) -> MethodResult:
+    oof, w_all, w_folds = weighted_heldout(P, y, folds, classes, seed)
+    return MethodResult(oof, weighted_vote(P_test, w_all), weighted_vote(P, w_all),
+                        f"weights {_fmt_w(w_all)} fitted on all OOF (test); per held-out fold: "
+                        + "; ".join(_fmt_w(w) for w in w_folds))
+
+
+def _stack(P, P_test, y, folds, classes, seed) -> MethodResult:
+    oof, fitted, test = stack_heldout(P, P_test, y, folds, classes)
+    return MethodResult(oof, test, fitted, "logistic regression on members' probabilities, per-fold CV")
+
+
+# the method registry: name -> fn(P, P_test, y, folds, classes, seed) -> MethodResult. Order matters: on a tie in
+# held-out F1 the earlier (simpler) one is chosen. A new method is one function and one line here.
+REGISTRY = {"soft": _soft, "hard": _hard, "weighted": _weighted, "stack": _stack}
+METHODS = tuple(REGISTRY)
+
+
+def _methods(P, P_test, y, folds, classes, seed) -> dict[str, MethodResult]:
+    return {name: fn(P, P_test, y, folds, classes, seed) for name, fn in REGISTRY.items()}
 
 
 def _method_rows(results: dict, scores: dict, chosen: str, forced: bool, y, classes, test_f1) -> list[dict]:
     rows = []
     for name in METHODS:
-        oof, test, fitted, detail = results[name]
+        r = results[name]
         note = "" if name != chosen else " [forced by --method]" if forced else " [best fold-held-out OOF macro F1]"
         rows.append(dict(kind="method", name=name, oof_macro_f1=scores[name],
-                         fitted_macro_f1=macro_f1(y, predict(fitted, classes)) if fitted is not None else np.nan,
-                         test_macro_f1=test_f1(test), chosen=name == chosen, detail=detail + note))
+                         fitted_macro_f1=macro_f1(y, predict(r.fitted, classes)) if r.fitted is not None else np.nan,
+                         test_macro_f1=test_f1(r.test), chosen=name == chosen, detail=r.detail + note))
     return rows
 
 
@@ -95,10 +117,10 @@ def build_ensemble(members: list[LoadedRun], specialists: list[LoadedRun], y: np
     rows = [dict(kind="member", name=m.name, oof_macro_f1=macro_f1(y, predict(m.oof_probs(), classes)),
                  test_macro_f1=test_f1(m.test_probs()), detail=str(m.path)) for m in members]
     results = _methods(P, P_test, y, folds, classes, seed)
-    scores = {name: macro_f1(y, predict(r[0], classes)) for name, r in results.items()}
+    scores = {name: macro_f1(y, predict(r.oof, classes)) for name, r in results.items()}
     chosen = method or max(METHODS, key=lambda n: (scores[n], -METHODS.index(n)))
     rows += _method_rows(results, scores, chosen, method is not None, y, classes, test_f1)
-    E, E_test = results[chosen][0], results[chosen][1]
+    E, E_test = results[chosen].oof, results[chosen].test
     applied = []
     for spec in specialists:
         row, E_new, E_test_new = _try_specialist(spec, E, E_test, members[0].oof["ID"], y, folds, classes,

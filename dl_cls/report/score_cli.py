@@ -10,6 +10,7 @@ from sklearn.metrics import accuracy_score
 
 from dl_cls.runs import macro_f1
 from dl_cls.errors import DlClsError
+from dl_cls.io import read_csv
 from dl_cls.data.labels import read_labels
 
 
@@ -22,12 +23,7 @@ def add_arguments(parser) -> None:
 
 def predictions(path: Path) -> pd.DataFrame:
     """ID,target from a submission or a probability table."""
-    try:
-        df = pd.read_csv(path, dtype={"ID": str})
-    except FileNotFoundError:
-        raise DlClsError(f"{path}: file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DlClsError(f"{path}: not a readable CSV ({exc})") from exc
+    df = read_csv(path)
     if "ID" not in df.columns:
         raise DlClsError(f"{path}: no ID column")
     if df["ID"].duplicated().any():
