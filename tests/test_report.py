@@ -88,6 +88,9 @@ def test_report_cli_on_run_and_specialist(tmp_path, capsys):
     # --out must be new
     assert main(["report", "spec", "--work", work, "--out", str(tmp_path / "spec_report")]) == 2
     assert "already exists" in capsys.readouterr().err
+    # no gallery asked for: it says so, rather than claiming there were no mistakes
+    assert main(["report", "a", "--work", work, "--max-errors", "0", "--out", str(tmp_path / "r0")]) == 0
+    assert "--max-errors 0" in capsys.readouterr().out and not (tmp_path / "r0" / "errors.png").exists()
 
 
 def test_report_on_an_ensemble_dir(tmp_path):
