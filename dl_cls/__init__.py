@@ -1,2 +1,7 @@
-from importlib.metadata import version as _v
-__version__ = "0.1.0"
+"""dl_cls: document-image classification toolkit. The version lives in pyproject.toml only."""
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("dl_cls")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "unknown"

@@ -137,8 +137,8 @@ def _read_probs(path: Path, classes: list[int], with_fold: bool) -> pd.DataFrame
 
 
 def subset_classes(config: dict) -> list[int] | None:
-    """The original classes of a class-subset run, None for a full run. The trainer writes the resolved list
-    (the order of its probability columns) as subset_classes next to the classes it was asked for."""
+    """The original classes of a class-subset run (the order of its probability columns), None for a full run.
+    config.yaml's `classes` (the trainer's sorted list) or `subset_classes` (written by the OCR expert)."""
     classes = config.get("subset_classes") or config.get("classes")
     return None if classes is None else [int(c) for c in classes]
 

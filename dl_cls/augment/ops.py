@@ -61,7 +61,8 @@ def _to_rgb_uint8(out, like: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Op:
-    """One preset entry, built: `name` (unique label), `kind` (albu/augraphy/own), probability `p`."""
+    """One preset entry: `name` (unique label), `op` (albu.<Transform>, augraphy.<Effect> or an own op; the
+    prefix says which library builds it), probability `p`, its `params`; build() makes the callable."""
 
     name: str
     op: str
