@@ -15,7 +15,7 @@ DLCLS   := $(VENV)/bin/dl-cls
 STAMP   := $(VENV)/.installed
 
 # stage variables (empty = the command's default)
-SCALE      ?= 5
+SCALE      ?= 10
 PRESET     ?= doc
 SIZE       ?=
 WORKERS    ?=
@@ -43,8 +43,8 @@ ARGS       ?=
 OVERRIDES := $(shell printf '%s\n' $(MAKEOVERRIDES) | grep -E '^[a-z_][a-zA-Z0-9_.]*=' || true)
 COMMON    := --data $(DATA) --work $(WORK)
 
-.PHONY: help install test demo sample check-data folds augment augment-list augment-preview bench-augment train sweep-fraction merge-folds \
-        predict ensemble report check-submission profile profile-fit clean-venv
+.PHONY: help install test test-fast demo sample check-data folds augment augment-list augment-preview bench-augment config train sweep-fraction merge-folds \
+        predict ensemble runs notebook report check-submission profile profile-fit ocr ocr-deps clean-venv
 
 help: ## list targets and variables
 	@echo "dl_cls — document-image classification pipeline"
@@ -57,7 +57,9 @@ help: ## list targets and variables
 	@echo "  WORK=$(WORK)   where folds, aug sets, runs and ensembles go"
 	@echo "  augment:  SCALE=$(SCALE) PRESET=$(PRESET) SIZE WORKERS SEED BALANCE=1 OVERSAMPLE=3=2,4=2"
 	@echo "  train:    MODEL=$(MODEL) AUG=dir FOLDS=0,1 EPOCHS NPROC=$(NPROC) CLASSES=3,4,7,14 FOCUS=3,4,7,14:3 FRACTION NAME RESUME=run"
-	@echo "  ensemble: RUNS=\"a b\" METHOD=soft|hard|weighted|stack SPECIALISTS=\"s\" NAME"
+	@echo "  train:    without AUG the current set of DATA (the last make augment) is used; AUG=none: the originals"
+	@echo "  ensemble: RUNS=\"a b\" METHOD=soft|hard|weighted|stack SPECIALISTS=\"s\" NAME (no RUNS: every finished run)"
+	@echo "  notebook: RUN=run-or-ensemble (default: the latest ensemble)"
 	@echo "  report:   RUN=run-or-ensemble dir      check-submission: FILE=submission.csv"
 	@echo "  ARGS=...  extra arguments for the stage command; lower-case key=value words are config overrides"
 
@@ -67,11 +69,24 @@ $(STAMP): pyproject.toml
 	NO_ALBUMENTATIONS_UPDATE=1 $(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(STAMP) ## create .venv and install dl_cls (editable, with dev extra); idempotent
+install: $(STAMP) ocr-deps ## create .venv and install dl_cls (editable, with dev extra); idempotent
+
+# the OCR engine is a Debian package (no pip wheel ships tesseract with Korean data): installed only when missing,
+# only as root with apt-get (CI); otherwise one line says how, and the OCR tests skip
+ocr-deps: ## install tesseract + Korean data (apt-get, as root) when missing
+	@if command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx kor; then :; \
+	 elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	   echo "ocr-deps: installing the OCR engine: apt-get install -y tesseract-ocr tesseract-ocr-kor"; \
+	   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-kor >/dev/null; } \
+	     || echo "ocr-deps: apt-get failed; dl-cls ocr and its tests need tesseract (they skip without it)"; \
+	 else echo "ocr-deps: tesseract with Korean data is missing (dl-cls ocr needs it): sudo apt-get install tesseract-ocr tesseract-ocr-kor"; fi
 
 test: install ## check the import layers, then run the test suite
 	$(VENV)/bin/lint-imports
 	NO_ALBUMENTATIONS_UPDATE=1 $(VENV)/bin/pytest -q --durations=15 $(ARGS)
+
+test-fast: install ## the quick tests only (not marked slow): under a minute, for the edit-test loop
+	NO_ALBUMENTATIONS_UPDATE=1 $(VENV)/bin/pytest -q -m "not slow" $(ARGS)
 
 demo: install ## install + the whole pipeline on the embedded sample, on CPU
 	bash scripts/demo.sh
@@ -113,6 +128,9 @@ TRAIN_ARGS = $(COMMON) $(if $(RESUME),--resume $(RESUME),--model $(MODEL)) $(if 
 	  $(if $(CLASSES),--classes $(CLASSES)) $(if $(FOCUS),--focus $(FOCUS)) $(if $(FRACTION),--fraction $(FRACTION)) \
 	  $(OVERRIDES) $(ARGS)
 
+config: install ## the resolved training config of MODEL, with where each value came from
+	$(DLCLS) config $(MODEL) $(OVERRIDES) $(ARGS)
+
 train: install $(DATA_DEP) ## k-fold training of MODEL: WORK/runs/<name>/
 	$(TRAIN_CMD) train $(TRAIN_ARGS)
 
@@ -129,6 +147,23 @@ predict: install ## test probabilities for DATA with RUN's models + TTA
 ensemble: install ## voting/stacking/specialists over RUNS -> WORK/ensembles/<name>/submission.csv
 	$(DLCLS) ensemble $(RUNS) --work $(WORK) $(if $(METHOD),--method $(METHOD)) \
 	  $(if $(SPECIALISTS),--specialist $(SPECIALISTS)) $(if $(NAME),--name $(NAME)) $(ARGS)
+
+OCR_GROUP := 3,4,7,14
+ocr: install $(DATA_DEP) ## OCR text of CLASSES' train images + all test images, and the OCR expert run for CLASSES
+	$(DLCLS) ocr $(COMMON) --classes $(or $(CLASSES),$(OCR_GROUP)) $(if $(NAME),--name $(NAME)) \
+	  $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)
+
+runs: install ## ledger of every run and ensemble in WORK (ARGS="--csv" / "--plot")
+	$(DLCLS) runs --work $(WORK) $(ARGS)
+
+NB_STAMP := $(VENV)/.notebook-installed
+$(NB_STAMP): pyproject.toml | $(STAMP)
+	NO_ALBUMENTATIONS_UPDATE=1 $(VENV)/bin/pip install --quiet -e '.[dev,notebook]'
+	touch $@
+
+notebook: install $(NB_STAMP) ## Jupyter on notebooks/confusion_matrix.ipynb for RUN (default: the latest ensemble)
+	DL_CLS_RUN="$$($(DLCLS) runs --work $(WORK) --path $(RUN))" && echo "notebook on $$DL_CLS_RUN" && \
+	  DL_CLS_RUN="$$DL_CLS_RUN" $(VENV)/bin/jupyter notebook notebooks/confusion_matrix.ipynb $(ARGS)
 
 report: install ## confusion matrix, per-class F1, confused pairs, error gallery for RUN
 	$(DLCLS) report $(RUN) --work $(WORK) $(ARGS)

@@ -28,6 +28,24 @@ def _holder(path: Path) -> str:
         return "another process"
 
 
+def is_held(path) -> bool:
+    """True while a live process holds the lock file `path`. Probes read-only and lets go at once, writing
+    nothing: a reader (`dl-cls runs`) must not look like a writer, nor create lock files where there are none."""
+    try:
+        fh = open(path, "r", encoding="utf-8")
+    except OSError:  # no lock file (never locked) or unreadable: nobody we can see holds it
+        return False
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
+
+
 class Lock:
     """Exclusive lock on `dir/name`. Use as a context manager, or acquire() and keep the object alive."""
 

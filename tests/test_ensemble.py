@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_ensemble_helpers import K, make_project, make_run, noisy_probs
+from builders import K, make_project, make_run, noisy_probs
 
 from dl_cls.cli import main
 from dl_cls.ensemble.cv import predict

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from test_ensemble_helpers import make_project
+from builders import make_project
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "confusion_matrix.ipynb"
 

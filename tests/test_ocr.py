@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from test_ensemble_helpers import make_data, make_run, noisy_probs
+from builders import make_data, make_run, noisy_probs
 
 from dl_cls.cli import main
 from dl_cls.data.sample import render

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from test_ensemble_helpers import K, make_project
+from builders import K, make_project
 
 from dl_cls.cli import main
 from dl_cls.report.analysis import confused_pairs, load_analysis, per_class_table, suggest_groups

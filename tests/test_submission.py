@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_ensemble_helpers import make_data
+from builders import make_data
 
 from dl_cls.cli import main
 from dl_cls.data.contract import load_data

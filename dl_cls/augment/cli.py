@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from dl_cls.cli_options import add_data, add_label_fixes, add_work
 from dl_cls.errors import DlClsError
 
 
@@ -19,11 +20,10 @@ def add_arguments(parser) -> None:
                         help="equal per-class totals: every class gets SCALE x (largest class size) images")
     parser.add_argument("--oversample", default=None, metavar="C=F,...",
                         help="multiply class C's outputs by F, e.g. 3=2,4=2,7=2,14=2")
-    parser.add_argument("--data", default="data", help="data dir (default data)")
-    parser.add_argument("--work", default="work", help="work dir (default work)")
+    add_data(parser)
+    add_work(parser)
     parser.add_argument("--out", default=None, help="output dir (default WORK/aug/<preset>_x<scale>_s<seed>...)")
-    parser.add_argument("--label-fixes", default="default",
-                        help="label fixes CSV, or 'none' (default: the shipped configs/label_fixes.csv)")
+    add_label_fixes(parser)
     parser.add_argument("--list", metavar="PRESET", default=None, help="print a preset's ops and probabilities")
     parser.add_argument("--preview", metavar="PRESET", default=None,
                         help="write a contact sheet PNG (originals + augmented copies) instead of generating")
@@ -73,4 +73,15 @@ def run(args) -> int:
     dd = load_data(args.data, label_fixes=_label_fixes(args.label_fixes))
     out = Path(args.out) if args.out else Path(args.work) / "aug" / settings.dir_name(preset.name)
     run_augment(dd, preset, settings, out, workers=args.workers or os.cpu_count(), progress=not args.no_progress)
+    _record_current(args.work, dd, out, settings, preset.name)
     return 0
+
+
+def _record_current(work, dd, out: Path, settings, preset_name: str) -> None:
+    """The set is complete (manifest.csv written): make it the one `dl-cls train` uses for this data dir."""
+    from dl_cls.augsets import record_current
+
+    pointer = record_current(work, dd.root, out, dd.train, {"preset": preset_name, "scale": settings.scale,
+                                                            "seed": settings.seed, "size": settings.size})
+    print(f"current augment set of {Path(dd.root).resolve()}: {out} (recorded in {pointer}); "
+          "`make train MODEL=...` trains on it unless given AUG=DIR or AUG=none")

@@ -18,7 +18,6 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from dl_cls.augment.preset import Preset
 from dl_cls.augment.worker import THREAD_ENV, WorkerState, init_worker, work
 from dl_cls.errors import DlClsError
 from dl_cls.lock import Lock
+from dl_cls.progress import Progress  # a bar in a terminal, a few lines in a log
 from dl_cls.io import atomic_write_csv, atomic_write_text
 
 DEFAULT_SIZE = 512
@@ -345,15 +345,12 @@ def _resume_state(out: Path, jobs: pd.DataFrame, log) -> dict[str, dict]:
 def execute(todo: pd.DataFrame, state: WorkerState, out: Path, done: dict, total: int, workers: int,
             progress: bool, desc: str, log) -> int:
     """Make the images still to do, journalling each one as it lands; returns how many were made."""
-    from tqdm import tqdm
-
     if todo.empty:
         return 0
     jobs = list(todo[["ID", "source_id", "copy", "target"]].itertuples(index=False, name=None))
     new = 0
     with open(out / JOURNAL, "a", encoding="utf-8") as journal, \
-            tqdm(total=total, initial=len(done), unit="img", disable=not progress, file=sys.stderr,
-                 smoothing=0.05, desc=f"augment {desc}") as bar:
+            Progress(total, f"augment {desc}", unit="img", initial=len(done), enabled=progress) as bar:
         def on_result(rec):
             nonlocal new
             rec["bytes"] = (out / "images" / rec["ID"]).stat().st_size

@@ -22,7 +22,10 @@ FLOAT_FORMAT = "%.6f"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("runs", nargs="+", metavar="RUN", help="member runs: names under WORK/runs or paths")
+    parser.add_argument("runs", nargs="*", metavar="RUN",
+                        help="member runs: names under WORK/runs or paths (default: every finished full-class run "
+                             "of the same data and folds as members, every finished class-subset run as a "
+                             "specialist; the table printed says what was taken and skipped, and why)")
     parser.add_argument("--method", choices=METHODS, default=None,
                         help="force one method (default: try all, keep the best fold-held-out OOF macro F1)")
     parser.add_argument("--specialist", nargs="+", action="extend", default=[], metavar="RUN",
@@ -64,19 +67,39 @@ def format_table(table: pd.DataFrame) -> str:
     return shown.to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="")
 
 
+def _chosen_runs(args, work: Path):
+    """RUNS (and --specialist) as given on the command line."""
+    paths = [resolve_run_dir(r, work) for r in args.runs]
+    spec_paths = [resolve_run_dir(r, work) for r in args.specialist]
+    all_paths = [p.resolve() for p in paths + spec_paths]
+    if len(set(all_paths)) != len(all_paths):
+        raise DlClsError("the same run is given twice: " + " ".join(map(str, paths + spec_paths)))
+    return [load_run(p) for p in paths], [load_run(p) for p in spec_paths]
+
+
+def _discovered_runs(args, work: Path):
+    """No RUNS: every finished run of the same data and folds (--specialist, if given, still chooses those)."""
+    from dl_cls.ensemble.discover import discover, nothing_message
+
+    found = discover(work, args.data, specialists=not args.specialist)
+    if not found.table.empty:
+        print("runs found in " + str(work / "runs") + ":\n" + found.table.to_string(index=False) + "\n")
+    if not found.members:
+        raise DlClsError(nothing_message(work, found))
+    taken = {r.path.resolve() for r in found.members}
+    chosen = [resolve_run_dir(r, work) for r in args.specialist]
+    if taken & {p.resolve() for p in chosen}:
+        raise DlClsError("a --specialist run is also a member; give class-subset runs only")
+    return found.members, [load_run(p) for p in chosen] or found.specialists
+
+
 def run(args) -> int:
     work = Path(args.work)
     name = args.name or time.strftime("ens-%Y%m%d-%H%M%S")
     out = run_path(work, name, "ensembles")
     if out.exists():  # fail before the work, create_run_dir below re-checks
         raise DlClsError(f"{out} already exists; outputs are never overwritten. Pick another --name.")
-    paths = [resolve_run_dir(r, work) for r in args.runs]
-    spec_paths = [resolve_run_dir(r, work) for r in args.specialist]
-    all_paths = [p.resolve() for p in paths + spec_paths]
-    if len(set(all_paths)) != len(all_paths):
-        raise DlClsError("the same run is given twice: " + " ".join(map(str, paths + spec_paths)))
-    members = [load_run(p) for p in paths]
-    specialists = [load_run(p) for p in spec_paths]
+    members, specialists = _chosen_runs(args, work) if args.runs else _discovered_runs(args, work)
     runs = members + specialists
 
     data_dir = _agreed(runs, "data_dir", lambda c: str(Path(c["data_dir"]).resolve()), args.data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from dl_cls.ensemble.cv import heldout, predict
+from dl_cls.progress import Progress
 from dl_cls.runs import macro_f1
 
 N_RANDOM_WEIGHTS = 200  # Dirichlet draws tried by fit_weights, besides uniform and each member alone
@@ -35,9 +36,14 @@ def candidate_weights(M: int, seed: int = 0) -> np.ndarray:
     return np.vstack([np.full(M, 1 / M), np.eye(M), rng.dirichlet(np.ones(M), N_RANDOM_WEIGHTS)])
 
 
-def fit_weights(P: np.ndarray, y: np.ndarray, classes, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+def fit_weights(P: np.ndarray, y: np.ndarray, classes, rows: np.ndarray, candidates: np.ndarray,
+                bar: Progress | None = None) -> np.ndarray:
     """The candidate weight vector with the best macro F1 on the given rows (first one on ties)."""
-    scores = [macro_f1(y[rows], predict(weighted_vote(P[:, rows], w), classes)) for w in candidates]
+    scores = []
+    for w in candidates:
+        scores.append(macro_f1(y[rows], predict(weighted_vote(P[:, rows], w), classes)))
+        if bar is not None:
+            bar.update(1)
     return candidates[int(np.argmax(scores))]
 
 
@@ -47,7 +53,9 @@ def weighted_heldout(P: np.ndarray, y, folds, classes, seed: int = 0):
     Returns (held-out OOF probs, weights fitted on all OOF, per-fold weights).
     """
     cands = candidate_weights(P.shape[0], seed)
-    oof, per_fold = heldout(folds, lambda train: fit_weights(P, y, classes, train, cands),
-                            lambda w, held: weighted_vote(P[:, held], w))
-    w_all = fit_weights(P, y, classes, np.ones(len(y), bool), cands)
+    fits = len(cands) * (len(np.unique(folds)) + 1)  # one search per held-out fold, one on all OOF
+    with Progress(fits, "weight search", unit="fits") as bar:
+        oof, per_fold = heldout(folds, lambda train: fit_weights(P, y, classes, train, cands, bar),
+                                lambda w, held: weighted_vote(P[:, held], w))
+        w_all = fit_weights(P, y, classes, np.ones(len(y), bool), cands, bar)
     return oof, w_all, per_fold

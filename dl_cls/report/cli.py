@@ -25,6 +25,8 @@ def add_arguments(parser) -> None:
                         help=f"images confused between two classes to link them (default {GROUP_MIN_COUNT})")
     parser.add_argument("--top", type=int, default=10, help="confused pairs listed (default 10)")
     parser.add_argument("--max-errors", type=int, default=40, help="images in errors.png (default 40)")
+    parser.add_argument("--html", action="store_true",
+                        help="also write report.html: one offline file with the images inlined, to share")
 
 
 def next_report_dir(run_dir: Path) -> Path:
@@ -94,7 +96,12 @@ def run(args) -> int:
                 save_png(out / "errors.png", gallery)
             text = summary_text(a, per_class, pairs, groups, args.threshold, args.min_count)
             atomic_write_text(out / "summary.md", text)
+            if args.html:
+                from dl_cls.report.html import report_html
+
+                atomic_write_text(out / "report.html", report_html(out, f"Report: {a.run_dir.name}"))
     print(text)
     written = "confusion_matrix.png per_class.csv confused_pairs.csv suggested_groups.csv summary.md"
-    print(f"wrote {out}/: {written}" + _gallery_note(a, args.max_errors, gallery is not None))
+    print(f"wrote {out}/: {written}" + _gallery_note(a, args.max_errors, gallery is not None)
+          + (" report.html (offline, images inlined)" if args.html else ""))
     return 0

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 
+from dl_cls.cli_options import add_label_fixes, add_work
 from dl_cls.config import parse_overrides
 
 
@@ -16,16 +18,17 @@ def int_list(text: str) -> list[int]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="configs/models/NAME.yaml (e.g. tiny, resnet34, swin_base) or a YAML path")
     parser.add_argument("--data", default=None, help="competition data dir (default: data)")
-    parser.add_argument("--work", default="work", help="work dir with folds.csv, aug/, runs/ (default: work)")
-    parser.add_argument("--aug", default=None, help="augmented set dir (WORK/aug/...); default: the originals "
-                        "with strong online augmentation")
+    add_work(parser)
+    parser.add_argument("--aug", default=None, help="augmented set dir (WORK/aug/...), or 'none' for the originals "
+                        "with strong online augmentation; default: the work dir's current set of this data dir "
+                        "(the last one `dl-cls augment` completed, WORK/aug/current.json), else the originals")
     parser.add_argument("--folds", type=int_list, default=None, help="folds to train, e.g. 0,1 (default: all)")
     parser.add_argument("--name", default=None, help="run name (default: <model>-<timestamp>); never overwritten")
     parser.add_argument("--resume", default=None, metavar="RUN",
                         help="continue RUN (name under WORK/runs or a path): finished folds are skipped, an "
                              "interrupted fold continues from its last epoch")
     parser.add_argument("--dry-run", action="store_true", help="print the resolved config and per-fold counts")
-    parser.add_argument("--label-fixes", default="default", help="label fixes CSV, 'default' or 'none'")
+    add_label_fixes(parser)
     parser.add_argument("--classes", type=int_list, default=None, help="specialist: train on these classes only")
     parser.add_argument("--focus", default=None, help="CLASSES:FACTOR, e.g. 3,4,7,14:3 oversamples those x3")
     parser.add_argument("--fraction", type=float, default=None, help="fraction of the augmented copies to use")
@@ -43,9 +46,25 @@ def spec_from_args(args: argparse.Namespace):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
-    return RunSpec(model=args.model, data_dir=args.data, work_dir=args.work, aug_dir=args.aug, folds=args.folds,
+    return RunSpec(model=args.model, data_dir=args.data, work_dir=args.work, aug_dir=resolve_aug(args),
+                   folds=args.folds,
                    name=args.name, resume=args.resume, dry_run=args.dry_run, label_fixes=args.label_fixes,
                    overrides=overrides or None)
+
+
+def resolve_aug(args: argparse.Namespace) -> str | None:
+    """--aug DIR as given; --aug none: the originals; no --aug: the current set of this data dir (say which)."""
+    if args.aug is not None:
+        return None if args.aug.lower() == "none" else args.aug
+    if args.resume:
+        return None  # a resumed run keeps the set it was started with (saved in its config.yaml)
+    from dl_cls.augsets import current_set
+    from dl_cls.data.contract import load_data
+
+    choice = current_set(args.work, load_data(args.data or "data", args.label_fixes))
+    if os.environ.get("RANK", "0") == "0":  # torchrun: say it once
+        print(choice.message, flush=True)
+    return str(choice.aug_dir) if choice.aug_dir else None
 
 
 def run(args: argparse.Namespace) -> int:

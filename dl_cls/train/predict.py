@@ -1,6 +1,8 @@
 """Predict an image folder with a run's fold models (best.pt, EMA weights) and the run's TTA views."""
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -40,11 +42,15 @@ def _predict(run_dir: Path, folder: Path, force_cpu: bool) -> pd.DataFrame:
     store = ImageStore(paths, cfg.img_size, cache=want_cache(cfg, len(paths)), show=rt.show, desc="decode")
     views = tta.views(cfg.tta_rotations, cfg.tta_hflip)
     probs = []
-    for ck in ckpts:
+    for i, ck in enumerate(ckpts, 1):
+        t0 = time.perf_counter()
         net = loop.load_fold_model(cfg, ck, len(classes), rt.device, rt.channels_last)
         norm = loop.Normalizer(*model_lib.normalization(net), rt)
         p, _ = loop.predict(net, store, rt, norm, cfg.eval_batch_size or 2 * cfg.batch_size, views, ck.parent.name)
         probs.append(p)
+        if not rt.show:  # no bar (a log file, not a terminal): one line per fold model instead
+            print(f"predict {ck.parent.name} ({i}/{len(ckpts)}): {len(ids)} images x {len(views)} TTA views in "
+                  f"{time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
     df = pd.concat([pd.DataFrame({"ID": ids}),
                     pd.DataFrame(np.mean(probs, axis=0), columns=prob_columns(classes))], axis=1)
     return df
