@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from dl_cls.cli_options import add_work
 from dl_cls.ensemble.core import METHODS, build_ensemble
 from dl_cls.ensemble.members import align_runs
 from dl_cls.ensemble.submission import submission_from_probs, write_submission
@@ -31,7 +32,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--specialist", nargs="+", action="extend", default=[], metavar="RUN",
                         help="class-subset runs applied in this order after the method (put it after the RUNs)")
     parser.add_argument("--name", help="output name under WORK/ensembles (default: ens-<date>-<time>)")
-    parser.add_argument("--work", default="work", help="work dir (default: work)")
+    add_work(parser)
     parser.add_argument("--data", help="data dir (default: the members' config data_dir, which must agree)")
     parser.add_argument("--mass-threshold", type=float, default=None,
                         help="a specialist also refines rows whose ensemble mass on its group is >= this "
@@ -48,7 +49,7 @@ def _agreed(runs, key, value_of, given=None):
     values = {r.name: value_of(r.config) for r in runs}
     if len(set(map(str, values.values()))) > 1:
         raise DlClsError(f"runs disagree on {key}: " + ", ".join(f"{n}: {v}" for n, v in values.items())
-                         + (f" (pass --data to choose)" if key == "data_dir" else ""))
+                         + (" (pass --data to choose)" if key == "data_dir" else ""))
     return next(iter(values.values()))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from dl_cls.cli_options import add_work
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv
 from dl_cls.runs import resolve_run_dir
@@ -19,7 +20,7 @@ SCORES = ["oof_f1", "clean_f1", "testlike_f1"]
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--work", default="work", help="work dir (default: work)")
+    add_work(parser)
     parser.add_argument("--csv", nargs="?", const="-", default=None, metavar="FILE",
                         help="write the table as CSV to FILE (to stdout without FILE)")
     parser.add_argument("--plot", nargs="?", const="", default=None, metavar="PNG",
