@@ -11,7 +11,13 @@ export NO_ALBUMENTATIONS_UPDATE=1
 start=$(date +%s)
 step() { printf '\n=== [%4ss] %s\n' $(( $(date +%s) - start )) "$*"; }
 
+# recreate the demo's own dir only: a DEMO_WORK that the demo did not make is never deleted
+if [ -e "$W" ] && [ ! -f "$W/.dl_cls-demo" ]; then
+  echo "demo: $W exists and was not made by the demo (no $W/.dl_cls-demo); set DEMO_WORK to a new dir" >&2
+  exit 2
+fi
 rm -rf "$W"
+mkdir -p "$W" && touch "$W/.dl_cls-demo"
 step "1/8 sample dataset -> $D"
 $X sample "$D" --test-per-class 24  # 408 test images: the test scores at the end are less noisy than with 204
 step "2/8 check-data"
