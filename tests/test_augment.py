@@ -138,6 +138,7 @@ def test_derive_seed_is_stable():
 
 # --- presets and ops -----------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", available_presets())
 def test_every_op_of_every_preset_runs_on_a_tiny_image(preset):
     pr = load_preset(preset)
@@ -231,6 +232,7 @@ def test_manifest_schema_and_counts(data_dir, tmp_path):
     assert cv2.imread(str(tmp_path / "a" / "images" / first["ID"])).shape == orig.shape  # never upscaled
 
 
+@pytest.mark.slow
 def test_same_bytes_with_1_or_2_workers(data_dir, tmp_path):
     _run(data_dir, tmp_path / "w1", workers=1, scale=3)
     _run(data_dir, tmp_path / "w2", workers=2, scale=3)
@@ -279,6 +281,7 @@ def test_resume_after_torn_journal_and_lost_images(data_dir, tmp_path):
     assert _snapshot(out) == full
 
 
+@pytest.mark.slow
 def test_kill_minus_9_then_resume_equals_uninterrupted(tmp_path):
     data = make_data(tmp_path / "data", per_class=(8, 8, 8, 6), size=(300, 240))
     cmd = [sys.executable, "-m", "dl_cls.cli", "augment", "--data", str(data), "--label-fixes", "none",

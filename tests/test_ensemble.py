@@ -133,6 +133,7 @@ def project(tmp_path):
     return make_project(tmp_path)
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, make test-fast skips it
 def test_cli_writes_ensemble_dir_and_member_table(project, capsys):
     work = project["work"]
     rc = main(["ensemble", "a", "b", "c", "--specialist", "spec", "--work", str(work), "--name", "e1"])
@@ -166,6 +167,7 @@ def test_cli_writes_ensemble_dir_and_member_table(project, capsys):
     assert rc == 2 and "already exists" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, make test-fast skips it
 def test_cli_forced_method_and_test_labels(project, capsys):
     labels = project["tmp"] / "test_labels.csv"
     pd.DataFrame({"ID": project["test_ids"], "target": np.arange(12) % K}).to_csv(labels, index=False)
@@ -208,6 +210,7 @@ def test_subset_run_as_member_and_bad_probabilities_are_errors(project, capsys):
     assert "oof.csv: line 2" in err and "sum to 1" in err
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, make test-fast skips it
 def test_a_specialist_that_hurts_is_not_applied(project):
     # a specialist on {2,3,4} that is confidently wrong: the held-out tuning cannot make it help
     y, folds, ids = project["y"], project["folds"], np.array(project["ids"])

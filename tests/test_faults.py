@@ -68,6 +68,7 @@ def _train_args(data: Path, work: Path, *extra: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------- augment
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_augment_killed_at_a_random_point_resumes_to_identical_bytes(sample_dir, tmp_path, sig):
     args = ["augment", "--data", str(sample_dir), "--work", str(tmp_path), "--scale", "3", "--size", "64",
@@ -87,6 +88,7 @@ def test_augment_killed_at_a_random_point_resumes_to_identical_bytes(sample_dir,
     assert (out / "manifest.csv").read_bytes() == (ref / "manifest.csv").read_bytes()
 
 
+@pytest.mark.slow
 def test_augment_remakes_a_truncated_output_and_refuses_changed_sources(sample_copy, tmp_path):
     args = ["augment", "--data", str(sample_copy), "--work", str(tmp_path), "--scale", "2", "--size", "48",
             "--workers", "1", "--out", str(tmp_path / "a")]
@@ -123,6 +125,7 @@ def _copy_run(run: Path, work: Path) -> Path:
     return dst
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_train_killed_mid_fold_resumes_identically_and_trains_only_its_folds(sample_dir, tmp_path, reference_run, sig):
     proc = _start(_train_args(sample_dir, tmp_path, "--folds", "0", "--name", "kr"), tmp_path)
@@ -141,6 +144,7 @@ def test_train_killed_mid_fold_resumes_identically_and_trains_only_its_folds(sam
     assert not (run / "fold1").exists()  # a resume never trains folds it was not asked for
 
 
+@pytest.mark.slow
 def test_a_second_writer_is_refused_and_a_dead_writers_lock_is_taken_over(sample_dir, tmp_path, reference_run):
     run = _copy_run(reference_run, tmp_path)
     (run / "fold1").mkdir()
@@ -157,6 +161,7 @@ def test_a_second_writer_is_refused_and_a_dead_writers_lock_is_taken_over(sample
         pass
 
 
+@pytest.mark.slow
 def test_resume_and_merge_refuse_another_split(sample_dir, tmp_path, reference_run):
     _copy_run(reference_run, tmp_path)
     assert main(["folds", "--data", str(sample_dir), "--work", str(tmp_path), "--force", "--seed", "7",
@@ -167,6 +172,7 @@ def test_resume_and_merge_refuse_another_split(sample_dir, tmp_path, reference_r
     assert main(["merge-folds", "ref", "--work", str(tmp_path)]) == 2
 
 
+@pytest.mark.slow
 def test_split_folds_recipe_as_written_in_the_readme(sample_dir, tmp_path):
     """`--folds 0 --name ref` then `--folds 1 --name ref` (same recipe) then merge-folds: the whole run."""
     for fold in ("0", "1"):
@@ -179,6 +185,7 @@ def test_split_folds_recipe_as_written_in_the_readme(sample_dir, tmp_path):
     assert sorted(oof["fold"].unique()) == [0, 1] and len(oof) == len(pd.read_csv(sample_dir / "train.csv"))
 
 
+@pytest.mark.slow
 def test_start_up_failure_leaves_no_run_dir_and_a_corrupt_checkpoint_is_one_line(sample_copy, tmp_path):
     broken = next((sample_copy / "train").iterdir())
     good = broken.read_bytes()

@@ -1,6 +1,8 @@
 """notebooks/confusion_matrix.ipynb is committed without outputs and runs headlessly on a tiny run dir."""
 from __future__ import annotations
 
+import pytest
+
 from pathlib import Path
 
 import nbformat
@@ -17,6 +19,7 @@ def test_notebook_committed_without_outputs():
     assert "# parameters" in code[0].source
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, make test-fast skips it
 def test_notebook_executes_on_a_run_dir(tmp_path, monkeypatch):
     p = make_project(tmp_path)
     monkeypatch.setenv("DL_CLS_RUN", str(p["work"] / "runs" / "a"))  # the kernel inherits the environment

@@ -14,6 +14,7 @@ from builders import make_data, make_run, noisy_probs
 
 from dl_cls.cli import main
 from dl_cls.data.sample import render
+from dl_cls.errors import DlClsError
 from dl_cls.ocr.engine import EngineMissing, OcrText, TesseractEngine, parse_tsv
 from dl_cls.ocr.expert import fuzzy_in, learn_keywords, rule_class
 from dl_cls.ocr.read import ReadSettings, read_document
@@ -201,6 +202,7 @@ def _project(tmp_path, no_text_test=(0, 1)):
     return data, work, table
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, make test-fast skips it
 def test_expert_run_dir_loads_and_blends_as_a_specialist(tmp_path, capsys):
     from dl_cls.data.contract import load_data
     from dl_cls.runs import load_run
@@ -231,6 +233,31 @@ def test_expert_run_dir_loads_and_blends_as_a_specialist(tmp_path, capsys):
     assert in_group.sum() >= 5 and (ens[in_group] == np.array([2, 3, 4] * 4)[in_group]).all()
 
 
+def test_test_from_reads_only_what_the_ensemble_puts_in_the_group(tmp_path):
+    from dl_cls.data.contract import load_data
+    from dl_cls.ocr.cli import group_test_ids
+    from dl_cls.ocr.rundir import build_expert_run
+    from dl_cls.runs import load_run
+
+    data, work, table = _project(tmp_path, no_text_test=())
+    dd = load_data(data, None)
+    member = pd.read_csv(work / "runs" / "member" / "test_probs.csv")
+    top = member[[f"p_{c}" for c in range(6)]].to_numpy().argmax(1)
+    picked = group_test_ids("member", work, dd, [2, 3, 4])
+    assert picked == [i for i, t in zip(member["ID"], top) if t in (2, 3, 4)] and 0 < len(picked) < 12
+    read = table[(table["split"] == "train") | table["ID"].isin(picked)]
+    info = {"label_fixes": None, "ocr_dir": "x", "settings": {}, "stats": {}}
+    with pytest.raises(DlClsError, match="lacks 0 train and"):  # without --test-from a missing test row is an error
+        build_expert_run(work / "runs" / "x", read, dd, work, [2, 3, 4], "none", info)
+    build_expert_run(work / "runs" / "o", read, dd, work, [2, 3, 4], "none", {**info, "test_from": "member"})
+    probs = load_run(work / "runs" / "o").test.set_index("ID")
+    unread = [i for i in dd.test_ids if i not in picked]
+    np.testing.assert_allclose(probs.loc[unread].to_numpy(), 1 / 3, atol=1e-6)  # not read: no prediction
+    assert (probs.loc[picked].to_numpy().max(1) > 0.5).all()  # read: the titles decide
+    with pytest.raises(DlClsError, match="class-subset run"):
+        group_test_ids("o", work, dd, [2, 3, 4])
+
+
 def test_expert_refuses_an_existing_run_dir(tmp_path):
     data, work, table = _project(tmp_path)
     (work / "runs" / "ocr-2-3-4").mkdir(parents=True)
@@ -245,7 +272,7 @@ def test_orientation_recovered_on_known_turns_and_mirrors():
     probe = np.arange(6).reshape(2, 3)
     rng = np.random.default_rng(0)
     good = total = 0
-    for target in (4, 14):  # the shortest title (the hardest) and a long one
+    for target in GROUP:  # DIAGNOSIS, the shortest title, is the hardest
         page = render(target, 320, np.random.default_rng(100 + target))
         for turn in (0, 90, 180, 270):
             for mirrored in (False, True):
@@ -254,7 +281,7 @@ def test_orientation_recovered_on_known_turns_and_mirrors():
                 fixed = orient(orient(orient(probe, 0, mirrored), turn, False), row["orientation"], row["mirrored"])
                 good += fixed.shape == probe.shape and bool((fixed == probe).all())
                 total += 1
-    assert good / total >= 0.85, f"{good}/{total}"
+    assert good / total >= 0.95, f"{good}/{total}"  # the target; bench/ocr_orientation.py measures more
 
 
 @pytest.mark.slow

@@ -93,6 +93,7 @@ def test_report_cli_on_run_and_specialist(tmp_path, capsys):
     assert "--max-errors 0" in capsys.readouterr().out and not (tmp_path / "r0" / "errors.png").exists()
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, make test-fast skips it
 def test_report_on_an_ensemble_dir(tmp_path):
     p = make_project(tmp_path)
     work = str(p["work"])

@@ -25,6 +25,7 @@ from dl_cls.train.config import MODELS_DIR, load_train_config
 from dl_cls.train.data import TrainSet
 from dl_cls.train.kfold import RunSpec
 
+pytestmark = pytest.mark.slow  # trains models: seconds to a minute each (make test runs them; test-fast skips)
 REPO = Path(__file__).resolve().parent.parent
 # shrink tiny to seconds: small images, few TTA views, 2 folds
 FAST = ["img_size=64", "batch_size=8", "epochs=2", "n_folds=2", "tta_rotations=[0,90]", "tta_hflip=false"]

@@ -208,6 +208,7 @@ def test_ensemble_without_runs_takes_finished_members_and_specialists(project, c
     assert (work / "ensembles" / "auto" / "submission.csv").is_file()
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, make test-fast skips it
 def test_ensemble_runs_and_specialists_still_choose(project, capsys):
     work = project["work"]
     assert cli_main(["ensemble", "a", "b", "--work", str(work), "--name", "chosen"]) == 0
@@ -236,6 +237,7 @@ def test_nothing_to_ensemble_is_one_line_saying_what_to_run(project, capsys, set
     assert not (work / "ensembles").exists() or not any((work / "ensembles").iterdir())
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, make test-fast skips it
 def test_runs_ledger_lists_every_state_best_first(project, capsys):
     work = project["work"]
     assert cli_main(["ensemble", "--work", str(work), "--name", "ens"]) == 0
@@ -262,6 +264,7 @@ def test_runs_ledger_lists_every_state_best_first(project, capsys):
     assert "running" in rows["running"] and "partial" in rows["partial"] and "failed" in rows["failed"]
 
 
+@pytest.mark.slow  # a few seconds: make test runs it, make test-fast skips it
 def test_runs_plot_and_path(project, capsys, tmp_path):
     work = project["work"]
     assert cli_main(["runs", "--work", str(work), "--path"]) == 2  # no ensemble yet
