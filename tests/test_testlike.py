@@ -126,3 +126,25 @@ def test_contact_sheet_grid_and_png(tmp_path):
     assert np.array_equal(read_image(tmp_path / "s.png"), sheet)  # lossless
     with pytest.raises(ValueError):
         contact_sheet(imgs, caps[:2], ncols=2)
+
+
+def test_trainer_validation_takes_a_fitted_corruption_config(sample_dir, tmp_path):
+    """testlike_config=FILE (e.g. from `dl-cls profile --fit`) drives the trainer's test-like validation."""
+    import pandas as pd
+    import yaml
+
+    from dl_cls.errors import DlClsError
+    from dl_cls.train.config import load_train_config
+    from dl_cls.train.data import testlike_images
+
+    ids = pd.read_csv(sample_dir / "train.csv", dtype=str)["ID"].tolist()[:6]
+    paths = [str(sample_dir / "train" / i) for i in ids]
+    calm = tmp_path / "calm.yaml"
+    calm.write_text(yaml.safe_dump({"rotate": {"skew_p": 0.0}, "lighting": {"p": 0.0}, "blur": {"p": 0.0}}))
+    default = testlike_images(paths, ids, 64, 1234, False)
+    fitted = testlike_images(paths, ids, 64, 1234, False, str(calm))
+    assert default.shape == fitted.shape and not np.array_equal(default, fitted)
+    assert np.array_equal(fitted, testlike_images(paths, ids, 64, 1234, False, str(calm)))  # still seeded
+    assert load_train_config("tiny", [f"testlike_config={calm}"]).testlike_config == str(calm)
+    with pytest.raises(DlClsError, match="nope.yaml"):
+        load_train_config("tiny", [f"testlike_config={tmp_path / 'nope.yaml'}"])

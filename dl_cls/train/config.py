@@ -58,6 +58,8 @@ class TrainConfig:
     patience: int = 5  # early-stopping patience in epochs; 0 = off
     select_metric: str = "testlike"  # testlike | clean: picks best.pt and drives early stopping
     testlike_seed: int = 1234
+    # corruption YAML of the test-like validation (None: configs/testlike/default.yaml); `profile --fit` writes one
+    testlike_config: str | None = None
     oof_on: str = "testlike"  # the val images that oof.csv predicts: testlike (what the test looks like) | clean
     # augmentation online (on top of the offline AUG set): auto = light with AUG, strong on plain originals
     online_aug: str = "auto"  # auto | none | light | strong
@@ -93,6 +95,10 @@ class TrainConfig:
         if bad:
             raise DlClsError("bad training config: " + "; ".join(bad))
         parse_focus(self.focus)
+        if self.testlike_config:
+            from dl_cls.testlike import load_testlike_config
+
+            load_testlike_config(self.testlike_config)  # a missing file or a typo fails now, before any run dir
 
     @property
     def timm_model_name(self) -> str:

@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 from tqdm import tqdm
 
-from dl_cls.testlike import corrupt_testlike, testlike_rng
+from dl_cls.testlike import corrupt_testlike, load_testlike_config, testlike_rng
 from dl_cls.data.contract import DataDir
 from dl_cls.data.folds import manifest_folds, train_rows_for_fold
 from dl_cls.errors import DataError, DlClsError
@@ -150,16 +150,19 @@ def want_cache(cfg: TrainConfig, n_images: int) -> bool:
     return n_images * cfg.img_size * cfg.img_size * 3 <= cfg.cache_max_gb * 2**30
 
 
-def testlike_images(paths: list[str], ids: list[str], size: int, seed: int, show: bool) -> np.ndarray:
-    """A fixed, seeded test-like corruption of each validation original (full resolution, then resized).
+def testlike_images(paths: list[str], ids: list[str], size: int, seed: int, show: bool,
+                    config: str | None = None) -> np.ndarray:
+    """A fixed, seeded test-like corruption of each validation original (full resolution, then resized), with the
+    corruption config at `config` (None: the shipped calibration).
 
     The overlapping 'other' document is another image of the same list, so no training image leaks in."""
     n = len(paths)
+    cfg = load_testlike_config(config) if config else None
 
     def one(i: int) -> np.ndarray:
         rng = testlike_rng(seed, ids[i])
         other = read_image(paths[(i + 1 + int(rng.integers(n - 1))) % n]) if n > 1 else None
-        return resize(corrupt_testlike(read_image(paths[i]), rng, other=other), size)
+        return resize(corrupt_testlike(read_image(paths[i]), rng, other=other, cfg=cfg), size)
 
     return np.stack(parallel_map(one, range(n), "test-like val", show))
 

@@ -334,7 +334,8 @@ def _train_one_fold(run: TrainingRun, k: int, shared: _Shared) -> None:
     val = fold_val_ids(dd, run.folds, k, cfg)
     val_paths = [str(dd.train_path(i)) for i in val["ID"]]
     val_clean = ImageStore(val_paths, cfg.img_size, True, rt.show, "decode val").images
-    val_tl = testlike_images(val_paths, val["ID"].tolist(), cfg.img_size, cfg.testlike_seed, rt.show)
+    val_tl = testlike_images(val_paths, val["ID"].tolist(), cfg.img_size, cfg.testlike_seed, rt.show,
+                             cfg.testlike_config)
     y_val = val["target"].map(run.local).to_numpy()
     meta = {"classes": run.classes, "class_names": [dd.class_names[c] for c in run.classes], "fold": k}
     res = loop.train_fold(cfg, rt, loop.FoldInputs(k, train_set, val_clean, val_tl, y_val, len(run.classes), meta),
