@@ -56,7 +56,8 @@ class Lock:
 
     def acquire(self, wait_s: float = 0.0) -> "Lock":
         fh = open(self.path, "a+", encoding="utf-8")
-        deadline = time.monotonic() + wait_s
+        # at least a second: a reader's is_held() probe holds the lock for an instant and must not refuse a writer
+        deadline = time.monotonic() + max(wait_s, 1.0)
         while True:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
