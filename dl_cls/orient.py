@@ -166,16 +166,24 @@ def _char_size(text_ink: np.ndarray) -> int:
     return int(np.clip(np.median(side) if len(side) else 8, 3, 40))
 
 
+# text_direction's evidence ratio below which the test is unsure and all 4 turns stay candidates. On the sample's
+# family pages the ratio is either > 150 (one axis makes no bars at all) or 1-12; every wrong call was below 1.5
+# (bench/ocr_orientation.py), and 5 costs the extra title reads on ~5% of pages.
+UNSURE_RATIO = 5.0
+
+
 def candidates(img: np.ndarray, skew: float | None = None, all_turns: bool = False):
     """The orientations left after deskew and the text-direction test: a list of (orientation, mirrored).
 
-    Horizontal text leaves turns 0/180, vertical text 90/270, each mirrored or not (4 candidates; 8 with
-    `all_turns`). Returns (skew, deskewed image, candidates); which candidate is right is for a reader (OCR) to say.
+    Horizontal text leaves turns 0/180, vertical text 90/270, each mirrored or not (4 candidates). When the test is
+    unsure (evidence ratio < UNSURE_RATIO) or `all_turns` is set, all 8 stay, the likelier direction first (a reader
+    that keeps the first of equal scores then prefers it). Returns (skew, deskewed image, candidates); which
+    candidate is right is for a reader (OCR) to say.
     """
     skew = estimate_skew(img) if skew is None else float(skew)
     upright = deskew(img, skew)
-    if all_turns:
-        turns = TURNS
-    else:
-        turns = (90, 270) if text_direction(upright)[0] == "vertical" else (0, 180)
+    direction, ratio = text_direction(upright)
+    turns = (90, 270, 0, 180) if direction == "vertical" else (0, 180, 90, 270)
+    if not all_turns and ratio >= UNSURE_RATIO:
+        turns = turns[:2]
     return skew, upright, [(t, m) for t in turns for m in (False, True)]

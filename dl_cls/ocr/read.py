@@ -16,7 +16,7 @@ import numpy as np
 from dl_cls.ocr.engine import EngineTimeout, OcrEngine, OcrText, preprocess
 from dl_cls.orient import candidates, orient
 
-READER_VERSION = 1  # bump when a change here changes what is read (it is part of the cache key)
+READER_VERSION = 2  # bump when a change here changes what is read (it is part of the cache key)
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,17 @@ from dl_cls.runs import git_commit, macro_f1, package_versions, prob_columns, sp
 FLOAT_FORMAT = "%.6f"
 
 
-def group_tables(table: pd.DataFrame, dd, folds: pd.DataFrame, classes):
-    """The group's train rows (with target and fold) and every test row (sample_submission order) of a table."""
+def group_tables(table: pd.DataFrame, dd, folds: pd.DataFrame, classes, unread_test_ok: bool = False):
+    """The group's train rows (with target and fold) and every test row (sample_submission order) of a table.
+    With `unread_test_ok` (dl-cls ocr --test-from), test images the table lacks are rows without text."""
     train = dd.train[dd.train["target"].isin(classes)].merge(folds, on="ID")
     ocr_train = table[table["split"] == "train"].drop(columns="split")
     missing = sorted(set(train["ID"]) - set(ocr_train["ID"]))
     ocr_test = table[table["split"] == "test"].drop(columns="split").set_index("ID")
     missing_test = sorted(set(dd.test_ids) - set(ocr_test.index))
+    if missing_test and unread_test_ok:
+        unread = pd.DataFrame({"ID": missing_test, "n_chars": 0, "title": "", "text": ""}).set_index("ID")
+        ocr_test, missing_test = pd.concat([ocr_test, unread.reindex(columns=ocr_test.columns)]), []
     if missing or missing_test:
         raise DlClsError(f"OCR table lacks {len(missing)} train and {len(missing_test)} test images of the group "
                          f"(e.g. {(missing + missing_test)[0]}); run dl-cls ocr with these --classes")
@@ -37,7 +41,7 @@ def build_expert_run(out: Path, table: pd.DataFrame, dd, work, classes, keywords
                      seed: int = 0) -> dict:
     """Cross-validate on WORK/folds.csv, fit on all train text, write the run dir `out`; returns the summary."""
     folds = load_folds(work, dd)
-    train, test = group_tables(table, dd, folds, classes)
+    train, test = group_tables(table, dd, folds, classes, unread_test_ok=bool(info.get("test_from")))
     file_kw = load_keyword_file(keywords_spec, classes)
     oof, fired_oof = cross_validate(train, classes, file_kw, seed)
     test_probs, readable, fired_test, expert = predict_test(train, test, classes, file_kw, seed)
@@ -63,7 +67,7 @@ def _config(dd, work, classes, folds, keywords_spec, info) -> dict:
             "num_classes": dd.num_classes, "class_names": dd.class_names, "classes": list(classes),
             "subset_classes": list(classes), "folds": sorted(int(k) for k in folds["fold"].unique()),
             "folds_hash": split_hash(folds), "ocr_dir": info["ocr_dir"], "ocr_settings": info["settings"],
-            "keywords": str(keywords_spec), "git_commit": git_commit()}
+            "keywords": str(keywords_spec), "test_from": info.get("test_from"), "git_commit": git_commit()}
 
 
 def _summary(name, train, oof, fired_oof, readable, fired_test, classes, info) -> dict:

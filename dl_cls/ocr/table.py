@@ -36,11 +36,12 @@ class Job:
     path: str
 
 
-def settings_dir(work, engine, settings) -> Path:
-    """WORK/ocr/<engine>-<lang>-<hash of engine version + reader settings>; settings.json records the key."""
+def settings_dir(work, engine, settings, cache=None) -> Path:
+    """<cache>/<engine>-<lang>-<hash of engine version + reader settings> (cache: WORK/ocr by default);
+    settings.json records the key."""
     key = {"engine": engine.name, "engine_version": engine.version(), **settings.key()}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
-    out = Path(work) / "ocr" / f"{engine.name}-{re.sub(r'[^A-Za-z0-9]+', '_', settings.lang)}-{digest}"
+    out = Path(cache or Path(work) / "ocr") / f"{engine.name}-{re.sub(r'[^A-Za-z0-9]+', '_', settings.lang)}-{digest}"
     if not (out / "settings.json").is_file():
         atomic_write_text(out / "settings.json", json.dumps(key, indent=2) + "\n")
     return out
