@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import re
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import pandas as pd
 
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, atomic_write_text, read_image
+from dl_cls.progress import Progress
 
 COLUMNS = ["ID", "split", "orientation", "mirrored", "skew_deg", "n_chars", "mean_conf", "title", "text"]
 TABLE = "ocr.csv"
@@ -88,21 +88,13 @@ def read_one(job: Job) -> dict:
     return row
 
 
-def _progress(total: int, enabled: bool):
-    if not enabled or not sys.stderr.isatty():  # logs of nohup/CI keep one summary line, not bar redraws
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="ocr", unit="img", dynamic_ncols=True)
-
-
 def read_all(jobs: list[Job], engine, settings, root: Path, workers: int, budget_s: float,
              progress: bool = True) -> tuple[pd.DataFrame, dict]:
     """Rows of every job, from the cache where possible; the rest read in `workers` processes."""
     rows = {j: cached_row(root, j) for j in jobs}
     todo = [j for j, r in rows.items() if r is None]
     stats = {"images": len(jobs), "cached": len(jobs) - len(todo), "read": len(todo), "budget_hit": 0}
-    bar = _progress(len(todo), progress)
+    bar = Progress(len(todo), "ocr", "img", enabled=progress)  # a bar in a terminal, a few lines in a log
     if todo:
         _init_worker(engine, settings, budget_s, str(root))
         if workers <= 1:
@@ -115,13 +107,11 @@ def read_all(jobs: list[Job], engine, settings, root: Path, workers: int, budget
             for job, row in zip(todo, results):
                 rows[job] = row
                 stats["budget_hit"] += row.get("note") == "budget"
-                if bar is not None:
-                    bar.update()
+                bar.update()
         finally:
             if workers > 1:
                 pool.shutdown(cancel_futures=True)
-            if bar is not None:
-                bar.close()
+            bar.close()
     secs = [r.get("seconds", 0.0) for j, r in rows.items() if j in set(todo)]
     stats["seconds_per_image"] = round(sum(secs) / len(secs), 3) if secs else None
     table = pd.DataFrame([rows[j] for j in jobs]).reindex(columns=COLUMNS)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pandas as pd
 from dl_cls.errors import DlClsError
 from dl_cls.imgstats import measure
 from dl_cls.io import read_image
+from dl_cls.progress import Progress
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -55,11 +55,11 @@ def _measure_corrupted(job: tuple[str, str, str, int]) -> dict:
 
 
 def _progress(it, total: int, desc: str):
-    if not sys.stderr.isatty():  # logs of nohup/CI get the one summary line, not bar redraws
-        return it
-    from tqdm import tqdm
-
-    return tqdm(it, total=total, desc=desc, leave=False)
+    """Yield from it, with dl_cls.progress's bar in a terminal and a few lines in a log."""
+    with Progress(total, desc, "img") as bar:
+        for item in it:
+            bar.update()
+            yield item
 
 
 def measure_folder(folder, workers: int = 1, limit: int | None = None, seed: int = 0,
