@@ -25,6 +25,7 @@ from dl_cls.errors import DataError, DlClsError
 from dl_cls.io import atomic_write_text, read_csv
 
 CONFIG_FILE = "config.yaml"
+FOLD_DONE = "fold.json"  # written last in a fold dir: the fold is finished
 ROW_SUM_TOL = 1e-3  # probabilities are written as text; a row may sum to 1 +- rounding
 _NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+=,@-]*")  # one path component, no leading dot
 
@@ -164,6 +165,15 @@ def label_fixes_of(config: dict):
 def load_truth(config: dict, data_dir=None) -> DataDir:
     """The data dir a run (or ensemble) was made from, with the label fixes it trained on."""
     return load_data(data_dir or config["data_dir"], label_fixes_of(config))
+
+
+def finished_folds(run_dir) -> list[int]:
+    """Folds of a run dir whose fold<k>/fold.json exists, sorted."""
+    done = []
+    for p in Path(run_dir).glob(f"fold*/{FOLD_DONE}"):
+        if p.parent.name[4:].isdigit():
+            done.append(int(p.parent.name[4:]))
+    return sorted(done)
 
 
 def macro_f1(y_true, y_pred) -> float:

@@ -19,9 +19,8 @@ import pandas as pd
 from dl_cls.augsets import aug_scale
 from dl_cls.errors import DlClsError
 from dl_cls.lock import LOCK_NAME, is_held
-from dl_cls.runs import CONFIG_FILE, read_run_config, subset_classes
+from dl_cls.runs import CONFIG_FILE, finished_folds, read_run_config, subset_classes
 
-FOLD_DONE = "fold.json"  # the trainer's marker of a finished fold
 STATES = ("finished", "partial", "failed", "running")
 
 
@@ -77,19 +76,9 @@ def _locked(run_dir: Path) -> bool:
     return is_held(run_dir / LOCK_NAME) or any(is_held(p) for p in run_dir.glob(f"fold*/{LOCK_NAME}"))
 
 
-def _fold_numbers(run_dir: Path) -> list[int]:
-    done = []
-    for p in run_dir.glob(f"fold*/{FOLD_DONE}"):
-        try:
-            done.append(int(p.parent.name[4:]))
-        except ValueError:
-            pass
-    return sorted(done)
-
-
 def _run_state(run_dir: Path, config: dict, summary: dict | None) -> tuple[str, str, int, int]:
     """(state, reason, folds done, folds asked) of a trainer (or OCR-expert) run dir."""
-    done = _fold_numbers(run_dir)
+    done = finished_folds(run_dir)
     asked = config.get("folds_requested") or config.get("folds") or []
     total = len(asked) or len(done)
     if _locked(run_dir):

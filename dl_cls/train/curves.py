@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from dl_cls.runs import FOLD_DONE
 from dl_cls.viz import save_figure
 
 
@@ -20,7 +21,7 @@ def learning_curves(run_dir: Path, folds: list[int], select_metric: str) -> Figu
         color = f"C{i % 10}"
         ax_f1.plot(m["epoch"], m["testlike_f1"], "-", color=color, label=f"fold {k} test-like")
         ax_f1.plot(m["epoch"], m["clean_f1"], ":", color=color, label=f"fold {k} clean")
-        best = json.loads((fold_dir / "fold.json").read_text()).get("best_epoch")
+        best = json.loads((fold_dir / FOLD_DONE).read_text()).get("best_epoch")
         if best:
             row = m[m["epoch"] == best]
             if len(row):

@@ -20,8 +20,8 @@ from dl_cls.data.folds import ensure_folds, load_folds, make_folds
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, atomic_write_text, create_run_dir
 from dl_cls.lock import Lock
-from dl_cls.runs import (check_name, classes_of, git_commit, macro_f1, package_versions, prob_columns,
-                         read_run_config, resolve_run_dir, split_hash, write_run_config)
+from dl_cls.runs import (FOLD_DONE, check_name, classes_of, finished_folds, git_commit, macro_f1, package_versions,
+                         prob_columns, read_run_config, resolve_run_dir, split_hash, write_run_config)
 from dl_cls.train import dist, loop, tta
 from dl_cls.train import model as model_lib
 from dl_cls.train.config import TrainConfig, load_train_config, parse_focus, recipe_dict, recipe_from_run
@@ -29,7 +29,6 @@ from dl_cls.train.curves import save_learning_curves
 from dl_cls.train.data import (ImageStore, TrainSet, check_no_leak, fold_train_rows, fold_val_ids, load_table,
                                online_transform, select_rows, testlike_images, want_cache)
 
-FOLD_DONE = "fold.json"
 
 
 @dataclass
@@ -381,7 +380,7 @@ def merge_run(run_dir: Path) -> dict:
     """Folds done so far -> oof.csv (train order), test_probs.csv (mean over folds), summary.json."""
     run_dir = Path(run_dir)
     cfg, saved = recipe_from_run(run_dir)
-    done = sorted(int(p.parent.name[4:]) for p in run_dir.glob(f"fold*/{FOLD_DONE}"))
+    done = finished_folds(run_dir)
     if not done:
         raise DlClsError(f"{run_dir}: no finished fold (fold*/{FOLD_DONE}) to merge")
     dd = load_data(saved["data_dir"], saved.get("label_fixes", "default"))
