@@ -151,16 +151,6 @@ def _decode(path: Path, buf: np.ndarray):
     return cv2.imdecode(buf, flag)
 
 
-def has_transparency(path) -> bool:
-    """True when the image has an alpha channel with any pixel not fully opaque."""
-    path = Path(path)
-    img = _decode(path, np.fromfile(str(path), dtype=np.uint8))
-    if img is None or img.ndim != 3 or img.shape[2] != 4:
-        return False
-    alpha = img[:, :, 3]
-    return bool(alpha.min() < np.iinfo(alpha.dtype).max)
-
-
 def read_image(path) -> np.ndarray:
     """Read an image as RGB uint8 (H, W, 3); transparency is composited onto white. Every stage reads through
     here. Raises DlClsError naming the file when it cannot."""
