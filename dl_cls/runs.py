@@ -2,7 +2,8 @@
 
 A run dir (WORK/runs/<name>/, WORK/ensembles/<name>/) holds config.yaml, oof.csv (ID,fold,p_<c>...),
 test_probs.csv (ID,p_<c>...) and summary.json. Probability columns are named by the original class index, so a
-class-subset run (a specialist) names only its classes. Stages read and write these files through this module.
+class-subset run (a specialist) names only its classes. Stages read and write these files through this module;
+config.yaml as a RunConfig (the typed contract keys + the stage's own recipe).
 """
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from dataclasses import dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
 import numpy as np
 import pandas as pd
 import yaml
 from sklearn.metrics import f1_score
 
+from dl_cls.config import load_config
 from dl_cls.data.contract import DataDir, load_data
 from dl_cls.errors import DataError, DlClsError
 from dl_cls.io import atomic_write_text, read_csv
@@ -67,22 +69,110 @@ def resolve_run_dir(run: str, work, kinds: tuple[str, ...] = ("runs",)) -> Path:
     raise DlClsError(f"run {run!r} not found: no {CONFIG_FILE} in " + " or ".join(str(t) for t in tried))
 
 
-def read_run_config(run_dir) -> dict:
-    """A run's config.yaml as a dict; any problem is one error naming the file."""
+# ---------------------------------------------------------------------------------------------- config.yaml
+@dataclass
+class EnsembleOptions:
+    """What decided an ensemble (`dl-cls ensemble`'s options and the method it chose), kept in its config.yaml.
+    Here rather than in dl_cls.ensemble: the ledger (dl_cls.runstate, a layer below the stages) reads it too."""
+    method: str
+    method_forced: bool
+    members: list[str]  # run dirs, resolved
+    specialists: list[str]
+    mass_threshold: float | None
+    seed: int
+
+
+@dataclass
+class RunConfig:
+    """A run dir's config.yaml: the contract keys every run dir may carry (trained run, ensemble, OCR expert),
+    typed, plus the stage-owned rest as a dict (`recipe`, e.g. the trainer's TrainConfig fields; read with
+    `get`). An ensemble's own keys are `ensemble`. `key_order` keeps the file's key order for a byte-identical
+    rewrite; a contract key not in it is written only when set to other than its default."""
+    data_dir: str
+    label_fixes: str | None = "default"  # dl_cls.data.load_data's label_fixes
+    kind: str | None = None  # "ensemble" | "ocr"; a trained run has none
+    num_classes: int | None = None
+    class_names: list[str] | None = None
+    classes: list[int] | None = None  # a class-subset run's original classes (sorted); None for a full run
+    subset_classes: list[int] | None = None  # the same, as the OCR expert names it
+    folds: list[int] | None = None
+    folds_requested: list[int] | None = None
+    split_hash: str | None = None
+    model_config: str | None = None
+    work_dir: str | None = None
+    aug_dir: str | None = None
+    git_commit: str | None = None
+    ensemble: EnsembleOptions | None = None
+    recipe: dict = field(default_factory=dict)
+    key_order: tuple = field(default=(), repr=False, compare=False)
+
+    @classmethod
+    def from_dict(cls, data: dict, where="config") -> "RunConfig":
+        """Typed from a config.yaml mapping; a missing or mistyped key is one error naming `where` and the key."""
+        rest = {k: v for k, v in data.items() if k not in CONTRACT_KEYS}
+        ensemble = None
+        if data.get("kind") == "ensemble":  # the ensembler's file has no stage-owned rest: a typo is an error
+            ensemble, rest = _typed(EnsembleOptions, rest, where), {}
+        config = _typed(cls, {k: v for k, v in data.items() if k in CONTRACT_KEYS}, where)
+        config.ensemble, config.recipe, config.key_order = ensemble, rest, tuple(data)
+        return config
+
+    def to_dict(self) -> dict:
+        """The config.yaml mapping: the keys in `key_order` first, then newly set ones."""
+        values = {k: getattr(self, k) for k in CONTRACT_KEYS}
+        values.update(asdict(self.ensemble) if self.ensemble is not None else {})
+        values.update(self.recipe)
+        out = {k: values[k] for k in self.key_order if k in values}
+        out.update((k, v) for k, v in values.items()
+                   if k not in out and (k not in CONTRACT_KEYS or v != _CONTRACT_DEFAULTS[k]))
+        return out
+
+    def get(self, key: str, default=None):
+        """A stage-owned (recipe) key such as img_size; contract keys are attributes."""
+        if key in CONTRACT_KEYS:
+            raise KeyError(f"{key} is a RunConfig attribute")
+        return self.recipe.get(key, default)
+
+    @property
+    def subset(self) -> list[int] | None:
+        """The original classes of a class-subset run (the order of its probability columns), None for a full run."""
+        classes = self.subset_classes or self.classes
+        return None if classes is None else list(classes)
+
+
+CONTRACT_KEYS = tuple(f.name for f in fields(RunConfig) if f.name not in ("ensemble", "recipe", "key_order"))
+_CONTRACT_DEFAULTS = {f.name: f.default for f in fields(RunConfig) if f.name in CONTRACT_KEYS}
+
+
+def _typed(cls, data: dict, where):
+    """`cls` built by dl_cls.config from a mapping; every problem names `where` and the key."""
+    missing = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
+               and f.name not in data]
+    if missing and set(data) <= {f.name for f in fields(cls)}:  # else load_config names the unknown key first
+        raise DlClsError(f"{where}: missing key(s) {', '.join(missing)}")
+    try:
+        return load_config(cls, None, data)
+    except DlClsError as exc:
+        raise DlClsError(f"{where}: {exc}") from None
+
+
+def read_run_config(run_dir) -> RunConfig:
+    """A run's config.yaml, typed; any problem is one error naming the file."""
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise DlClsError(f"{path} not found: {run_dir} is not a run dir")
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise DlClsError(f"{path}: cannot read config ({exc})") from exc
-    if not isinstance(config, dict) or "data_dir" not in config:
+    if not isinstance(data, dict):
         raise DlClsError(f"{path}: not a run config (expected a mapping with data_dir, num_classes, classes)")
-    return config
+    return RunConfig.from_dict(data, path)
 
 
-def write_run_config(run_dir, config: dict) -> None:
-    atomic_write_text(Path(run_dir) / CONFIG_FILE, yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+def write_run_config(run_dir, config: RunConfig) -> None:
+    data = config.to_dict()
+    atomic_write_text(Path(run_dir) / CONFIG_FILE, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
 
 
 # ---------------------------------------------------------------------------------------------- loading runs
@@ -91,14 +181,14 @@ class LoadedRun:
     """A finished run or ensemble read from disk: its config and validated probability tables."""
     name: str
     path: Path
-    config: dict
+    config: RunConfig
     classes: list[int]  # original class index of each probability column, in column order
     oof: pd.DataFrame  # ID, fold, p_<c>...
     test: pd.DataFrame  # ID, p_<c>...
 
     @property
     def is_subset(self) -> bool:
-        return subset_classes(self.config) is not None
+        return self.config.subset is not None
 
     @property
     def prob_columns(self) -> list[str]:
@@ -137,34 +227,22 @@ def _read_probs(path: Path, classes: list[int], with_fold: bool) -> pd.DataFrame
     return df
 
 
-def subset_classes(config: dict) -> list[int] | None:
-    """The original classes of a class-subset run (the order of its probability columns), None for a full run.
-    config.yaml's `classes` (the trainer's sorted list) or `subset_classes` (written by the OCR expert)."""
-    classes = config.get("subset_classes") or config.get("classes")
-    return None if classes is None else [int(c) for c in classes]
-
-
 def load_run(run_dir, name: str | None = None) -> LoadedRun:
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
-    classes = subset_classes(config)
+    classes = config.subset
     if classes is None:
-        if "num_classes" not in config:
-            raise DlClsError(f"{run_dir / 'config.yaml'}: needs num_classes (or classes for a subset run)")
-        classes = list(range(int(config["num_classes"])))
+        if config.num_classes is None:
+            raise DlClsError(f"{run_dir / CONFIG_FILE}: needs num_classes (or classes for a subset run)")
+        classes = list(range(config.num_classes))
     oof = _read_probs(run_dir / "oof.csv", classes, with_fold=True)
     test = _read_probs(run_dir / "test_probs.csv", classes, with_fold=False)
     return LoadedRun(name=name or run_dir.name, path=run_dir, config=config, classes=classes, oof=oof, test=test)
 
 
-def label_fixes_of(config: dict):
-    """The label fixes a run trained with ('default' when the config does not say)."""
-    return config.get("label_fixes", "default")
-
-
-def load_truth(config: dict, data_dir=None) -> DataDir:
+def load_truth(config: RunConfig) -> DataDir:
     """The data dir a run (or ensemble) was made from, with the label fixes it trained on."""
-    return load_data(data_dir or config["data_dir"], label_fixes_of(config))
+    return load_data(config.data_dir, config.label_fixes)
 
 
 def finished_folds(run_dir) -> list[int]:

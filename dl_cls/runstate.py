@@ -19,7 +19,7 @@ import pandas as pd
 from dl_cls.augsets import aug_scale
 from dl_cls.errors import DlClsError
 from dl_cls.lock import LOCK_NAME, is_held
-from dl_cls.runs import CONFIG_FILE, finished_folds, read_run_config, subset_classes
+from dl_cls.runs import CONFIG_FILE, RunConfig, finished_folds, read_run_config
 
 STATES = ("finished", "partial", "failed", "running")
 
@@ -31,7 +31,7 @@ class RunInfo:
     kind: str  # member | specialist | ensemble
     state: str  # one of STATES
     reason: str = ""  # why the state is not finished, in a few words
-    config: dict = field(default_factory=dict)
+    config: RunConfig | None = None  # None: unreadable
     summary: dict = field(default_factory=dict)
     model: str | None = None
     img_size: int | None = None
@@ -48,12 +48,12 @@ class RunInfo:
 
     @property
     def data_dir(self) -> str | None:
-        d = self.config.get("data_dir")
+        d = self.config.data_dir if self.config else None
         return str(Path(d).resolve()) if d else None
 
     @property
     def split_hash(self) -> str | None:
-        return self.config.get("split_hash")
+        return self.config.split_hash if self.config else None
 
 
 def _mtime(path: Path) -> str:
@@ -76,10 +76,10 @@ def _locked(run_dir: Path) -> bool:
     return is_held(run_dir / LOCK_NAME) or any(is_held(p) for p in run_dir.glob(f"fold*/{LOCK_NAME}"))
 
 
-def _run_state(run_dir: Path, config: dict, summary: dict | None) -> tuple[str, str, int, int]:
+def _run_state(run_dir: Path, config: RunConfig, summary: dict | None) -> tuple[str, str, int, int]:
     """(state, reason, folds done, folds asked) of a trainer (or OCR-expert) run dir."""
     done = finished_folds(run_dir)
-    asked = config.get("folds_requested") or config.get("folds") or []
+    asked = config.folds_requested or config.folds or []
     total = len(asked) or len(done)
     if _locked(run_dir):
         return "running", "a process holds its lock", len(done), total
@@ -120,10 +120,9 @@ def run_info(run_dir: Path) -> RunInfo:
         return RunInfo(run_dir.name, run_dir, "member", "failed", str(exc).split(": ", 1)[-1][:80])
     summary = _read_json(run_dir / "summary.json")
     state, reason, done, total = _run_state(run_dir, config, summary)
-    classes = subset_classes(config)
-    aug = config.get("aug_dir")
+    classes, aug = config.subset, config.aug_dir
     info = RunInfo(run_dir.name, run_dir, "specialist" if classes is not None else "member", state, reason,
-                   config=config, summary=summary or {}, model=config.get("model_config") or config.get("model"),
+                   config=config, summary=summary or {}, model=config.model_config or config.get("model"),
                    img_size=config.get("img_size"), aug_set=Path(aug).name if aug else None,
                    aug_scale=aug_scale(aug) if aug else None, classes=classes, folds_done=done, folds_total=total,
                    date=(summary or {}).get("written", "").replace("T", " ")[:16] or _mtime(run_dir / CONFIG_FILE))
@@ -139,9 +138,10 @@ def ensemble_info(ens_dir: Path) -> RunInfo:
         config = read_run_config(ens_dir)
     except DlClsError as exc:
         return RunInfo(ens_dir.name, ens_dir, "ensemble", "failed", str(exc).split(": ", 1)[-1][:80])
+    opts = config.ensemble
     info = RunInfo(ens_dir.name, ens_dir, "ensemble", "finished", config=config, date=_mtime(ens_dir / CONFIG_FILE),
-                   model=f"{config.get('method')}: {len(config.get('members') or [])} members + "
-                         f"{len(config.get('specialists') or [])} specialists")
+                   model=f"{opts.method}: {len(opts.members)} members + {len(opts.specialists)} specialists"
+                   if opts else "None: 0 members + 0 specialists")
     if _locked(ens_dir):
         info.state, info.reason = "running", "a process holds its lock"
     elif not (ens_dir / "submission.csv").is_file():

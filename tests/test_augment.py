@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -182,6 +183,33 @@ def test_preset_errors_name_the_file_and_op(tmp_path):
         load_preset(str(bad))
     with pytest.raises(DlClsError, match="available: .*doc"):
         load_preset("no_such_preset")
+
+
+@pytest.mark.parametrize("op, params, valid", [
+    ("faded_ink", "{amout: [0.2, 0.6]}", "amount, cells"),  # ours: names from the function's signature
+    ("albu.GaussianBlur", "{blur_limt: [3, 7]}", "blur_limit"),  # albumentations: the class's __init__
+    ("augraphy.InkBleed", "{intensity: [0.3, 0.6]}", "intensity_range, kernel_size, severity"),
+])
+def test_misspelt_param_fails_when_the_preset_loads(tmp_path, op, params, valid):
+    bad = tmp_path / "typo.yaml"
+    bad.write_text(f"ops:\n  - op: albu.HorizontalFlip\n  - op: {op}\n    p: 0.5\n    params: {params}\n")
+    # even without building the ops (`augment --list`): the file, the entry, the op and the valid names
+    with pytest.raises(DlClsError, match=rf"typo.yaml: ops\[1\] .*unknown param.* for {re.escape(op)}; "
+                                         rf"valid: .*{valid}"):
+        load_preset(str(bad), build=False)
+
+
+def test_own_op_param_of_the_wrong_kind_fails_when_the_preset_loads(tmp_path):
+    bad = tmp_path / "kind.yaml"
+    bad.write_text("ops:\n  - op: rotate\n    params: {angle: [30, -30], dark_p: high}\n")
+    with pytest.raises(DlClsError, match=r"kind.yaml: ops\[0\] \(rotate\): rotate: angle=\[30, -30\]: expected "
+                                         r"\[lo, hi\] with lo <= hi\n.*dark_p='high': expected a number"):
+        load_preset(str(bad), build=False)
+
+
+@pytest.mark.parametrize("preset", available_presets())
+def test_shipped_presets_load(preset):
+    assert load_preset(preset, build=False).ops
 
 
 def test_failing_or_slow_op_is_skipped_and_counted(monkeypatch):

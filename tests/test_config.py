@@ -1,12 +1,16 @@
-"""Typed config loading with key=value overrides."""
+"""Typed config loading with key=value overrides; a run dir's typed config.yaml (dl_cls.runs.RunConfig)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+import pandas as pd
 import pytest
+import yaml
 
 from dl_cls.config import load_config, parse_overrides, save_config
 from dl_cls.errors import DlClsError
+from dl_cls.runs import read_run_config, write_run_config
 
 
 @dataclass
@@ -68,3 +72,57 @@ def test_model_configs_compose_defaults_and_name_the_file_of_a_typo(tmp_path, ca
     assert main(["config", "tiny", "lr=0.01"]) == 0
     out = capsys.readouterr().out
     assert "lr: 0.01" in out and "# override" in out and "# configs/models/tiny.yaml" in out
+
+
+# --- a run dir's config.yaml: dl_cls.runs.RunConfig ----------------------------------------------------------------
+
+def _write_as_before(run_dir, data: dict) -> bytes:
+    """config.yaml as write_run_config wrote a plain dict before the config was typed."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_bytes(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).encode("utf-8"))
+    return (run_dir / "config.yaml").read_bytes()
+
+
+def test_run_config_of_fake_trainer_runs_round_trips_byte_for_byte(tmp_path):
+    from builders import make_project
+
+    work = make_project(tmp_path)["work"]
+    for name in ("a", "spec"):
+        before = (work / "runs" / name / "config.yaml").read_bytes()
+        config = read_run_config(work / "runs" / name)
+        write_run_config(work / "runs" / name, config)
+        assert (work / "runs" / name / "config.yaml").read_bytes() == before, name
+    spec = read_run_config(work / "runs/spec")
+    assert spec.subset == [2, 3, 4] and spec.num_classes == 6 and spec.label_fixes is None
+    assert spec.recipe == {"model": "fake", "seed": 0} and spec.get("model") == "fake"
+    assert read_run_config(work / "runs/a").subset is None
+
+
+def test_run_config_of_the_ocr_expert_round_trips_and_a_new_key_goes_last(tmp_path):
+    from types import SimpleNamespace
+
+    from dl_cls.ocr.rundir import _config
+
+    dd = SimpleNamespace(root=tmp_path, num_classes=3, class_names=["여권", "진단서", "receipt"])  # non-ASCII names
+    folds = pd.DataFrame({"ID": ["a.jpg", "b.jpg"], "fold": [0, 1]})
+    info = {"label_fixes": "default", "ocr_dir": "/ocr", "settings": {"lang": "kor", "psm": 6}, "test_from": None}
+    before = _write_as_before(tmp_path / "ocr", _config(dd, tmp_path, [1, 2], folds, "default", info))
+    config = read_run_config(tmp_path / "ocr")
+    assert config.kind == "ocr" and config.subset == [1, 2] and config.folds == [0, 1]
+    assert config.get("ocr_settings") == {"lang": "kor", "psm": 6}
+    write_run_config(tmp_path / "ocr", config)
+    assert (tmp_path / "ocr/config.yaml").read_bytes() == before
+    config.folds_requested = [0]  # a contract key the file lacks: appended, as {**old, key: value} did
+    assert list(config.to_dict())[-1] == "folds_requested"
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"num_classes": 3}, "missing key(s) data_dir"),
+    ({"data_dir": "/d", "num_classes": "three"}, "num_classes: expected int, got 'three'"),
+    ({"data_dir": "/d", "class_names": "abc"}, "class_names: expected a list"),
+    ({"data_dir": "/d", "classes": [1, "x"]}, "classes[1]: expected int"),
+])
+def test_run_config_missing_or_mistyped_key_names_the_file_and_key(tmp_path, data, message):
+    _write_as_before(tmp_path / "r", data)
+    with pytest.raises(DlClsError, match=re.escape(f"{tmp_path / 'r' / 'config.yaml'}: {message}")):
+        read_run_config(tmp_path / "r")

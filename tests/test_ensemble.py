@@ -1,17 +1,23 @@
 """Ensembler: each method on hand-built probability tables with known answers, specialists, run alignment, CLI."""
 from __future__ import annotations
 
+import re
+from argparse import Namespace
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from builders import K, make_project, make_run, noisy_probs
 
 from dl_cls.cli import main
 from dl_cls.ensemble.cv import predict
-from dl_cls.runs import macro_f1
+from dl_cls.runs import EnsembleOptions, RunConfig, macro_f1, read_run_config, write_run_config
 from dl_cls.ensemble.specialists import refine, tune_and_refine
 from dl_cls.ensemble.stacking import stack_heldout
 from dl_cls.ensemble.voting import hard_vote, soft_vote, weighted_heldout, weighted_vote
+from dl_cls.errors import DlClsError
 
 
 def test_soft_vote_is_the_mean():
@@ -162,6 +168,11 @@ def test_cli_writes_ensemble_dir_and_member_table(project, capsys):
     assert (sub["target"] == probs.iloc[:, 1:].to_numpy().argmax(axis=1)).all()
     assert "weighted" in capsys.readouterr().out  # the table is printed
 
+    before = (out / "config.yaml").read_bytes()  # the typed config rewrites the ensembler's file as is
+    write_run_config(out, read_run_config(out))
+    assert (out / "config.yaml").read_bytes() == before
+    assert read_run_config(out).ensemble.members == [str((work / "runs" / n).resolve()) for n in "abc"]
+
     # never overwritten
     rc = main(["ensemble", "a", "b", "--work", str(work), "--name", "e1"])
     assert rc == 2 and "already exists" in capsys.readouterr().err
@@ -229,3 +240,33 @@ def test_a_specialist_that_hurts_is_not_applied(project):
     for f in ("oof.csv", "test_probs.csv"):
         pd.testing.assert_frame_equal(pd.read_csv(project["work"] / "ensembles/plain" / f),
                                       pd.read_csv(project["work"] / "ensembles/withbad" / f))
+
+
+def test_ensemble_options_are_written_as_before_read_back_typed_and_a_typo_is_named(tmp_path):
+    from dl_cls.ensemble.cli import CONFIG_KEYS, options
+    from dl_cls.runstate import ensemble_info
+
+    runs = {n: SimpleNamespace(path=tmp_path / n) for n in ("a", "b", "s")}
+    args = Namespace(method=None, mass_threshold=0.4, seed=3)  # what argparse gives the ensembler
+    config = RunConfig(data_dir="/d", kind="ensemble", num_classes=2, class_names=["여권", "y"], key_order=CONFIG_KEYS,
+                       ensemble=options(args, "stack", [runs["a"], runs["b"]], [runs["s"]]))
+    out = tmp_path / "ens"
+    out.mkdir()
+    write_run_config(out, config)
+    paths = {n: str(r.path.resolve()) for n, r in runs.items()}
+    assert (out / "config.yaml").read_text(encoding="utf-8") == yaml.safe_dump(  # the file the ensembler always wrote
+        {"data_dir": "/d", "label_fixes": "default", "kind": "ensemble", "method": "stack", "method_forced": False,
+         "members": [paths["a"], paths["b"]], "specialists": [paths["s"]], "mass_threshold": 0.4, "num_classes": 2,
+         "class_names": ["여권", "y"], "classes": None, "seed": 3}, sort_keys=False, allow_unicode=True)
+    back = read_run_config(out)
+    assert back == config and back.ensemble == EnsembleOptions("stack", False, [paths["a"], paths["b"]],
+                                                               [paths["s"]], 0.4, 3)
+    assert ensemble_info(out).model == "stack: 2 members + 1 specialists"
+    text = (out / "config.yaml").read_text(encoding="utf-8")
+    for typo, message in ((text.replace("method:", "methd:"), "unknown key(s) methd; valid keys: method,"),
+                          (text.replace("seed: 3", "seed: three"), "seed: expected int, got 'three'"),
+                          (text.replace("method_forced: false\n", ""), "missing key(s) method_forced")):
+        (out / "config.yaml").write_text(typo, encoding="utf-8")
+        with pytest.raises(DlClsError, match=re.escape(f"{out / 'config.yaml'}: {message}")):
+            read_run_config(out)
+        assert ensemble_info(out).state == "failed"  # the ledger lists it as failed, saying why

@@ -17,6 +17,8 @@ Why each exists (times on a 512-px page, 1 core, augraphy 8.2.6 — see bench/au
 """
 from __future__ import annotations
 
+import inspect
+
 import cv2
 import numpy as np
 
@@ -187,3 +189,29 @@ OPS = {
     "shadow": shadow,
     "faded_ink": faded_ink,
 }
+
+
+def _params(fn) -> dict:
+    """An op's own params and their defaults, from its signature (everything after img, rng, ctx)."""
+    return {n: p.default for n, p in list(inspect.signature(fn).parameters.items())[3:]}
+
+
+PARAMS = {name: _params(fn) for name, fn in OPS.items()}  # declared by the signatures: no second copy to keep
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def param_problem(default, value) -> str | None:
+    """Why `value` cannot stand for a param whose default is `default` (None: it can). A number default takes a
+    number; a tuple default a number or a list of numbers, and a [lo, hi] pair with lo <= hi if it is a pair."""
+    if _number(default):
+        return None if _number(value) else "expected a number"
+    if not isinstance(default, tuple) or _number(value):
+        return None
+    if not isinstance(value, (list, tuple)) or not value or not all(_number(v) for v in value):
+        return "expected a number or a list of numbers"
+    if len(default) == 2 and (len(value) != 2 or value[0] > value[1]):
+        return "expected [lo, hi] with lo <= hi"
+    return None

@@ -71,41 +71,21 @@ class Op:
     _impl: object = None
 
     def build(self) -> "Op":
-        kind, _, attr = self.op.partition(".")
-        params = dict(self.params)
+        problems = param_problems(self.op, self.params, self.name)
+        if problems:
+            raise DlClsError(f"op {self.name!r}: " + "; ".join(problems))
+        target = op_target(self.op, self.name)
+        params = {k: tuple(v) if isinstance(v, list) else v for k, v in self.params.items()}
+        kind = self.op.partition(".")[0]
         if kind == "albu":
-            import albumentations as A  # noqa: N812
-
-            cls = getattr(A, attr, None)
-            if cls is None:
-                raise DlClsError(f"op {self.name!r}: albumentations has no transform {attr!r}")
-            params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
             # strict=True: albumentations 2.x would otherwise only warn about 1.x argument names and ignore them
-            self._impl = cls(**params, p=1.0, strict=True)
+            self._impl = target(**params, p=1.0, strict=True)
         elif kind == "augraphy":
-            if attr not in CURATED_AUGRAPHY:
-                raise DlClsError(
-                    f"op {self.name!r}: augraphy.{attr} is not in the curated fast set "
-                    f"({', '.join(CURATED_AUGRAPHY)}); see dl_cls/augment/ops.py for why the others are left out"
-                )
-            import augraphy
-
-            params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self._impl = getattr(augraphy, attr)(**params, p=1.0)
-        elif self.op in fastops.OPS:
-            fn = fastops.OPS[self.op]
-            params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
-            bad = set(params) - set(inspect.signature(fn).parameters) - {"img", "rng", "ctx"}
-            if bad:
-                raise TypeError(f"unknown parameter(s) {sorted(bad)} for {self.op}")
-            self._impl = (fn, params)
+                self._impl = target(**params, p=1.0)
         else:
-            raise DlClsError(
-                f"op {self.name!r}: unknown op {self.op!r}; use albu.<Transform>, augraphy.<Effect> or one of "
-                f"{', '.join(sorted(fastops.OPS))}"
-            )
+            self._impl = (target, params)
         return self
 
     def __call__(self, img: np.ndarray, op_seed: int, ctx=None) -> np.ndarray:
@@ -171,3 +151,55 @@ def apply_ops(ops: list[Op], img: np.ndarray, seed: int, budget_ms: float, ctx=N
         applied.append(op.name)
         records.append((op.name, "ok", ms))
     return img, applied, records
+
+
+# ---------------------------------------------------------------------------------------------- the op registry
+_GIVEN = {"self", "img", "rng", "ctx", "p"}  # passed by the pipeline, never by a preset's params
+
+
+def op_target(op: str, name: str | None = None):
+    """What a preset's `op:` builds: an albumentations transform class, a curated augraphy effect class or one of
+    our own functions (fastops.OPS). Anything else is a DlClsError."""
+    kind, _, attr = op.partition(".")
+    label = repr(name or op)
+    if kind == "albu":
+        import albumentations as A  # noqa: N812
+
+        target = getattr(A, attr, None)
+        if target is None:
+            raise DlClsError(f"op {label}: albumentations has no transform {attr!r}")
+        return target
+    if kind == "augraphy":
+        if attr not in CURATED_AUGRAPHY:
+            raise DlClsError(f"op {label}: augraphy.{attr} is not in the curated fast set "
+                             f"({', '.join(CURATED_AUGRAPHY)}); see dl_cls/augment/ops.py for why the others are left out")
+        import augraphy
+
+        return getattr(augraphy, attr)
+    if op in fastops.OPS:
+        return fastops.OPS[op]
+    raise DlClsError(f"op {label}: unknown op {op!r}; use albu.<Transform>, augraphy.<Effect> or one of "
+                     f"{', '.join(sorted(fastops.OPS))}")
+
+
+def param_names(target) -> list[str] | None:
+    """The params a preset may give an op: its signature (a class's __init__) less what the pipeline passes;
+    None when it takes **kwargs (nothing to check against)."""
+    sig = inspect.signature(target.__init__ if inspect.isclass(target) else target)
+    if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        return None
+    return [n for n, p in sig.parameters.items() if n not in _GIVEN and p.kind is not p.VAR_POSITIONAL]
+
+
+def param_problems(op: str, params: dict, name: str | None = None) -> list[str]:
+    """What is wrong with a preset entry's params, found without building the op: a name the op does not take
+    (albumentations 2.x may only warn), and for our own ops a value of the wrong kind (fastops.param_problem)."""
+    valid = param_names(op_target(op, name))
+    unknown = sorted(set(params) - set(valid)) if valid is not None else []
+    problems = [f"unknown param(s) {', '.join(unknown)} for {op}; valid: {', '.join(valid) or 'none'}"] if unknown else []
+    declared = fastops.PARAMS.get(op, {})
+    for key, value in params.items():
+        why = fastops.param_problem(declared[key], value) if key in declared else None
+        if why:
+            problems.append(f"{op}: {key}={value!r}: {why}")
+    return problems

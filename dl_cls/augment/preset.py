@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from dl_cls.augment.ops import Op
+from dl_cls.augment.ops import Op, param_problems
 from dl_cls.config import CONFIG_DIR
 from dl_cls.errors import DlClsError
 
@@ -63,6 +63,8 @@ def preset_path(name_or_path: str) -> Path:
 
 
 def load_preset(name_or_path: str, build: bool = True) -> Preset:
+    """The preset, its keys, ops and every op's param names checked (even with build=False); build=True also
+    constructs the ops."""
     path = preset_path(name_or_path)
     raw = path.read_bytes()
     try:
@@ -78,6 +80,20 @@ def load_preset(name_or_path: str, build: bool = True) -> Preset:
     if not isinstance(ops_raw, list) or not ops_raw:
         problems.append("'ops' must be a non-empty list")
         ops_raw = []
+    ops = _parse_ops(ops_raw, problems)
+    budget = doc.get("budget_ms", 2000)
+    if not isinstance(budget, (int, float)) or budget <= 0:
+        problems.append(f"budget_ms must be a positive number, got {budget!r}")
+    if problems:
+        raise DlClsError(f"{path}: bad preset:\n" + "\n".join(f"  - {p}" for p in problems))
+    _check_params(path, ops)
+    preset = Preset(name=path.stem, path=path, description=str(doc.get("description", "")),
+                    budget_ms=float(budget), ops=ops, sha256=hashlib.sha256(raw).hexdigest()[:16])
+    return preset.build() if build else preset
+
+
+def _parse_ops(ops_raw: list, problems: list[str]) -> list[Op]:
+    """The preset's `ops:` entries as Ops; what is wrong with their keys goes to `problems`."""
     ops, names = [], set()
     for i, entry in enumerate(ops_raw):
         if not isinstance(entry, dict) or "op" not in entry:
@@ -101,14 +117,19 @@ def load_preset(name_or_path: str, build: bool = True) -> Preset:
             problems.append(f"ops[{i}] ({name}): params must be a mapping")
             params = {}
         ops.append(Op(name=name, op=str(entry["op"]), p=p, params=params))
-    budget = doc.get("budget_ms", 2000)
-    if not isinstance(budget, (int, float)) or budget <= 0:
-        problems.append(f"budget_ms must be a positive number, got {budget!r}")
-    if problems:
-        raise DlClsError(f"{path}: bad preset:\n" + "\n".join(f"  - {p}" for p in problems))
-    preset = Preset(name=path.stem, path=path, description=str(doc.get("description", "")),
-                    budget_ms=float(budget), ops=ops, sha256=hashlib.sha256(raw).hexdigest()[:16])
-    return preset.build() if build else preset
+    return ops
+
+
+def _check_params(path: Path, ops: list[Op]) -> None:
+    """Every op exists and takes the params given (ops.param_problems); one error naming each bad entry."""
+    lines = []
+    for i, op in enumerate(ops):
+        try:
+            lines += [f"{path}: ops[{i}] ({op.name}): {why}" for why in param_problems(op.op, op.params, op.name)]
+        except DlClsError as exc:
+            lines.append(f"{path}: ops[{i}]: {exc}")
+    if lines:
+        raise DlClsError("\n".join(lines))
 
 
 def format_preset(preset: Preset) -> str:

@@ -17,9 +17,12 @@ from dl_cls.ensemble.submission import submission_from_probs, write_submission
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, new_output_dir
 from dl_cls.lock import Lock
-from dl_cls.runs import label_fixes_of, load_run, load_truth, resolve_run_dir, run_path, write_run_config
+from dl_cls.runs import EnsembleOptions, RunConfig, load_run, load_truth, resolve_run_dir, run_path, write_run_config
 
 FLOAT_FORMAT = "%.6f"
+# config.yaml's key order, as the ensembler has always written it (EnsembleOptions' keys among the contract keys)
+CONFIG_KEYS = ("data_dir", "label_fixes", "kind", "method", "method_forced", "members", "specialists",
+               "mass_threshold", "num_classes", "class_names", "classes", "seed")
 
 
 def add_arguments(parser) -> None:
@@ -94,6 +97,14 @@ def _discovered_runs(args, work: Path):
     return found.members, [load_run(p) for p in chosen] or found.specialists
 
 
+def options(args, method: str, members, specialists) -> EnsembleOptions:
+    """What decided this ensemble: the command's options and the method it chose."""
+    return EnsembleOptions(method=method, method_forced=args.method is not None,
+                           members=[str(r.path.resolve()) for r in members],
+                           specialists=[str(r.path.resolve()) for r in specialists],
+                           mass_threshold=args.mass_threshold, seed=args.seed)
+
+
 def run(args) -> int:
     work = Path(args.work)
     name = args.name or time.strftime("ens-%Y%m%d-%H%M%S")
@@ -103,9 +114,9 @@ def run(args) -> int:
     members, specialists = _chosen_runs(args, work) if args.runs else _discovered_runs(args, work)
     runs = members + specialists
 
-    data_dir = _agreed(runs, "data_dir", lambda c: str(Path(c["data_dir"]).resolve()), args.data)
-    fixes = _agreed(runs, "label_fixes", label_fixes_of)
-    config = {"data_dir": str(data_dir), "label_fixes": fixes}
+    data_dir = _agreed(runs, "data_dir", lambda c: str(Path(c.data_dir).resolve()), args.data)
+    fixes = _agreed(runs, "label_fixes", lambda c: c.label_fixes)
+    config = RunConfig(data_dir=str(data_dir), label_fixes=fixes, kind="ensemble", key_order=CONFIG_KEYS)
     dd = load_truth(config)
     members, specialists = align_runs(members, specialists, dd)
     truth = dd.train.set_index("ID")["target"]
@@ -120,11 +131,8 @@ def run(args) -> int:
     result = build_ensemble(members, specialists, y, folds, method=args.method,
                             mass_threshold=args.mass_threshold, seed=args.seed, y_test=y_test)
     result.table.loc[result.table["kind"] == "ensemble", "name"] = name
-    config.update(kind="ensemble", method=result.method, method_forced=args.method is not None,
-                  members=[str(r.path.resolve()) for r in members],
-                  specialists=[str(r.path.resolve()) for r in specialists],
-                  mass_threshold=args.mass_threshold, num_classes=dd.num_classes, class_names=dd.class_names,
-                  classes=None, seed=args.seed)
+    config.ensemble = options(args, result.method, members, specialists)
+    config.num_classes, config.class_names = dd.num_classes, dd.class_names
 
     with new_output_dir(out), Lock(out, f"ensemble {out}"):  # mkdir is the claim; no half-written dir
         atomic_write_csv(_probs_frame(ids, result.oof, folds), out / "oof.csv", FLOAT_FORMAT)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from dl_cls.errors import DlClsError
-from dl_cls.runs import LoadedRun, label_fixes_of, load_run, split_hash
+from dl_cls.runs import LoadedRun, load_run, split_hash
 from dl_cls.runstate import RunInfo, list_runs
 
 
@@ -42,7 +42,7 @@ def _reference(infos: list[RunInfo], work: Path, data_dir) -> tuple[str | None, 
         same = [i for i in finished if i.data_dir == data]
         newest = max(same, key=lambda i: (i.date or "", i.name)) if same else None
     split = _folds_hash(work) or (newest.split_hash if newest else None)
-    fixes = label_fixes_of(newest.config) if newest else None
+    fixes = newest.config.label_fixes if newest else None
     return data, split, fixes
 
 
@@ -51,8 +51,8 @@ def _why_not(info: RunInfo, data, split, fixes) -> str | None:
         return f"{info.state}: {info.reason}"
     if info.data_dir != data:
         return f"other data ({info.data_dir}; using {data})"
-    if label_fixes_of(info.config) != fixes:
-        return f"other label fixes ({label_fixes_of(info.config)}; using {fixes})"
+    if info.config.label_fixes != fixes:
+        return f"other label fixes ({info.config.label_fixes}; using {fixes})"
     if info.split_hash != split:
         return (f"other folds (split {info.split_hash or 'not recorded'}; WORK/folds.csv is {split}): "
                 "its OOF rows would not line up; name it in RUNS= only if it shares the folds")

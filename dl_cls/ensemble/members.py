@@ -52,7 +52,7 @@ def _coverage_problems(members: list[LoadedRun], specialists: list[LoadedRun], d
     for run in specialists:
         if not run.is_subset or len(run.classes) < 2:
             problems.append(f"specialist {run.name} is not a class-subset run of 2+ classes "
-                            f"(config classes: {run.config.get('classes')}); a full-class run is a member")
+                            f"(config classes: {run.config.classes}); a full-class run is a member")
         ids = set(run.oof["ID"])
         if ids - train_ids:
             problems.append(f"specialist {run.name}: oof.csv has {len(ids - train_ids)} IDs not in train.csv "

@@ -14,7 +14,8 @@ from dl_cls.data.folds import load_folds
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, atomic_write_text, create_run_dir
 from dl_cls.ocr.expert import cross_validate, load_keyword_file, predict_test
-from dl_cls.runs import git_commit, macro_f1, package_versions, prob_columns, split_hash, write_run_config
+from dl_cls.runs import (CONFIG_FILE, RunConfig, git_commit, macro_f1, package_versions, prob_columns, split_hash,
+                         write_run_config)
 
 FLOAT_FORMAT = "%.6f"
 
@@ -47,7 +48,7 @@ def build_expert_run(out: Path, table: pd.DataFrame, dd, work, classes, keywords
     test_probs, readable, fired_test, expert = predict_test(train, test, classes, file_kw, seed)
     oof = oof.set_index("ID").loc[[i for i in train["ID"] if i in set(oof["ID"])]].reset_index()
     summary = _summary(out.name, train, oof, fired_oof, readable, fired_test, classes, info)
-    config = _config(dd, work, classes, folds, keywords_spec, info)
+    config = RunConfig.from_dict(_config(dd, work, classes, folds, keywords_spec, info), out / CONFIG_FILE)
     create_run_dir(out)
     try:
         write_run_config(out, config)
@@ -66,7 +67,7 @@ def _config(dd, work, classes, folds, keywords_spec, info) -> dict:
             "work_dir": str(Path(work).resolve()), "aug_dir": None, "label_fixes": info["label_fixes"],
             "num_classes": dd.num_classes, "class_names": dd.class_names, "classes": list(classes),
             "subset_classes": list(classes), "folds": sorted(int(k) for k in folds["fold"].unique()),
-            "folds_hash": split_hash(folds), "ocr_dir": info["ocr_dir"], "ocr_settings": info["settings"],
+            "split_hash": split_hash(folds), "ocr_dir": info["ocr_dir"], "ocr_settings": info["settings"],
             "keywords": str(keywords_spec), "test_from": info.get("test_from"), "git_commit": git_commit()}
 
 

@@ -14,7 +14,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_f
 
 from dl_cls.data.contract import DataDir
 from dl_cls.runs import macro_f1
-from dl_cls.runs import load_run, load_truth, resolve_run_dir
+from dl_cls.runs import RunConfig, load_run, load_truth, resolve_run_dir
 from dl_cls.errors import DataError
 
 GROUP_THRESHOLD = 0.03  # mean mutual confusion rate between the two halves a suggested group is joined from
@@ -24,7 +24,7 @@ GROUP_MIN_COUNT = 2  # a pair counts only with at least this many confused image
 @dataclass
 class Analysis:
     run_dir: Path
-    config: dict
+    config: RunConfig
     dd: DataDir
     classes: list[int]  # original class indices covered (all, or a specialist's subset)
     ids: np.ndarray
