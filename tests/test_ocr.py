@@ -291,3 +291,80 @@ def test_tesseract_reads_the_sample_titles():
         row = read_document(render(target, 320, np.random.default_rng(target)), engine, ReadSettings())
         assert (row["orientation"], row["mirrored"]) == (0, False)
         assert TITLES[target].split()[-1] in row["title"] + " " + row["text"], row
+
+
+# ------------------------------------------------------------------------------------------ --write-normalised
+def _quadrant_page(h=60, w=40) -> np.ndarray:
+    """An upright portrait page: four flat quadrants of distinct colours, so any turn or flip shows."""
+    page = np.zeros((h, w, 3), np.uint8)
+    page[: h // 2, : w // 2] = (220, 30, 30)
+    page[: h // 2, w // 2 :] = (30, 220, 30)
+    page[h // 2 :, : w // 2] = (30, 30, 220)
+    page[h // 2 :, w // 2 :] = (230, 230, 230)
+    return page
+
+
+def _normalise_project(tmp_path):
+    """A data dir whose test image te0000 is the page mirrored then turned 90 deg clockwise; te0001 is not read."""
+    from dl_cls.data.contract import load_data
+    from dl_cls.io import write_image
+
+    data = make_data(tmp_path / "data", [0, 1] * 3, 2, 2)
+    page = _quadrant_page()
+    write_image(data / "test" / "te0000.jpg", orient(orient(page, 0, True), 90, False))
+    # the OCR table's row for it, as read_document writes one: the correction that undoes what was done
+    table = pd.DataFrame([dict(ID="te0000.jpg", split="test", orientation=270, mirrored=True, skew_deg=0.0,
+                               n_chars=9, mean_conf=90.0, title="T", text="T")])
+    return load_data(data, None), page, table
+
+
+def test_write_normalised_undoes_a_turn_and_mirror(tmp_path):
+    from dl_cls.io import MADE_MARKER, read_image
+    from dl_cls.ocr.normalised import write_normalised
+
+    dd, page, table = _normalise_project(tmp_path)
+    out = tmp_path / "norm"
+    assert write_normalised(out, table, dd) == {"normalised": 1, "copied": 1}
+    fixed = read_image(out / "te0000.jpg")
+    assert fixed.shape == page.shape  # portrait again
+    assert np.abs(fixed.astype(int) - page).mean() < 8  # the same quadrants in place (JPEG twice: not exact)
+    assert (out / "te0001.jpg").read_bytes() == (dd.test_dir / "te0001.jpg").read_bytes()  # unread: a copy
+    assert sorted(p.name for p in out.iterdir()) == [MADE_MARKER, "te0000.jpg", "te0001.jpg"]
+    write_normalised(out, table.assign(mirrored="False"), dd)  # our own dir is replaced (a CSV's text flag too)
+    assert np.abs(read_image(out / "te0000.jpg").astype(int) - page[:, ::-1]).mean() < 8
+
+
+def test_write_normalised_refuses_a_dir_it_did_not_make(tmp_path):
+    from dl_cls.ocr.normalised import write_normalised
+
+    dd, _, table = _normalise_project(tmp_path)
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep")
+    with pytest.raises(DlClsError, match="not made by dl_cls"):
+        write_normalised(foreign, table, dd)
+    assert (foreign / "notes.txt").read_text() == "keep" and len(list(foreign.iterdir())) == 1
+    ours = tmp_path / "ours"
+    write_normalised(ours, table, dd)
+    (ours / "extra.jpg").write_bytes(b"x")  # something of the user's inside a dir we made: refused too
+    with pytest.raises(DlClsError, match="did not write"):
+        write_normalised(ours, table, dd)
+    assert (ours / "extra.jpg").exists()
+
+
+def test_ocr_cli_writes_normalised_dir_and_refuses_a_foreign_one_before_reading(tmp_path, monkeypatch, capsys):
+    import dl_cls.ocr.cli as ocr_cli
+
+    engine = FakeEngine()
+    monkeypatch.setattr(ocr_cli, "make_engine", lambda *a, **k: engine)
+    dd, _, _ = _normalise_project(tmp_path)
+    args = ["ocr", "--data", str(dd.root), "--work", str(tmp_path / "work"), "--label-fixes", "none",
+            "--workers", "1", "--no-progress", "--write-normalised"]
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "a.txt").write_text("x")
+    assert main(args + [str(foreign)]) == 2 and engine.calls == 0  # refused before any reading
+    assert "not made by dl_cls" in capsys.readouterr().err
+    assert main(args + [str(tmp_path / "norm")]) == 0, capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "norm").glob("*.jpg")) == dd.test_ids
+    assert "2 test images normalised, 0 copied" in capsys.readouterr().out

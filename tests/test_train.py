@@ -19,6 +19,7 @@ from timm.models import get_pretrained_cfg
 from dl_cls.cli import main as cli_main
 from dl_cls.errors import DataError, DlClsError
 from dl_cls.io import read_image, write_image
+from dl_cls.runs import read_run_config, write_run_config
 from dl_cls.train import kfold, loop
 from dl_cls.train import model as model_lib
 from dl_cls.train.config import MODELS_DIR, load_train_config
@@ -74,6 +75,9 @@ def test_two_fold_run_writes_every_artifact(data_dir, aug_dir, tmp_path):
         assert key in cfg, key
     assert cfg["num_classes"] == K and cfg["classes"] is None and cfg["folds"] == [0, 1]
     assert cfg["aug_dir"] == str(aug_dir.resolve())
+    before = (run / "config.yaml").read_bytes()  # the typed RunConfig rewrites the trainer's file as is
+    write_run_config(run, read_run_config(run))
+    assert (run / "config.yaml").read_bytes() == before
 
     oof = pd.read_csv(run / "oof.csv", dtype={"ID": str})
     assert list(oof.columns) == ["ID", "fold"] + cols

@@ -11,6 +11,7 @@ from dl_cls.cli_options import add_data, add_label_fixes, add_work
 from dl_cls.data.contract import load_data
 from dl_cls.errors import DlClsError
 from dl_cls.ocr.engine import make_engine
+from dl_cls.ocr.normalised import check_target, write_normalised
 from dl_cls.ocr.read import ReadSettings
 from dl_cls.ocr.table import Job, default_workers, read_all, settings_dir, write_table
 from dl_cls.runs import load_run, resolve_run_dir, run_path
@@ -42,6 +43,10 @@ def add_arguments(parser) -> None:
                              "one cache can serve several work dirs")
     parser.add_argument("--budget", type=float, default=60.0, help="seconds per image at most (default 60)")
     add_label_fixes(parser)
+    parser.add_argument("--write-normalised", default=None, metavar="DIR",
+                        help="also write every test image to DIR/<file name>: deskewed, turned upright and "
+                             "un-mirrored as the OCR decided, an unchanged copy where it read none; a training "
+                             "run's test_dir (title-band specialist). Replaces only a DIR dl_cls made for this")
     parser.add_argument("--no-progress", action="store_true")
 
 
@@ -89,6 +94,8 @@ def run(args) -> int:
         raise DlClsError(f"{out} already exists; outputs are never overwritten. Pick another --name.")
     if args.test_from and classes is None:
         raise DlClsError("--test-from needs --classes (the group whose test images to read)")
+    if args.write_normalised:
+        check_target(args.write_normalised)
     test_ids = group_test_ids(args.test_from, args.work, dd, classes) if args.test_from else dd.test_ids
     engine = make_engine(args.engine, args.lang, args.tesseract)
     engine.check()
@@ -101,6 +108,10 @@ def run(args) -> int:
                             progress=not args.no_progress)
     path = write_table(table, root)
     print(f"wrote {path}: {json.dumps(stats)}; no readable text: {int((table['n_chars'] < 2).sum())} images")
+    if args.write_normalised:
+        counts = write_normalised(args.write_normalised, table, dd, progress=not args.no_progress)
+        print(f"wrote {args.write_normalised}: {counts['normalised']} test images normalised, {counts['copied']} "
+              f"copied unchanged (not read); use it with dl-cls train ... test_dir={args.write_normalised}")
     if expert:
         from dl_cls.ocr.rundir import build_expert_run
 

@@ -1,7 +1,7 @@
 """The training recipe of one model: configs/models/<name>.yaml loaded into TrainConfig.
 
-A run's config.yaml holds these fields plus run-level keys (RUN_KEYS: data_dir, aug_dir, classes' names, ...);
-`recipe_from_run` reads the recipe part back for resume / predict / merge.
+A run's config.yaml holds these fields plus the contract keys of every run dir (dl_cls.runs.RunConfig: data_dir,
+aug_dir, class names, ...); `recipe_from_run` reads both back for resume / predict / merge.
 """
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from dl_cls.config import CONFIG_DIR, compose_config, config_to_dict, load_config
 from dl_cls.errors import DlClsError
+from dl_cls.runs import RunConfig, read_run_config
 
 MODELS_DIR = CONFIG_DIR / "models"
 TRAIN_DEFAULTS = CONFIG_DIR / "train" / "defaults.yaml"  # shared by every model file
@@ -61,8 +60,9 @@ class TrainConfig:
     # corruption YAML of the test-like validation (None: configs/testlike/default.yaml); `profile --fit` writes one
     testlike_config: str | None = None
     oof_on: str = "testlike"  # the val images that oof.csv predicts: testlike (what the test looks like) | clean
-    # augmentation online (on top of the offline AUG set): auto = light with AUG, strong on plain originals
-    online_aug: str = "auto"  # auto | none | light | strong
+    # augmentation online (on top of the offline AUG set): auto = light with AUG, strong on plain originals;
+    # upright = photometric + small shifts only (no flip, no turn), for crop_band
+    online_aug: str = "auto"  # auto | none | light | strong | upright
     # TTA for oof.csv / test_probs.csv: every rotation, each also horizontally flipped if tta_hflip
     tta_rotations: list[int] = field(default_factory=lambda: [0, 90, 180, 270])
     tta_hflip: bool = True
@@ -74,6 +74,12 @@ class TrainConfig:
     fraction: float = 1.0  # seeded, class-stratified fraction of the augmented copies (copy > 0)
     seed: int = 42
     eval_batch_size: int = 0  # 0 = 2 x batch_size
+    # [top, bottom]: keep only these rows of every page (fractions of its height) before resizing, e.g. [0.0, 0.33]
+    # = the title band; for upright pages only (train originals, normalised test images: see test_dir)
+    crop_band: list[float] | None = None
+    # folder of the test images to predict instead of DATA/test, same file names (e.g. `dl-cls ocr
+    # --write-normalised DIR`'s orientation-normalised pages); recorded absolute in config.yaml
+    test_dir: str | None = None
     tensorboard: bool = False
 
     def validate(self) -> None:
@@ -81,7 +87,8 @@ class TrainConfig:
             (self.amp in ("auto", "bf16", "fp16", "off"), f"amp must be auto|bf16|fp16|off, got {self.amp!r}"),
             (self.select_metric in ("testlike", "clean"), f"select_metric must be testlike|clean, got {self.select_metric!r}"),
             (self.oof_on in ("testlike", "clean"), f"oof_on must be testlike|clean, got {self.oof_on!r}"),
-            (self.online_aug in ("auto", "none", "light", "strong"), f"online_aug must be auto|none|light|strong, got {self.online_aug!r}"),
+            (self.online_aug in ("auto", "none", "light", "strong", "upright"),
+             f"online_aug must be auto|none|light|strong|upright, got {self.online_aug!r}"),
             (self.cache_images in ("auto", "true", "false"), f"cache_images must be auto|true|false, got {self.cache_images!r}"),
             (0 < self.fraction <= 1, f"fraction must be in (0, 1], got {self.fraction}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
@@ -91,7 +98,7 @@ class TrainConfig:
              f"tta_rotations must be a non-empty list of 0/90/180/270, got {self.tta_rotations}"),
             (self.classes is None or len(set(self.classes)) >= 2, f"classes needs at least 2 classes, got {self.classes}"),
         ]
-        bad = [msg for ok, msg in checks if not ok]
+        bad = [msg for ok, msg in checks if not ok] + self._band_problems()
         if bad:
             raise DlClsError("bad training config: " + "; ".join(bad))
         parse_focus(self.focus)
@@ -99,6 +106,23 @@ class TrainConfig:
             from dl_cls.testlike import load_testlike_config
 
             load_testlike_config(self.testlike_config)  # a missing file or a typo fails now, before any run dir
+
+    def _band_problems(self) -> list[str]:
+        """A band of rows means the title only on an upright page: no test-like (turned) validation, no turned or
+        flipped TTA views or online augmentation."""
+        band = self.crop_band
+        if band is None:
+            return []
+        if len(band) != 2 or not 0 <= band[0] < band[1] <= 1:
+            return [f"crop_band must be [top, bottom] with 0 <= top < bottom <= 1, got {band}"]
+        wrong = {"oof_on": self.oof_on != "clean", "select_metric": self.select_metric != "clean",
+                 "tta_rotations": self.tta_rotations != [0], "tta_hflip": self.tta_hflip,
+                 "online_aug": self.online_aug not in ("none", "upright")}
+        if not any(wrong.values()):
+            return []
+        got = ", ".join(f"{k}={getattr(self, k)}" for k, bad in wrong.items() if bad)
+        return [f"crop_band {band} crops upright pages only: it needs oof_on=clean select_metric=clean "
+                f"tta_rotations=[0] tta_hflip=false online_aug=none|upright (got {got})"]
 
     @property
     def timm_model_name(self) -> str:
@@ -147,15 +171,12 @@ def load_train_config(model: str, overrides: list[str] | dict | None = None) -> 
     return compose_train_config(model, overrides)[0]
 
 
-def recipe_from_run(run_dir: Path) -> tuple[TrainConfig, dict]:
-    """(TrainConfig, the whole config.yaml dict) of an existing run."""
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
-        raise DlClsError(f"{path} not found: {run_dir} is not a training run dir")
-    data = yaml.safe_load(path.read_text()) or {}
+def recipe_from_run(run_dir: Path) -> tuple[TrainConfig, RunConfig]:
+    """(TrainConfig, the typed config.yaml) of an existing run."""
+    saved = read_run_config(run_dir)
     names = {f.name for f in dataclasses.fields(TrainConfig)}
-    cfg = load_config(TrainConfig, None, {k: v for k, v in data.items() if k in names})
-    return cfg, data
+    cfg = load_config(TrainConfig, None, {k: v for k, v in saved.to_dict().items() if k in names})
+    return cfg, saved
 
 
 def recipe_dict(cfg: TrainConfig) -> dict:

@@ -2,8 +2,10 @@
 
 Images are plainly resized to img_size x img_size (no letterbox): a page keeps all its pixels, and the test pages
 come at any angle, so no aspect ratio is special. Images already at that size (an AUG set made with --size) are
-used as they are. With the image cache (default when it fits in RAM) every image is decoded and resized once per
-run; the per-step loader cost is then one light albumentations pass.
+used as they are. With crop_band only a band of rows (e.g. the title) is kept first, then resized the same way
+(`fit`, the one place every train, validation and test image passes). With the image cache (default when it
+fits in RAM) every image is decoded and resized once per run; the per-step loader cost is then one light
+albumentations pass.
 """
 from __future__ import annotations
 
@@ -115,6 +117,33 @@ def resize(img: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(img, (size, size), interpolation=interp)
 
 
+def crop_rows(img: np.ndarray, band: list[float] | None) -> np.ndarray:
+    """Rows [top, bottom) of a page, as fractions of its height (at least one row); None: the whole page."""
+    if band is None:
+        return img
+    h = img.shape[0]
+    top = min(int(round(band[0] * h)), h - 1)
+    return img[top:max(int(round(band[1] * h)), top + 1)]
+
+
+def fit(img: np.ndarray, size: int, band: list[float] | None = None) -> np.ndarray:
+    """What the model sees of an image: its band of rows (crop_band), resized to size x size."""
+    return resize(crop_rows(img, band), size)
+
+
+def prediction_paths(dd: DataDir, test_dir: str | None) -> list[str]:
+    """The test images to predict, in sample_submission order: DATA/test, or the same file names in test_dir."""
+    if test_dir is None:
+        return [str(dd.test_path(i)) for i in dd.test_ids]
+    paths = [Path(test_dir) / i for i in dd.test_ids]
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise DlClsError(f"test_dir {test_dir} lacks {len(missing)} of the {len(paths)} test images of "
+                         f"{dd.root / 'sample_submission.csv'} (first: {missing[0]}); it must hold every file "
+                         f"of {dd.test_dir} under the same name")
+    return [str(p) for p in paths]
+
+
 def _threads() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
@@ -128,14 +157,15 @@ def parallel_map(fn, items, desc: str, show: bool) -> list:
 class ImageStore:
     """Images at img_size, by position: decoded once into RAM (cache) or read from disk on every access."""
 
-    def __init__(self, paths: list[str], size: int, cache: bool, show: bool = False, desc: str = "decode"):
-        self.paths, self.size = list(paths), size
+    def __init__(self, paths: list[str], size: int, cache: bool, show: bool = False, desc: str = "decode",
+                 band: list[float] | None = None):
+        self.paths, self.size, self.band = list(paths), size, band
         self.images = None
         if cache and self.paths:
             self.images = np.stack(parallel_map(self._load, self.paths, desc, show))
 
     def _load(self, path: str) -> np.ndarray:
-        return resize(read_image(path), self.size)
+        return fit(read_image(path), self.size, self.band)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -151,7 +181,7 @@ def want_cache(cfg: TrainConfig, n_images: int) -> bool:
 
 
 def testlike_images(paths: list[str], ids: list[str], size: int, seed: int, show: bool,
-                    config: str | None = None) -> np.ndarray:
+                    config: str | None = None, band: list[float] | None = None) -> np.ndarray:
     """A fixed, seeded test-like corruption of each validation original (full resolution, then resized), with the
     corruption config at `config` (None: the shipped calibration).
 
@@ -162,7 +192,7 @@ def testlike_images(paths: list[str], ids: list[str], size: int, seed: int, show
     def one(i: int) -> np.ndarray:
         rng = testlike_rng(seed, ids[i])
         other = read_image(paths[(i + 1 + int(rng.integers(n - 1))) % n]) if n > 1 else None
-        return resize(corrupt_testlike(read_image(paths[i]), rng, other=other, cfg=cfg), size)
+        return fit(corrupt_testlike(read_image(paths[i]), rng, other=other, cfg=cfg), size, band)
 
     return np.stack(parallel_map(one, range(n), "test-like val", show))
 
@@ -170,11 +200,19 @@ def testlike_images(paths: list[str], ids: list[str], size: int, seed: int, show
 # ---------------------------------------------------------------------------------------------- online aug
 def online_transform(preset: str, has_aug_dir: bool) -> A.Compose | None:
     """Cheap online augmentation at img_size. 'auto': light on an offline-augmented set, strong on plain originals
-    (the originals alone never show the rotations, flips, noise and blur of the test set)."""
+    (the originals alone never show the rotations, flips, noise and blur of the test set). 'upright' never flips
+    or turns: for crop_band, whose rows must stay the top of an upright page."""
     if preset == "auto":
         preset = "light" if has_aug_dir else "strong"
     if preset == "none":
         return None
+    if preset == "upright":
+        return A.Compose([
+            A.Affine(scale=(0.9, 1.1), translate_percent=(-0.03, 0.03), rotate=(-3, 3), fill=255, p=0.5),
+            A.RandomBrightnessContrast(brightness_limit=0.3, contrast_limit=0.3, p=0.7),
+            A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.MotionBlur(blur_limit=(3, 7))], p=0.3),
+            A.GaussNoise(std_range=(0.02, 0.1), p=0.4),
+        ])
     light = [
         A.HorizontalFlip(p=0.5),
         A.Affine(scale=(0.9, 1.1), translate_percent=(-0.05, 0.05), rotate=(-10, 10), fill=255, p=0.5),

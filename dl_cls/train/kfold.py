@@ -20,14 +20,15 @@ from dl_cls.data.folds import ensure_folds, load_folds, make_folds
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, atomic_write_text, create_run_dir
 from dl_cls.lock import Lock
-from dl_cls.runs import (FOLD_DONE, check_name, classes_of, finished_folds, git_commit, macro_f1, package_versions,
-                         prob_columns, read_run_config, resolve_run_dir, split_hash, write_run_config)
+from dl_cls.runs import (FOLD_DONE, RunConfig, check_name, classes_of, finished_folds, git_commit, load_truth, macro_f1,
+                         package_versions, prob_columns, read_run_config, resolve_run_dir, split_hash,
+                         write_run_config)
 from dl_cls.train import dist, loop, tta
 from dl_cls.train import model as model_lib
 from dl_cls.train.config import TrainConfig, load_train_config, parse_focus, recipe_dict, recipe_from_run
 from dl_cls.train.curves import save_learning_curves
 from dl_cls.train.data import (ImageStore, TrainSet, check_no_leak, fold_train_rows, fold_val_ids, load_table,
-                               online_transform, select_rows, testlike_images, want_cache)
+                               online_transform, prediction_paths, select_rows, testlike_images, want_cache)
 
 
 
@@ -46,17 +47,17 @@ class RunSpec:
     overrides: list[str] | dict | None = None
 
 
-def _check_resume_args(spec: RunSpec, saved: dict, run_dir: Path) -> None:
+def _check_resume_args(spec: RunSpec, saved: RunConfig, run_dir: Path) -> None:
     """A resumed run keeps its saved recipe and dirs; arguments that repeat them are fine (make passes them),
     arguments that would change them are an error."""
     problems = []
     if spec.overrides:
         problems.append(f"key=value overrides {spec.overrides}")
-    if spec.model and Path(spec.model).stem != saved.get("model_config"):
-        problems.append(f"--model {spec.model} (run: {saved.get('model_config')})")
-    for flag, given, key in (("--data", spec.data_dir, "data_dir"), ("--aug", spec.aug_dir, "aug_dir")):
-        if given and str(Path(given).resolve()) != saved.get(key):
-            problems.append(f"{flag} {given} (run: {saved.get(key)})")
+    if spec.model and Path(spec.model).stem != saved.model_config:
+        problems.append(f"--model {spec.model} (run: {saved.model_config})")
+    for flag, given, was in (("--data", spec.data_dir, saved.data_dir), ("--aug", spec.aug_dir, saved.aug_dir)):
+        if given and str(Path(given).resolve()) != was:
+            problems.append(f"{flag} {given} (run: {was})")
     if problems:
         raise DlClsError(f"--resume continues {run_dir} with its saved config.yaml; these arguments would change it: "
                          + "; ".join(problems) + ". Drop them, or start a new run")
@@ -75,19 +76,27 @@ def _existing_run(spec: RunSpec) -> Path | None:
     return path if path.exists() else None
 
 
-def _recipe_differences(spec: RunSpec, saved: dict, saved_cfg: TrainConfig) -> list[str]:
-    """What `--model M --name EXISTING ...` would change in that run (nothing: it only adds folds)."""
+def _load_recipe(spec: RunSpec) -> TrainConfig:
     if not spec.model:
         raise DlClsError("--model NAME is required (configs/models/NAME.yaml or a YAML path)")
     cfg = load_train_config(spec.model, spec.overrides)
+    if cfg.test_dir:
+        cfg.test_dir = str(Path(cfg.test_dir).resolve())  # like data_dir: a resume from elsewhere finds it
+    return cfg
+
+
+def _recipe_differences(spec: RunSpec, saved: RunConfig, saved_cfg: TrainConfig) -> list[str]:
+    """What `--model M --name EXISTING ...` would change in that run (nothing: it only adds folds)."""
+    cfg = _load_recipe(spec)
     if cfg.classes is not None:
         cfg.classes = sorted(set(cfg.classes))  # as the run saved them
     new, old = recipe_dict(cfg), recipe_dict(saved_cfg)
     diffs = [f"{k}: {old.get(k)!r} -> {v!r}" for k, v in new.items() if old.get(k) != v]
-    given = {"model_config": Path(spec.model).stem, "data_dir": str(Path(spec.data_dir or "data").resolve()),
-             "aug_dir": str(Path(spec.aug_dir).resolve()) if spec.aug_dir else None,
-             "label_fixes": str(spec.label_fixes)}
-    diffs += [f"{k}: {saved.get(k)!r} -> {v!r}" for k, v in given.items() if saved.get(k, v) != v]
+    given = {"model_config": (saved.model_config, Path(spec.model).stem),
+             "data_dir": (saved.data_dir, str(Path(spec.data_dir or "data").resolve())),
+             "aug_dir": (saved.aug_dir, str(Path(spec.aug_dir).resolve()) if spec.aug_dir else None),
+             "label_fixes": (saved.label_fixes, str(spec.label_fixes))}
+    diffs += [f"{k}: {was!r} -> {v!r}" for k, (was, v) in given.items() if was != v]
     return diffs
 
 
@@ -110,9 +119,13 @@ class TrainingRun:
         self.local = {c: j for j, c in enumerate(self.classes)}  # original target -> model output index
         if self.cfg.fraction < 1 and self.aug_dir is None:
             raise DlClsError(f"fraction={self.cfg.fraction} samples the copies of an augmented set: pass --aug DIR")
+        if self.cfg.crop_band is not None and self.aug_dir is not None:
+            raise DlClsError(f"crop_band={self.cfg.crop_band} keeps rows of upright pages, but the AUG set "
+                             f"{self.aug_dir} holds turned and flipped copies: train on the originals (--aug none)")
         self.table = select_rows(load_table(self.dd, self.aug_dir), self.cfg).reset_index(drop=True)
+        self.test_paths = prediction_paths(self.dd, self.cfg.test_dir)  # a missing test image fails before any run dir
 
-    def _load_saved(self) -> dict:
+    def _load_saved(self) -> RunConfig:
         """Continue an existing run: its saved recipe and dirs win; arguments may only repeat them."""
         self.cfg, saved = recipe_from_run(self.dir)
         if self.spec.resume:
@@ -122,16 +135,14 @@ class TrainingRun:
             if diffs:
                 raise DlClsError(f"{self.dir} already exists with another recipe ({'; '.join(diffs)}); outputs are "
                                  "never overwritten: pick another --name (the same recipe only adds folds to it)")
-        self.data_dir, self.aug_dir = Path(saved["data_dir"]), saved["aug_dir"] and Path(saved["aug_dir"])
-        self.work_dir, self.label_fixes = Path(saved["work_dir"]), saved.get("label_fixes", "default")
-        self.model_name = saved.get("model_config", self.cfg.timm_name)
+        self.data_dir, self.aug_dir = Path(saved.data_dir), saved.aug_dir and Path(saved.aug_dir)
+        self.work_dir, self.label_fixes = Path(saved.work_dir), saved.label_fixes
+        self.model_name = saved.model_config or self.cfg.timm_name
         return saved
 
     def _new_recipe(self) -> None:
         spec = self.spec
-        if not spec.model:
-            raise DlClsError("--model NAME is required (configs/models/NAME.yaml or a YAML path)")
-        self.cfg = load_train_config(spec.model, spec.overrides)
+        self.cfg = _load_recipe(spec)
         self.data_dir = Path(spec.data_dir or "data")
         self.aug_dir = Path(spec.aug_dir) if spec.aug_dir else None
         self.work_dir, self.label_fixes = Path(spec.work_dir), spec.label_fixes
@@ -157,7 +168,7 @@ class TrainingRun:
     def _folds_to_train(self) -> tuple[list[int], list[int]]:
         """(folds this command trains, folds asked of the run so far). A resume without --folds continues the
         folds the run was asked for, never others."""
-        asked_before = (self.saved or {}).get("folds_requested", self.all_folds if self.saved else [])
+        asked_before = [] if self.saved is None else _first_set(self.saved.folds_requested, self.all_folds)
         wanted = self.spec.folds if self.spec.folds is not None else (asked_before or self.all_folds)
         unknown = sorted(set(wanted) - set(self.all_folds))
         if unknown:
@@ -202,24 +213,31 @@ class TrainingRun:
     def create_dir(self) -> bool:
         """Make the run dir (True), or record newly asked folds in an existing one (False)."""
         if self.dir is not None:
-            if self.d.main and self.requested != self.saved.get("folds_requested"):
+            if self.d.main and self.requested != self.saved.folds_requested:
                 with Lock(self.dir, f"run {self.dir}").acquire(wait_s=60):
-                    write_run_config(self.dir, {**read_run_config(self.dir), "folds_requested": self.requested})
+                    config = read_run_config(self.dir)
+                    config.folds_requested = self.requested
+                    write_run_config(self.dir, config)
             return False
         name = self.spec.name or f"{self.model_name}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
         name = dist.broadcast(self.d, name)  # ranks may disagree on the clock's second
         self.dir = self.work_dir / "runs" / check_name(name)
         if self.d.main:
             create_run_dir(self.dir)
-            write_run_config(self.dir, self.resolved())
+            write_run_config(self.dir, RunConfig.from_dict(self.resolved(), self.dir / "config.yaml"))
         dist.barrier(self.d)
         return True
 
 
-def check_split(run_dir: Path, saved: dict, folds: pd.DataFrame, folds_path: Path) -> None:
+def _first_set(*values):
+    """The first value that is not None (a key an older config.yaml lacks)."""
+    return next((v for v in values if v is not None), None)
+
+
+def check_split(run_dir: Path, saved: RunConfig, folds: pd.DataFrame, folds_path: Path) -> None:
     """Refuse to continue or merge a run on another split than the one it recorded (runs made before the
     hash was recorded are not checked)."""
-    recorded = saved.get("split_hash")
+    recorded = saved.split_hash
     if recorded and recorded != split_hash(folds):
         raise DlClsError(f"{folds_path} is not the split {run_dir} was trained on (split hash {split_hash(folds)}, "
                          f"run: {recorded}); its folds would train or merge on other images. Restore that "
@@ -313,9 +331,10 @@ def _train_folds(run: TrainingRun, todo: list[int]) -> None:
     cfg, dd = run.cfg, run.dd
     cached = want_cache(cfg, len(run.table) + len(dd.test_ids))
     rt = loop.make_runtime(cfg, run.d, cached)
-    shared = _Shared(rt, ImageStore(run.table["path"].tolist(), cfg.img_size, cached, rt.show, "decode train images"),
-                     ImageStore([str(dd.test_path(i)) for i in dd.test_ids], cfg.img_size, cached, rt.show,
-                                "decode test"),
+    band = cfg.crop_band
+    shared = _Shared(rt, ImageStore(run.table["path"].tolist(), cfg.img_size, cached, rt.show, "decode train images",
+                                    band),
+                     ImageStore(run.test_paths, cfg.img_size, cached, rt.show, "decode test", band),
                      online_transform(cfg.online_aug, run.aug_dir is not None),
                      tta.views(cfg.tta_rotations, cfg.tta_hflip))
     for k in todo:
@@ -332,9 +351,9 @@ def _train_one_fold(run: TrainingRun, k: int, shared: _Shared) -> None:
                          shared.transform)
     val = fold_val_ids(dd, run.folds, k, cfg)
     val_paths = [str(dd.train_path(i)) for i in val["ID"]]
-    val_clean = ImageStore(val_paths, cfg.img_size, True, rt.show, "decode val").images
+    val_clean = ImageStore(val_paths, cfg.img_size, True, rt.show, "decode val", cfg.crop_band).images
     val_tl = testlike_images(val_paths, val["ID"].tolist(), cfg.img_size, cfg.testlike_seed, rt.show,
-                             cfg.testlike_config)
+                             cfg.testlike_config, cfg.crop_band)
     y_val = val["target"].map(run.local).to_numpy()
     meta = {"classes": run.classes, "class_names": [dd.class_names[c] for c in run.classes], "fold": k}
     res = loop.train_fold(cfg, rt, loop.FoldInputs(k, train_set, val_clean, val_tl, y_val, len(run.classes), meta),
@@ -383,8 +402,8 @@ def merge_run(run_dir: Path) -> dict:
     done = finished_folds(run_dir)
     if not done:
         raise DlClsError(f"{run_dir}: no finished fold (fold*/{FOLD_DONE}) to merge")
-    dd = load_data(saved["data_dir"], saved.get("label_fixes", "default"))
-    folds_path = Path(saved["work_dir"]) / "folds.csv"
+    dd = load_truth(saved)
+    folds_path = Path(saved.work_dir) / "folds.csv"
     if folds_path.is_file():
         check_split(run_dir, saved, load_folds(folds_path.parent, dd), folds_path)
     with Lock(run_dir, f"run {run_dir}").acquire(wait_s=60):  # two machines may finish folds at once
@@ -416,24 +435,24 @@ def _merge_tables(run_dir: Path, done: list[int], dd: DataDir) -> tuple[pd.DataF
     return oof, test, infos
 
 
-def _summary(run_dir: Path, cfg: TrainConfig, saved: dict, done: list[int], infos: list[dict], oof: pd.DataFrame,
+def _summary(run_dir: Path, cfg: TrainConfig, saved: RunConfig, done: list[int], infos: list[dict], oof: pd.DataFrame,
              dd: DataDir) -> dict:
     cols = [c for c in oof.columns if c.startswith("p_")]
     y = oof["ID"].map(dict(zip(dd.train["ID"], dd.train["target"]))).to_numpy()
     pred = np.asarray(classes_of(cols))[oof[cols].to_numpy().argmax(1)]
     keys = ["clean_f1", "testlike_f1", "tta_clean_f1", "tta_testlike_f1", "train_time_s", "train_img_s", "eval_img_s"]
-    asked = saved.get("folds_requested", saved.get("folds", done))
+    asked = _first_set(saved.folds_requested, saved.folds, done)
     return {
-        "run": run_dir.name, "model": saved.get("model_config"), "timm_name": cfg.timm_model_name,
-        "classes": saved.get("classes"), "num_classes": saved.get("num_classes"),
-        "folds_done": done, "complete": done == list(saved.get("folds", done)),
+        "run": run_dir.name, "model": saved.model_config, "timm_name": cfg.timm_model_name,
+        "classes": saved.classes, "num_classes": saved.num_classes,
+        "folds_done": done, "complete": done == list(_first_set(saved.folds, done)),
         "folds_requested": asked, "requested_done": set(asked) <= set(done),
         "select_metric": cfg.select_metric, "oof_on": cfg.oof_on,
         "oof_f1": macro_f1(y, pred), "oof_rows": len(oof),
         "mean": {key: float(np.mean([i[key] for i in infos])) for key in keys},
         "total_train_time_s": float(sum(i["train_time_s"] for i in infos)),
         "per_fold": infos, "tta_views": len(tta.views(cfg.tta_rotations, cfg.tta_hflip)),
-        "versions": package_versions(), "git_commit": saved.get("git_commit"),
+        "versions": package_versions(), "git_commit": saved.git_commit,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.processor() or platform.machine()})",
         "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }

@@ -35,11 +35,12 @@ def _predict(run_dir: Path, folder: Path, force_cpu: bool) -> pd.DataFrame:
     ckpts = sorted(run_dir.glob("fold*/best.pt"))
     if not ckpts:
         raise DlClsError(f"{run_dir}: no fold*/best.pt to predict with")
-    classes = cfg.classes if cfg.classes is not None else list(range(int(saved["num_classes"])))
+    classes = cfg.classes if cfg.classes is not None else list(range(saved.num_classes))
     ids, paths = list_image_folder(folder)
     d = dist.Dist(device=torch.device("cuda") if torch.cuda.is_available() and not force_cpu else torch.device("cpu"))
     rt = loop.make_runtime(cfg, d, cached=True)
-    store = ImageStore(paths, cfg.img_size, cache=want_cache(cfg, len(paths)), show=rt.show, desc="decode")
+    store = ImageStore(paths, cfg.img_size, cache=want_cache(cfg, len(paths)), show=rt.show, desc="decode",
+                       band=cfg.crop_band)  # a band run wants upright pages: pass normalised ones
     views = tta.views(cfg.tta_rotations, cfg.tta_hflip)
     probs = []
     for i, ck in enumerate(ckpts, 1):

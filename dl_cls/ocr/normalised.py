@@ -1,0 +1,68 @@
+"""`dl-cls ocr --write-normalised DIR`: every test image of the data dir as the OCR normaliser left it (deskewed,
+turned upright, un-mirrored, from the OCR table's skew_deg / orientation / mirrored), an unchanged copy where the
+table has no row, under the same file names: DIR can be a training run's test_dir (a title-band specialist,
+crop_band, needs upright pages). DIR is only ever replaced when dl_cls made it for this."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dl_cls.errors import DlClsError
+from dl_cls.io import DIR_MODE, check_made, mark_made, read_image, write_image
+from dl_cls.orient import normalise
+from dl_cls.progress import Progress
+
+KIND = "normalised test images"
+
+
+def check_target(out) -> None:
+    """Refuse early (before any reading) a DIR that holds something dl_cls did not write as normalised images."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DlClsError(f"--write-normalised {out}: exists and is not a directory")
+    if out.exists() and any(out.iterdir()):
+        check_made(out, KIND)
+
+
+def _flag(value) -> bool:
+    """mirrored as the table holds it: a bool in memory, True/False text in a CSV."""
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1")
+
+
+def normalised_page(path, row) -> np.ndarray:
+    return normalise(read_image(path), float(row["skew_deg"]), int(row["orientation"]), _flag(row["mirrored"]))
+
+
+def write_normalised(out, table: pd.DataFrame, dd, progress: bool = False) -> dict:
+    """Write DIR (atomically: a temp dir renamed into place); returns the counts."""
+    out = Path(out)
+    check_target(out)
+    rows = table[table["split"] == "test"].set_index("ID")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(DIR_MODE)
+    counts = {"normalised": 0, "copied": 0}
+    bar = Progress(len(dd.test_ids), "normalise", "img", enabled=progress)
+    try:
+        for image_id in dd.test_ids:
+            if image_id in rows.index:
+                write_image(tmp / image_id, normalised_page(dd.test_path(image_id), rows.loc[image_id]))
+                counts["normalised"] += 1
+            else:
+                shutil.copyfile(dd.test_path(image_id), tmp / image_id)
+                counts["copied"] += 1
+            bar.update()
+        mark_made(tmp, KIND, {"data_dir": str(Path(dd.root).resolve()), **counts})
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        bar.close()
+    return counts
