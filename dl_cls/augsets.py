@@ -25,6 +25,7 @@ from dl_cls.lock import LOCK_NAME, Lock, is_held
 
 POINTER = "current.json"
 MANIFEST = "manifest.csv"
+MANIFEST_COLUMNS = ["ID", "target", "source_id", "copy", "ops"]  # one row per augmented image
 CHOOSE_HINT = "choose with --aug DIR (make train AUG=DIR), or --aug none (AUG=none) for the originals with online " \
               "augmentation"
 

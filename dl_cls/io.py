@@ -127,6 +127,15 @@ def check_made(root, kind: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- images
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def image_files(folder) -> list[Path]:
+    """The image files of a folder (by suffix; hidden files skipped), sorted by name."""
+    return sorted(p for p in Path(folder).iterdir()
+                  if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file())
+
+
 def _to_rgb8(img: np.ndarray) -> np.ndarray:
     """Any decoded image (grey, BGR, BGRA; 8 or 16 bit) -> RGB uint8, transparent areas composited onto white:
     transparent pixels often hold RGB 0, which would turn a page black."""

@@ -21,7 +21,6 @@ from dl_cls.errors import DataError, DlClsError
 log = logging.getLogger("dl_cls")
 
 DEFAULT_LABEL_FIXES = CONFIG_DIR / "label_fixes.csv"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 CSV_COLUMNS = {
     "train.csv": ["ID", "target"],
     "meta.csv": ["target", "class_name"],

@@ -11,18 +11,15 @@ import pandas as pd
 
 from dl_cls.errors import DlClsError
 from dl_cls.imgstats import measure
-from dl_cls.io import read_image
+from dl_cls.io import IMAGE_SUFFIXES, image_files, read_image
 from dl_cls.progress import Progress
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-
 
 def list_images(folder, limit: int | None = None, seed: int = 0) -> list[Path]:
     """The folder's image files, sorted; with `limit`, a seeded sample of that many (same files every time)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DlClsError(f"{folder}: not a directory")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = image_files(folder)
     if not files:
         raise DlClsError(f"{folder}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     if limit and len(files) > limit:

@@ -25,11 +25,10 @@ from dl_cls.testlike import corrupt_testlike, load_testlike_config, testlike_rng
 from dl_cls.data.contract import DataDir
 from dl_cls.data.folds import manifest_folds, train_rows_for_fold
 from dl_cls.errors import DataError, DlClsError
-from dl_cls.io import read_image
+from dl_cls.augsets import MANIFEST, MANIFEST_COLUMNS
+from dl_cls.io import IMAGE_SUFFIXES, image_files, read_image
 from dl_cls.train.config import TrainConfig, parse_focus
 
-MANIFEST_COLUMNS = ["ID", "target", "source_id", "copy", "ops"]
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 # ---------------------------------------------------------------------------------------------- what to train on
@@ -42,7 +41,7 @@ def load_table(dd: DataDir, aug_dir: Path | None) -> pd.DataFrame:
     if aug_dir is None:
         return pd.DataFrame({"ID": dd.train["ID"], "target": dd.train["target"], "source_id": dd.train["ID"],
                              "copy": 0, "path": [str(dd.train_path(i)) for i in dd.train["ID"]]})
-    path = Path(aug_dir) / "manifest.csv"
+    path = Path(aug_dir) / MANIFEST
     if not path.is_file():
         raise DlClsError(f"{path} not found: is {aug_dir} an augmented set (dl-cls augment)?")
     manifest = pd.read_csv(path, dtype={"ID": str, "source_id": str})
@@ -297,7 +296,7 @@ def list_image_folder(folder: Path) -> tuple[list[str], list[str]]:
         return ids, [str(folder / "test" / i) for i in ids]
     if not folder.is_dir():
         raise DlClsError(f"{folder}: image folder not found")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    files = image_files(folder)
     if not files:
         raise DlClsError(f"{folder}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) found")
     return [p.name for p in files], [str(p) for p in files]
