@@ -356,7 +356,7 @@ def test_cli_list_preview_and_errors(data_dir, tmp_path, capsys):
 
     assert main(["augment", "--list", "doc"]) == 0
     listing = capsys.readouterr().out
-    assert "rotate_any" in listing and "p=0.55" in listing and "augraphy.InkBleed" in listing
+    assert "rotate_any" in listing and "p=0.75" in listing and "augraphy.InkBleed" in listing
     png = tmp_path / "sheet.png"
     assert main(["augment", "--preview", "doc", "--n", "2", "--copies", "2", "--data", str(data_dir),
                  "--label-fixes", "none", "--out", str(png)]) == 0
