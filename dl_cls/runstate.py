@@ -132,16 +132,25 @@ def run_info(run_dir: Path) -> RunInfo:
     return info
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _ensemble_model(opts) -> str | None:
+    """'hard: 2 members + 1 specialist' (None when the config has no ensemble options)."""
+    if opts is None:
+        return None
+    return f"{opts.method}: {_plural(len(opts.members), 'member')} + {_plural(len(opts.specialists), 'specialist')}"
+
+
 def ensemble_info(ens_dir: Path) -> RunInfo:
     """One ensemble dir (WORK/ensembles/<name>); its score is the last row of members.csv."""
     try:
         config = read_run_config(ens_dir)
     except DlClsError as exc:
         return RunInfo(ens_dir.name, ens_dir, "ensemble", "failed", str(exc).split(": ", 1)[-1][:80])
-    opts = config.ensemble
     info = RunInfo(ens_dir.name, ens_dir, "ensemble", "finished", config=config, date=_mtime(ens_dir / CONFIG_FILE),
-                   model=f"{opts.method}: {len(opts.members)} members + {len(opts.specialists)} specialists"
-                   if opts else "None: 0 members + 0 specialists")
+                   model=_ensemble_model(config.ensemble))
     if _locked(ens_dir):
         info.state, info.reason = "running", "a process holds its lock"
     elif not (ens_dir / "submission.csv").is_file():

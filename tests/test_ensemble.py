@@ -261,7 +261,7 @@ def test_ensemble_options_are_written_as_before_read_back_typed_and_a_typo_is_na
     back = read_run_config(out)
     assert back == config and back.ensemble == EnsembleOptions("stack", False, [paths["a"], paths["b"]],
                                                                [paths["s"]], 0.4, 3)
-    assert ensemble_info(out).model == "stack: 2 members + 1 specialists"
+    assert ensemble_info(out).model == "stack: 2 members + 1 specialist"
     text = (out / "config.yaml").read_text(encoding="utf-8")
     for typo, message in ((text.replace("method:", "methd:"), "unknown key(s) methd; valid keys: method,"),
                           (text.replace("seed: 3", "seed: three"), "seed: expected int, got 'three'"),
