@@ -25,17 +25,20 @@ step "2/8 check-data"
 $X check-data "$D" --label-fixes none
 step "3/8 folds (3 folds)"
 $X folds --data "$D" --work "$W" --n-folds 3 --label-fixes none
-step "4/8 offline augmentation x6 (doc preset)"
-$X augment --data "$D" --work "$W" --scale 6 --preset doc --size 256 --label-fixes none --out "$W/aug/doc_x6"
-A=$W/aug/doc_x6
+step "4/8 offline augmentation x4 (doc preset)"
+$X augment --data "$D" --work "$W" --scale 4 --preset doc --size 256 --label-fixes none --out "$W/aug/doc_x4"
+A=$W/aug/doc_x4
+# the members at 128 px on x4 copies: a 2-core CPU trains each in ~4 min (160 px on x6: ~10 min; docs/benchmarks.md)
+FAST="img_size=128"
 step "5/8 train member 1: tiny"
-$X train --data "$D" --work "$W" --model tiny --aug "$A" --name tiny --label-fixes none
+$X train --data "$D" --work "$W" --model tiny --aug "$A" --name tiny --label-fixes none $FAST
 step "6/8 train member 2: tiny2 + specialist on {3,4,7,14}"
-$X train --data "$D" --work "$W" --model tiny2 --aug "$A" --name tiny2 --label-fixes none
+$X train --data "$D" --work "$W" --model tiny2 --aug "$A" --name tiny2 --label-fixes none $FAST
 $X train --data "$D" --work "$W" --model tiny --aug "$A" --name spec-3-4-7-14 --label-fixes none \
-  --classes 3,4,7,14 --epochs 15  # 4 classes: few steps per epoch, so more epochs
+  --classes 3,4,7,14 --epochs 15 $FAST  # 4 classes: few steps per epoch, so more epochs
 step "7/8 ensemble"
 $X ensemble tiny tiny2 --specialist spec-3-4-7-14 --work "$W" --name demo --test-labels "$D/test_labels.csv"
+FINAL=demo
 # OCR expert: reads the group's train images and the test images the ensemble puts in the group (the only rows a
 # specialist changes); its cache lives outside DEMO_WORK, so a second demo reads nothing again
 if command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx kor; then
@@ -44,12 +47,13 @@ if command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | 
     --cache "${DEMO_OCR_CACHE:-work/ocr-cache}" --no-progress
   $X ensemble tiny tiny2 --specialist spec-3-4-7-14 ocr-3-4-7-14 --work "$W" --name demo-ocr \
     --test-labels "$D/test_labels.csv"
+  FINAL=demo-ocr
 else
   echo "OCR expert skipped: tesseract with Korean data not found (make ocr-deps installs it)"
 fi
 step "8/8 report + sample test-set scores (test_labels.csv)"
-$X report "$W/ensembles/demo" --work "$W"
+$X report "$W/ensembles/$FINAL" --work "$W"
 for f in "$W"/runs/tiny/test_probs.csv "$W"/runs/tiny2/test_probs.csv "$W"/ensembles/demo*/submission.csv; do
   printf '%-45s ' "$f"; $X score "$f" --labels "$D/test_labels.csv"
 done
-step "done: report in $W/ensembles/demo/report/"
+step "done: report in $W/ensembles/$FINAL/report/"
