@@ -33,9 +33,15 @@ def _env() -> dict:
     return {**os.environ, "NO_ALBUMENTATIONS_UPDATE": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
 
 
+def _default_sigint() -> None:
+    # a test run started in the background (nohup, `&` in a script) ignores SIGINT, the child inherits that and
+    # Python then installs no KeyboardInterrupt handler: give the child the disposition a terminal user's has
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(args: list[str], cwd: Path) -> subprocess.Popen:
     return subprocess.Popen(DLCLS + args, cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_default_sigint)
 
 
 def _cli(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:

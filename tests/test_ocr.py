@@ -217,6 +217,10 @@ def test_expert_run_dir_loads_and_blends_as_a_specialist(tmp_path, capsys):
     assert run.is_subset and run.classes == [2, 3, 4] and list(run.oof.columns) == ["ID", "fold", "p_2", "p_3", "p_4"]
     assert "tr0020.jpg" not in set(run.oof["ID"])  # the unreadable train image gives no OOF prediction
     np.testing.assert_allclose(run.test_probs()[:2], 1 / 3, atol=1e-6)  # unreadable test images: uniform (neutral)
+    from dl_cls.ensemble.discover import discover
+
+    found = discover(work, data)  # bare `dl-cls ensemble --data D` finds it as a specialist of the same folds (split_hash)
+    assert [r.name for r in found.specialists] == ["ocr-2-3-4"], found.table.to_string()
     code = main(["ensemble", "member", "--work", str(work), "--specialist", "ocr-2-3-4", "--name", "e",
                  "--method", "soft"])
     assert code == 0, capsys.readouterr().err
