@@ -134,6 +134,12 @@ class RunConfig:
         return self.recipe.get(key, default)
 
     @property
+    def oof_pages(self) -> str:
+        """The validation pages oof.csv predicts: 'testlike' (the trainer's default) or 'clean' (an OCR expert, which
+        reads clean train pages, or a run trained with oof_on=clean). Clean-page OOF flatters a run."""
+        return "clean" if self.kind == "ocr" else str(self.recipe.get("oof_on", "testlike"))
+
+    @property
     def subset(self) -> list[int] | None:
         """The original classes of a class-subset run (the order of its probability columns), None for a full run."""
         classes = self.subset_classes or self.classes

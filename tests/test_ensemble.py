@@ -270,3 +270,19 @@ def test_ensemble_options_are_written_as_before_read_back_typed_and_a_typo_is_na
         with pytest.raises(DlClsError, match=re.escape(f"{out / 'config.yaml'}: {message}")):
             read_run_config(out)
         assert ensemble_info(out).state == "failed"  # the ledger lists it as failed, saying why
+
+
+def test_oof_pages_note_only_for_a_specialist_on_cleaner_pages():
+    from types import SimpleNamespace
+
+    from dl_cls.ensemble.cli import oof_pages_note
+    from dl_cls.runs import RunConfig
+
+    def run(name, **keys):
+        return SimpleNamespace(name=name, config=RunConfig.from_dict({"data_dir": "/d", **keys}))
+
+    testlike, clean = run("m"), run("c", oof_on="clean")
+    ocr = run("ocr", kind="ocr", subset_classes=[3, 4])
+    assert "ocr, band" in oof_pages_note([testlike], [ocr, run("band", oof_on="clean", classes=[3, 4])])
+    assert oof_pages_note([testlike], [run("s", classes=[3, 4])]) is None  # both test-like
+    assert oof_pages_note([clean], [ocr]) is None  # members on clean pages too: nothing flatters the specialist

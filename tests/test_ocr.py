@@ -223,7 +223,9 @@ def test_expert_run_dir_loads_and_blends_as_a_specialist(tmp_path, capsys):
     assert [r.name for r in found.specialists] == ["ocr-2-3-4"], found.table.to_string()
     code = main(["ensemble", "member", "--work", str(work), "--specialist", "ocr-2-3-4", "--name", "e",
                  "--method", "soft"])
-    assert code == 0, capsys.readouterr().err
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "note: the OOF of ocr-2-3-4 predicts clean train pages" in out.out  # the members' OOF is test-like
     members = pd.read_csv(work / "ensembles" / "e" / "members.csv")
     spec = members[members["kind"] == "specialist"].iloc[0]
     assert spec["oof_macro_f1"] > spec["oof_macro_f1_before"] and bool(spec["chosen"])

@@ -105,6 +105,17 @@ def options(args, method: str, members, specialists) -> EnsembleOptions:
                            mass_threshold=args.mass_threshold, seed=args.seed)
 
 
+def oof_pages_note(members, specialists) -> str | None:
+    """A line when a specialist's OOF was predicted on cleaner pages than the members' (its held-out gain, and so
+    its blend weight, are then optimistic), else None."""
+    pages = {r.config.oof_pages for r in members}
+    cleaner = [r.name for r in specialists if r.config.oof_pages == "clean" and "testlike" in pages]
+    if not cleaner:
+        return None
+    return (f"note: the OOF of {', '.join(cleaner)} predicts clean train pages, the members' test-like ones: "
+            "its held-out gain (and blend weight) is optimistic; trust the test score more than that OOF")
+
+
 def run(args) -> int:
     work = Path(args.work)
     name = args.name or time.strftime("ens-%Y%m%d-%H%M%S")
@@ -145,5 +156,8 @@ def run(args) -> int:
     how = "forced by --method" if args.method else "best fold-held-out OOF macro F1"
     print(f"\nmethod: {result.method} ({how}); OOF macro F1 of the ensemble: "
           f"{result.table['oof_macro_f1'].iloc[-1]:.4f}")
+    note = oof_pages_note(members, specialists)
+    if note:
+        print(note)
     print(f"wrote {out}/: oof.csv test_probs.csv submission.csv (checked) members.csv config.yaml")
     return 0
