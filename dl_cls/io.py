@@ -126,6 +126,25 @@ def check_made(root, kind: str) -> None:
                          "replace it. Move them away or pick another dir")
 
 
+def write_made_dir(out, kind: str, write) -> Path:
+    """Make (or replace) the dir `out` whole or not at all: `write(tmp) -> settings` fills a temp dir beside it,
+    which is marked as made (mark_made) and renamed into place. The caller has checked an existing `out`
+    (check_made) before any work."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp.chmod(DIR_MODE)  # mkdtemp's 0700 would otherwise become the dir's mode
+    try:
+        mark_made(tmp, kind, write(tmp))
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- images
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 

@@ -94,7 +94,7 @@ class RunConfig:
     num_classes: int | None = None
     class_names: list[str] | None = None
     classes: list[int] | None = None  # a class-subset run's original classes (sorted); None for a full run
-    subset_classes: list[int] | None = None  # the same, as the OCR expert names it
+    subset_classes: list[int] | None = None  # the same, in OCR expert runs made before 2026-12-02
     folds: list[int] | None = None
     folds_requested: list[int] | None = None
     split_hash: str | None = None

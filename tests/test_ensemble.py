@@ -282,7 +282,7 @@ def test_oof_pages_note_only_for_a_specialist_on_cleaner_pages():
         return SimpleNamespace(name=name, config=RunConfig.from_dict({"data_dir": "/d", **keys}))
 
     testlike, clean = run("m"), run("c", oof_on="clean")
-    ocr = run("ocr", kind="ocr", subset_classes=[3, 4])
+    ocr = run("ocr", kind="ocr", classes=[3, 4])
     assert "ocr, band" in oof_pages_note([testlike], [ocr, run("band", oof_on="clean", classes=[3, 4])])
     assert oof_pages_note([testlike], [run("s", classes=[3, 4])]) is None  # both test-like
     assert oof_pages_note([clean], [ocr]) is None  # members on clean pages too: nothing flatters the specialist

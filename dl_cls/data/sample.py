@@ -7,8 +7,6 @@ share one form family and differ only in the title and one field block, so the d
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
 from pathlib import Path
 
 import cv2
@@ -17,7 +15,7 @@ import pandas as pd
 
 from dl_cls.testlike import corrupt_testlike
 from dl_cls.errors import DlClsError
-from dl_cls.io import DIR_MODE, atomic_write_csv, check_made, mark_made, write_image
+from dl_cls.io import atomic_write_csv, check_made, write_image, write_made_dir
 
 CLASS_NAMES = [
     "account_number",
@@ -440,19 +438,12 @@ def generate_sample(out, seed: int = 0, train_per_class: int = 24, test_per_clas
             raise DlClsError(f"{out} exists and is not empty; pick another OUT or pass --force to replace it")
         check_made(out, "sample")  # --force replaces only a sample we wrote, with nothing of the user's inside
     settings = {"seed": seed, "train_per_class": train_per_class, "test_per_class": test_per_class, "size": size}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(DIR_MODE)  # mkdtemp's 0700 would otherwise become the dataset dir's mode
-    try:
+
+    def write(tmp: Path) -> dict:
         _write(tmp, seed, train_per_class, test_per_class, size)
-        mark_made(tmp, "sample", settings)
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+        return settings
+
+    return write_made_dir(out, "sample", write)
 
 
 def _write(root: Path, seed: int, n_train: int, n_test: int, size: int) -> None:

@@ -5,14 +5,13 @@ crop_band, needs upright pages). DIR is only ever replaced when dl_cls made it f
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from dl_cls.errors import DlClsError
-from dl_cls.io import DIR_MODE, check_made, mark_made, read_image, write_image
+from dl_cls.io import check_made, read_image, write_image, write_made_dir
 from dl_cls.orient import normalise
 from dl_cls.progress import Progress
 
@@ -42,27 +41,19 @@ def write_normalised(out, table: pd.DataFrame, dd, progress: bool = False) -> di
     out = Path(out)
     check_target(out)
     rows = table[table["split"] == "test"].set_index("ID")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    tmp.chmod(DIR_MODE)
     counts = {"normalised": 0, "copied": 0}
-    bar = Progress(len(dd.test_ids), "normalise", "img", enabled=progress)
-    try:
-        for image_id in dd.test_ids:
-            if image_id in rows.index:
-                write_image(tmp / image_id, normalised_page(dd.test_path(image_id), rows.loc[image_id]))
-                counts["normalised"] += 1
-            else:
-                shutil.copyfile(dd.test_path(image_id), tmp / image_id)
-                counts["copied"] += 1
-            bar.update()
-        mark_made(tmp, KIND, {"data_dir": str(Path(dd.root).resolve()), **counts})
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    finally:
-        bar.close()
+
+    def write(tmp: Path) -> dict:
+        with Progress(len(dd.test_ids), "normalise", "img", enabled=progress) as bar:
+            for image_id in dd.test_ids:
+                if image_id in rows.index:
+                    write_image(tmp / image_id, normalised_page(dd.test_path(image_id), rows.loc[image_id]))
+                    counts["normalised"] += 1
+                else:
+                    shutil.copyfile(dd.test_path(image_id), tmp / image_id)
+                    counts["copied"] += 1
+                bar.update()
+        return {"data_dir": str(Path(dd.root).resolve()), **counts}
+
+    write_made_dir(out, KIND, write)
     return counts

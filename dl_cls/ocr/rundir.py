@@ -66,7 +66,7 @@ def _config(dd, work, classes, folds, keywords_spec, info) -> dict:
     return {"kind": "ocr", "model_config": "ocr-expert", "data_dir": str(Path(dd.root).resolve()),
             "work_dir": str(Path(work).resolve()), "aug_dir": None, "label_fixes": info["label_fixes"],
             "num_classes": dd.num_classes, "class_names": dd.class_names, "classes": list(classes),
-            "subset_classes": list(classes), "folds": sorted(int(k) for k in folds["fold"].unique()),
+            "folds": sorted(int(k) for k in folds["fold"].unique()),
             "split_hash": split_hash(folds), "ocr_dir": info["ocr_dir"], "ocr_settings": info["settings"],
             "keywords": str(keywords_spec), "test_from": info.get("test_from"), "git_commit": git_commit()}
 
