@@ -48,14 +48,14 @@ class LightingConfig:
     gain: list[float] = field(default_factory=lambda: [0.9, 1.1])
     bias: list[float] = field(default_factory=lambda: [15.0, 45.0])
     gamma: list[float] = field(default_factory=lambda: [0.8, 1.0])
-    cast: float = 0.02
-    grey_p: float = 0.5
+    cast: float = 0.01
+    grey_p: float = 0.3
 
 
 @dataclass
 class BlurConfig:
     p: float = 0.9
-    sigma: list[float] = field(default_factory=lambda: [0.3, 1.0])
+    sigma: list[float] = field(default_factory=lambda: [0.15, 0.6])
 
 
 @dataclass

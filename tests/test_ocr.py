@@ -13,7 +13,7 @@ import pytest
 from builders import make_data, make_run, noisy_probs
 
 from dl_cls.cli import main
-from dl_cls.data.sample import render
+from dl_cls.data.sample import SIZE, render
 from dl_cls.errors import DlClsError
 from dl_cls.ocr.engine import EngineMissing, OcrText, TesseractEngine, parse_tsv
 from dl_cls.ocr.expert import fuzzy_in, learn_keywords, rule_class
@@ -55,14 +55,14 @@ def test_rotate_any_fills_white_and_keeps_the_corners():
 
 @pytest.mark.parametrize("target", GROUP)
 def test_text_direction_tells_sideways_pages(target):
-    page = render(target, 320, np.random.default_rng(target))
+    page = render(target, SIZE, np.random.default_rng(target))
     for turn in (0, 90, 180, 270):
         direction, ratio = text_direction(orient(page, turn, False))
         assert direction == ("vertical" if turn % 180 else "horizontal"), (turn, ratio)
 
 
 def test_normalise_deskews_with_white_fill():
-    page = render(4, 320, np.random.default_rng(0))
+    page = render(4, SIZE, np.random.default_rng(0))
     out = normalise(rotate_any(page, 10), 10.0, 0, False)
     assert out.shape[0] > page.shape[0] and (out[0, 0] >= 250).all()
 
@@ -279,7 +279,7 @@ def test_orientation_recovered_on_known_turns_and_mirrors():
     rng = np.random.default_rng(0)
     good = total = 0
     for target in GROUP:  # DIAGNOSIS, the shortest title, is the hardest
-        page = render(target, 320, np.random.default_rng(100 + target))
+        page = render(target, SIZE, np.random.default_rng(100 + target))
         for turn in (0, 90, 180, 270):
             for mirrored in (False, True):
                 seen = rotate_any(orient(orient(page, 0, mirrored), turn, False), float(rng.uniform(-6, 6)))
@@ -294,7 +294,7 @@ def test_orientation_recovered_on_known_turns_and_mirrors():
 def test_tesseract_reads_the_sample_titles():
     engine = _tesseract_or_skip()
     for target in GROUP:
-        row = read_document(render(target, 320, np.random.default_rng(target)), engine, ReadSettings())
+        row = read_document(render(target, SIZE, np.random.default_rng(target)), engine, ReadSettings())
         assert (row["orientation"], row["mirrored"]) == (0, False)
         assert TITLES[target].split()[-1] in row["title"] + " " + row["text"], row
 

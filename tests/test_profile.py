@@ -209,3 +209,23 @@ def test_fit_recovers_known_parameters(tmp_path, capsys):
 
     assert abs(median_grey(fitted) - median_grey(known)) < 6
     assert "proposed test-like parameters" in capsys.readouterr().out
+
+
+# The real test set's interquartile ranges (issue 13's table: 400 real test images, long side 512).
+REAL_TEST_IQR = {"skew_abs": (0.5, 14.1), "lap_var": (224, 510), "noise_mad": (0.25, 0.99), "mean_grey": (152, 200)}
+
+
+@pytest.mark.slow  # ~10 s: 153 pages drawn and measured at 512 px
+def test_sample_test_images_profile_like_the_real_test_set(tmp_path):
+    """The calibrated corruption on the sample's photographed pages: each median inside the real test's IQR.
+    Drawn pages that are too clean (paper at 250) or a corruption that softens or darkens too much fail here."""
+    from dl_cls.data.sample import generate_sample
+    from dl_cls.profile.collect import measure_folder
+
+    data = generate_sample(tmp_path / "s", seed=5, train_per_class=3, test_per_class=6)
+    train, test = (measure_folder(data / split, workers=2, limit=0) for split in ("train", "test"))
+    for stat, (lo, hi) in REAL_TEST_IQR.items():
+        assert lo <= test[stat].median() <= hi, (stat, test[stat].median())
+    assert 0.35 <= test["sideways"].mean() <= 0.65
+    assert 130 <= train["mean_grey"].median() <= 175  # real train: 156 [123-173]; a clean render reads ~230
+    assert train["lap_var"].median() > 1.5 * test["lap_var"].median()  # real: x0.56

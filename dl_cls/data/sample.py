@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from dl_cls.data.photo import photograph
 from dl_cls.testlike import corrupt_testlike
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, check_made, write_image, write_made_dir
@@ -37,6 +38,7 @@ CLASS_NAMES = [
     "vehicle_registration_plate",
 ]
 
+SIZE = 512  # default long side: the profile measures at 512, and real train images are at least that large
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 MONO = cv2.FONT_HERSHEY_PLAIN
 SCRIPT = cv2.FONT_HERSHEY_SCRIPT_SIMPLEX
@@ -49,10 +51,10 @@ class Page:
     """A canvas with drawing helpers in relative coordinates (0..1), so one layout serves every size."""
 
     def __init__(self, w: int, h: int, rng: np.random.Generator, paper=(250, 250, 246)):
-        tint = rng.integers(-8, 6, size=3)
+        tint = rng.integers(-4, 4, size=3)
         self.img = np.clip(np.array(paper) + tint, 0, 255).astype(np.uint8)[None, None, :].repeat(h, 0).repeat(w, 1)
         self.w, self.h, self.rng = w, h, rng
-        self.unit = max(w, h) / 320.0  # font and line scale relative to the default sample size
+        self.unit = max(w, h) / 320.0  # font and line scale: the layouts were drawn at 320 px
 
     def p(self, x: float, y: float) -> tuple[int, int]:
         return int(round(x * self.w)), int(round(y * self.h))
@@ -414,8 +416,8 @@ def render(target: int, size: int, rng: np.random.Generator) -> np.ndarray:
     h, w = img.shape[:2]
     m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     border = tuple(int(v) for v in img[1, 1])
-    return cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                          borderValue=border)
+    img = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+    return photograph(img, target, rng)
 
 
 def _image_id(seed: int, split: str, index: int) -> str:
@@ -427,7 +429,7 @@ def _rng(seed: int, split: str, index: int) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def generate_sample(out, seed: int = 0, train_per_class: int = 24, test_per_class: int = 12, size: int = 320,
+def generate_sample(out, seed: int = 0, train_per_class: int = 24, test_per_class: int = 12, size: int = SIZE,
                     force: bool = False) -> Path:
     """Write a competition-format dataset into `out` (see the module doc). Same arguments -> same bytes."""
     out = Path(out)

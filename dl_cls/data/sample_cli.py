@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from dl_cls.data.sample import CLASS_NAMES, generate_sample
+from dl_cls.data.sample import CLASS_NAMES, SIZE, generate_sample
 
 
 def add_arguments(parser) -> None:
@@ -11,7 +11,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-per-class", type=int, default=24)
     parser.add_argument("--test-per-class", type=int, default=12)
-    parser.add_argument("--size", type=int, default=320, help="long side in pixels (default 320)")
+    parser.add_argument("--size", type=int, default=SIZE, help=f"long side in pixels (default {SIZE})")
     parser.add_argument("--force", action="store_true", help="replace an earlier sample dataset in OUT")
 
 
