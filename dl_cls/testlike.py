@@ -46,7 +46,7 @@ class CropConfig:
 class LightingConfig:
     p: float = 0.9
     gain: list[float] = field(default_factory=lambda: [0.9, 1.1])
-    bias: list[float] = field(default_factory=lambda: [15.0, 45.0])
+    bias: list[float] = field(default_factory=lambda: [0.0, 30.0])
     gamma: list[float] = field(default_factory=lambda: [0.8, 1.0])
     cast: float = 0.01
     grey_p: float = 0.3

@@ -29,7 +29,8 @@ def on_desk(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The page at 70-90% of the frame, off-centre, in slight perspective, on a textured desk; frame kept."""
     h, w = img.shape[:2]
     desk = np.array(DESKS[int(rng.integers(len(DESKS)))], np.float32)
-    texture = cv2.GaussianBlur(rng.normal(0, 12, (h, w)).astype(np.float32), (0, 0), 3.0)
+    coarse = rng.standard_normal((max(1, h // 6), max(1, w // 6)), dtype=np.float32) * np.float32(4.0)
+    texture = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC)  # smooth grain of a few px
     out = desk[None, None, :] + texture[..., None]
     s = rng.uniform(0.7, 0.9)
     x0, y0 = rng.uniform(0, 1 - s) * w, rng.uniform(0, 1 - s) * h
@@ -47,14 +48,14 @@ def expose(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     h, w = img.shape[:2]
     gain = rng.uniform(0.58, 0.85)
     angle, slope = rng.uniform(0, 2 * np.pi), rng.uniform(0.0, 0.25)
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    ramp = ((xx / w - 0.5) * np.cos(angle) + (yy / h - 0.5) * np.sin(angle)) * slope
+    xs = (np.arange(w, dtype=np.float32) / w - 0.5) * np.float32(np.cos(angle) * slope)
+    ys = (np.arange(h, dtype=np.float32) / h - 0.5) * np.float32(np.sin(angle) * slope)
+    ramp = ys[:, None] + xs[None, :]
     warm = rng.uniform(-0.02, 0.05)  # indoor light is mostly warm
     balance = np.float32([1 + warm / 2, 1.0, 1 - warm / 2])
-    return img * (gain * (1 + ramp))[..., None] * balance
+    return img * (np.float32(gain) * (1 + ramp))[..., None] * balance
 
 
 def paper_grain(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """Grey, spatially correlated grain: paper fibre and sensor noise after the camera's denoising."""
-    noise = rng.normal(0, 2.5, shape).astype(np.float32)
-    return cv2.GaussianBlur(noise, (0, 0), 0.8)
+    return cv2.GaussianBlur(rng.standard_normal(shape, dtype=np.float32) * np.float32(2.5), (0, 0), 0.8)
