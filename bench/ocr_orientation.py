@@ -68,7 +68,7 @@ def run(data: Path, args) -> int:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=None, help="a sample data dir (default: generate one, `dl-cls sample` defaults)")
+    p.add_argument("--data", type=Path, default=None, help="a sample data dir (default: a new `dl-cls sample`)")
     p.add_argument("--per-class", type=int, default=2)
     p.add_argument("--skew", type=float, default=8.0)
     p.add_argument("--seed", type=int, default=0)

@@ -85,3 +85,20 @@ def test_refuses_non_empty_out_unless_forced(tmp_path, capsys):
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # not the temp dir's private 0700
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dir left behind
+
+
+def test_photograph_keeps_the_frame_darkens_the_paper_and_puts_cards_on_a_desk():
+    import numpy as np
+
+    from dl_cls.data.photo import ON_DESK, photograph
+
+    page = np.full((200, 140, 3), 250, np.uint8)
+    page[90:110, 20:120] = 35  # a line of ink
+    for target in (4, min(ON_DESK)):
+        out = photograph(page, target, np.random.default_rng(target))
+        assert out.shape == page.shape and out.dtype == np.uint8 and 120 < out.mean() < 230  # grey, not white
+        assert (out == photograph(page, target, np.random.default_rng(target))).all()
+    paper = photograph(page, 4, np.random.default_rng(0))
+    assert paper[95:105, 30:110].mean() < 40 < 130 < paper[:20].mean()  # ink still ink, paper below white
+    desk = photograph(page, min(ON_DESK), np.random.default_rng(0))
+    assert np.abs(desk[:3, :3].astype(float) - desk[100:103, 60:63]).mean() > 8  # the corner is desk, not page

@@ -1,8 +1,9 @@
 """The embedded sample dataset: 17 procedurally drawn document classes in the competition's format.
 
-Everything is drawn with OpenCV primitives and Hershey fonts (no font files, no downloads). Train images are clean
-and upright; test images go through `corrupt_testlike`, like the competition's test set. Classes 3, 4, 7 and 14
-share one form family and differ only in the title and one field block, so the demo has real confusion to show.
+Everything is drawn with OpenCV primitives and Hershey fonts (no font files, no downloads), then photographed
+(dl_cls.data.photo) so the pages profile like real train images. Train images are upright; test images go through
+`corrupt_testlike`, like the competition's test set. Classes 3, 4, 7 and 14 share one form family and differ only
+in the title and one field block, so the demo has real confusion to show.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ CLASS_NAMES = [
     "vehicle_registration_plate",
 ]
 
-SIZE = 512  # default long side: the profile measures at 512, and real train images are at least that large
+SIZE = 512  # default long side: what the profile measures at; drawn smaller, pages read too smooth
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 MONO = cv2.FONT_HERSHEY_PLAIN
 SCRIPT = cv2.FONT_HERSHEY_SCRIPT_SIMPLEX
@@ -409,7 +410,8 @@ DRAW = {
 
 
 def render(target: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    """One clean document image of class `target`, long side `size`, slightly skewed as a scanner leaves it."""
+    """One upright document image of class `target`, long side `size`: drawn, skewed by up to 2 degrees as a
+    scanner leaves it, then photographed."""
     pg = _medical_form(size, rng, target) if target in FAMILY_TITLES else DRAW[target](size, rng)
     img = pg.img
     angle = float(rng.uniform(-2.0, 2.0))
