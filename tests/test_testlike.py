@@ -69,10 +69,11 @@ def test_calibrated_defaults_keep_the_frame_and_narrow_skew():
 
 def test_config_file_and_overrides(tmp_path):
     from dl_cls.errors import DlClsError
-    from dl_cls.testlike import DEFAULT_CONFIG, load_testlike_config, default_config
+    from dl_cls.testlike import DEFAULT_CONFIG, TestlikeConfig, load_testlike_config, default_config
 
     assert load_testlike_config() == default_config()
     assert load_testlike_config(DEFAULT_CONFIG) == default_config()
+    assert default_config() == TestlikeConfig()  # the dataclass defaults and the shipped file must not drift apart
     typo = tmp_path / "t.yaml"
     typo.write_text("rotate:\n  skew_sigmaa: 3\n")
     with pytest.raises(DlClsError, match=r"t\.yaml.*skew_sigmaa"):
