@@ -145,7 +145,7 @@ predict: install ## test probabilities for DATA with RUN's models + TTA
 	$(DLCLS) predict $(RUN) --data $(DATA) --work $(WORK) $(ARGS)
 
 ensemble: install ## voting/stacking/specialists over RUNS -> WORK/ensembles/<name>/submission.csv
-	$(DLCLS) ensemble $(RUNS) --work $(WORK) $(if $(METHOD),--method $(METHOD)) \
+	$(DLCLS) ensemble $(RUNS) $(COMMON) $(if $(METHOD),--method $(METHOD)) \
 	  $(if $(SPECIALISTS),--specialist $(SPECIALISTS)) $(if $(NAME),--name $(NAME)) $(ARGS)
 
 OCR_GROUP := 3,4,7,14

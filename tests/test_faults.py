@@ -288,3 +288,35 @@ def test_score_refuses_a_class_that_does_not_exist(sample_dir, tmp_path, capsys)
         from dl_cls.report.score_cli import check_targets
 
         check_targets(sub, set(range(17)), "sub.csv", "meta")
+
+
+# ---------------------------------------------------------------------------------------------- make passes DATA
+def _takes_data(command: str) -> bool:
+    import argparse
+    import importlib
+
+    from dl_cls.cli import COMMANDS
+
+    parser = argparse.ArgumentParser()
+    importlib.import_module(COMMANDS[command][0]).add_arguments(parser)
+    return any("--data" in a.option_strings for a in parser._actions)
+
+
+def test_every_make_target_passes_DATA_to_a_command_that_reads_data(tmp_path):
+    """`make ensemble DATA=D` once ensembled another data dir's runs: every dl-cls call that takes --data gets it."""
+    import re
+
+    targets = re.findall(r"^([a-z-]+):.*## ", (REPO / "Makefile").read_text(), re.M)
+    checked = []
+    for target in targets:
+        stamp = REPO / ".venv" / ".installed"  # -o: a dry run that neither installs nor apt-gets
+        proc = subprocess.run(["make", "-n", "--no-print-directory", "-f", str(REPO / "Makefile"),
+                               f"VENV={REPO / '.venv'}", f"STAMP={stamp}", "-o", str(stamp), "-o", "ocr-deps",
+                               "DATA=/d/D", "WORK=/w/W", "RUN=r", "FILE=f", target],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        for line in proc.stdout.splitlines():
+            found = re.search(r"(?:dl-cls|dl_cls\.cli) ([a-z-]+)", line)
+            if found and "--list" not in line and _takes_data(found.group(1)):  # --list prints a preset
+                checked.append(target)
+                assert "--data /d/D" in line, f"make {target}: {line}"
+    assert {"ensemble", "train", "augment", "ocr", "predict", "folds"} <= set(checked)

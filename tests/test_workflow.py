@@ -208,6 +208,16 @@ def test_ensemble_without_runs_takes_finished_members_and_specialists(project, c
     assert (work / "ensembles" / "auto" / "submission.csv").is_file()
 
 
+def test_ensemble_with_data_takes_that_datas_runs(project, capsys):
+    """Two data dirs' runs in one WORK: --data (make ensemble DATA=) chooses, the other data's runs are skipped."""
+    work, other = project["work"], project["tmp"] / "data2"
+    assert cli_main(["ensemble", "--data", str(other), "--work", str(work), "--name", "d2"]) == 0
+    rows = _table(capsys.readouterr().out.split("\n\n")[0])
+    assert " yes" in rows["otherdata"] and "other data" in rows["a"]
+    cfg = yaml.safe_load((work / "ensembles" / "d2" / "config.yaml").read_text())
+    assert [Path(m).name for m in cfg["members"]] == ["otherdata"] and cfg["data_dir"] == str(other.resolve())
+
+
 @pytest.mark.slow  # a few seconds: make test runs it, make test-fast skips it
 def test_ensemble_runs_and_specialists_still_choose(project, capsys):
     work = project["work"]
