@@ -186,9 +186,11 @@ def _scale(img: np.ndarray) -> float:
     return max(img.shape[:2]) / REF_SIDE
 
 
-def _turn(img: np.ndarray, rng: np.random.Generator, c: TestlikeConfig) -> np.ndarray:
-    """A quarter turn k*90 as a scanner or phone gives it: the frame's w/h swap, nothing is padded."""
+def _turn(img: np.ndarray, rng: np.random.Generator, c: TestlikeConfig, geometry: dict) -> np.ndarray:
+    """A quarter turn k*90 (np.rot90: counter-clockwise) as a scanner or phone gives it: the frame's w/h swap,
+    nothing is padded."""
     k = int(rng.choice(4, p=np.asarray(c.turn_p, np.float64)))
+    geometry["turn"] = k
     return np.ascontiguousarray(np.rot90(img, k)) if k else img
 
 
@@ -198,9 +200,11 @@ def _skew_angle(rng: np.random.Generator, r: RotateConfig) -> float:
     return float(rng.normal(0, r.jitter_sigma))
 
 
-def skew_rotate(img: np.ndarray, rng: np.random.Generator, r: RotateConfig) -> np.ndarray:
+def skew_rotate(img: np.ndarray, rng: np.random.Generator, r: RotateConfig, geometry: dict | None = None) -> np.ndarray:
     """Skew within the frame (corners cut, filled) or, rarely, on a canvas grown to hold the whole page."""
     angle = _skew_angle(rng, r)
+    if geometry is not None:
+        geometry["skew_deg"] = angle  # cv2's sense: counter-clockwise, as np.rot90
     expand = rng.random() < r.expand_p
     if rng.random() < r.white_fill_p:
         fill = tuple(int(v) for v in np.full(3, rng.integers(r.white_fill[0], r.white_fill[1] + 1)))
@@ -261,7 +265,7 @@ def grain(img: np.ndarray, rng: np.random.Generator, c: NoiseConfig) -> np.ndarr
 
 
 def corrupt_testlike(img: np.ndarray, rng: np.random.Generator, other: np.ndarray | None = None,
-                     cfg: TestlikeConfig | None = None) -> np.ndarray:
+                     cfg: TestlikeConfig | None = None, geometry: dict | None = None) -> np.ndarray:
     """Degrade a clean document image like the competition's test set. RGB uint8 in, RGB uint8 out, same long side.
 
     Order follows the physical story: another sheet may lie on the document, it is flipped, turned and skewed on
@@ -274,11 +278,13 @@ def corrupt_testlike(img: np.ndarray, rng: np.random.Generator, other: np.ndarra
     long_side = max(out.shape[:2])
     if other is not None and rng.random() < c.overlap_p:
         out = _overlap(out, other, rng)
-    if rng.random() < c.flip_h_p:
+    geometry["flip_h"] = bool(rng.random() < c.flip_h_p)
+    if geometry["flip_h"]:
         out = out[:, ::-1]
-    if rng.random() < c.flip_v_p:
+    geometry["flip_v"] = bool(rng.random() < c.flip_v_p)
+    if geometry["flip_v"]:
         out = out[::-1, :]
-    out = skew_rotate(_turn(np.ascontiguousarray(out), rng, c), rng, c.rotate)
+    out = skew_rotate(_turn(np.ascontiguousarray(out), rng, c, geometry), rng, c.rotate, geometry)
     if rng.random() < c.crop.p:
         out = _crop(out, rng, c.crop)
     out = _resize_long(np.ascontiguousarray(out), long_side)
