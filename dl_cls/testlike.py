@@ -271,9 +271,12 @@ def corrupt_testlike(img: np.ndarray, rng: np.random.Generator, other: np.ndarra
     Order follows the physical story: another sheet may lie on the document, it is flipped, turned and skewed on
     the scanner (frame kept), the scan is cropped, then lighting (possibly a grey scan), blur and grain.
     `cfg` defaults to configs/testlike/default.yaml. Every random choice comes from rng, so the same generator
-    state and config give the same output.
+    state and config give the same output. `geometry`, when given, receives the page's pose: flip_h, flip_v
+    (applied first), turn (quarter turns, np.rot90's sense) and skew_deg (then; counter-clockwise): the free
+    labels of the orientation model and the sample's test truth.
     """
     c = default_config() if cfg is None else cfg
+    geometry = {} if geometry is None else geometry
     out = _as_rgb(img)
     long_side = max(out.shape[:2])
     if other is not None and rng.random() < c.overlap_p:
