@@ -13,6 +13,7 @@ hash is kept: any folds.csv over the same train table is fine.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -20,12 +21,13 @@ from pathlib import Path
 
 from dl_cls.data.folds import train_table_hash
 from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_text
+from dl_cls.io import atomic_write_text, read_csv
 from dl_cls.lock import LOCK_NAME, Lock, is_held
 
 POINTER = "current.json"
 MANIFEST = "manifest.csv"
 MANIFEST_COLUMNS = ["ID", "target", "source_id", "copy", "ops"]  # one row per augmented image
+COMPLETE = "complete.json"  # written after manifest.csv: its row count and hash, so a cut manifest is caught
 CHOOSE_HINT = "choose with --aug DIR (make train AUG=DIR), or --aug none (AUG=none) for the originals with online " \
               "augmentation"
 
@@ -76,6 +78,44 @@ def record_current(work, data_root, aug_dir, train, settings: dict | None = None
     return path
 
 
+def write_manifest(manifest, aug_dir) -> Path:
+    """manifest.csv, then complete.json with its row count and hash: the set is complete from here on."""
+    aug_dir = Path(aug_dir)
+    text = manifest.to_csv(index=False)
+    atomic_write_text(aug_dir / MANIFEST, text)
+    record = {"manifest_rows": len(manifest), "manifest_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
+    atomic_write_text(aug_dir / COMPLETE, json.dumps(record, indent=2) + "\n")
+    return aug_dir / MANIFEST
+
+
+def manifest_problem(aug_dir) -> str | None:
+    """Why aug_dir's manifest.csv is not the whole one `dl-cls augment` finished (None when it is): a manifest
+    cut at a line boundary still parses, so rows and bytes are checked against complete.json."""
+    aug_dir = Path(aug_dir)
+    path, record_path = aug_dir / MANIFEST, aug_dir / COMPLETE
+    if not path.is_file():
+        return f"no {MANIFEST} (not complete)"
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        rows, digest = int(record["manifest_rows"]), str(record["manifest_sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{record_path} is missing or damaged (the set was never finished, or made by an older dl_cls)"
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != digest:
+        lines = max(0, data.count(b"\n") - 1)
+        return f"{path} has {lines} rows but {rows} were written (cut or edited since; its hash differs)"
+    return None
+
+
+def read_manifest(aug_dir):
+    """The manifest of a complete set, checked whole against complete.json; otherwise one error saying what to do."""
+    problem = manifest_problem(aug_dir)
+    if problem:
+        raise DlClsError(f"augment set {aug_dir}: {problem}; re-run the same `make augment` (dl-cls augment) to "
+                         "check the images and write the manifest again")
+    return read_csv(Path(aug_dir) / MANIFEST, dtype={"ID": str, "source_id": str})
+
+
 def _stored_path(aug_dir: Path, aug_root: Path) -> str:
     try:
         return str(aug_dir.resolve().relative_to(aug_root.resolve()))
@@ -93,8 +133,9 @@ def set_problem(aug_dir: Path, entry: dict, train) -> str | None:
         return f"it no longer exists ({aug_dir})"
     if is_held(aug_dir / LOCK_NAME):
         return f"it is still being written (`dl-cls augment` holds {aug_dir / LOCK_NAME})"
-    if not (aug_dir / MANIFEST).is_file():
-        return f"it is not complete (no {MANIFEST}; re-run the same `make augment` to finish it)"
+    problem = manifest_problem(aug_dir)
+    if problem:
+        return f"it is not complete ({problem}; re-run the same `make augment` to finish it)"
     if entry.get("train_sha256") != train_table_hash(train):
         return ("it was made from another train table (train.csv or the label fixes changed since); "
                 "re-run `make augment` to make a set for this data")

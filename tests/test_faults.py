@@ -320,3 +320,24 @@ def test_every_make_target_passes_DATA_to_a_command_that_reads_data(tmp_path):
                 checked.append(target)
                 assert "--data /d/D" in line, f"make {target}: {line}"
     assert {"ensemble", "train", "augment", "ocr", "predict", "folds"} <= set(checked)
+
+
+# ---------------------------------------------------------------------------------------------- a cut manifest
+def test_a_cut_or_empty_manifest_is_refused_before_training_and_augment_mends_it(sample_dir, tmp_path, capsys):
+    """A manifest.csv cut at a line boundary still parses: it once trained on 30 of 102 rows with exit 0."""
+    aug = tmp_path / "aug"
+    args = ["augment", "--data", str(sample_dir), "--work", str(tmp_path), "--scale", "2", "--size", "32",
+            "--workers", "1", "--out", str(aug), "--no-progress"]
+    assert main(args) == 0
+    whole = (aug / "manifest.csv").read_bytes()
+    lines = whole.splitlines(keepends=True)
+    for cut in (b"".join(lines[:30]), b""):
+        (aug / "manifest.csv").write_bytes(cut)
+        capsys.readouterr()
+        assert main(_train_args(sample_dir, tmp_path, "--aug", str(aug), "--name", "cut")) == 2
+        err = capsys.readouterr().err
+        assert f"has {max(0, len(cut.splitlines()) - 1)} rows but {len(lines) - 1} were written" in err, err
+        assert "re-run the same `make augment`" in err and len(err.strip().splitlines()) == 1
+        assert not (tmp_path / "runs" / "cut").exists()
+    assert main(args) == 0  # the same command mends it: the images are there, the manifest is written whole
+    assert (aug / "manifest.csv").read_bytes() == whole

@@ -16,6 +16,7 @@ import torch
 import yaml
 from timm.models import get_pretrained_cfg
 
+from dl_cls.augsets import write_manifest
 from dl_cls.cli import main as cli_main
 from dl_cls.errors import DataError, DlClsError
 from dl_cls.io import read_image, write_image
@@ -51,7 +52,7 @@ def aug_dir(data_dir, tmp_path_factory):
             name = f"{Path(image_id).stem}_c{copy}.png"
             write_image(out / "images" / name, np.ascontiguousarray(np.rot90(img, copy)))
             rows.append((name, target, image_id, copy, op))
-    pd.DataFrame(rows, columns=["ID", "target", "source_id", "copy", "ops"]).to_csv(out / "manifest.csv", index=False)
+    write_manifest(pd.DataFrame(rows, columns=["ID", "target", "source_id", "copy", "ops"]), out)
     return out
 
 
@@ -263,7 +264,7 @@ def test_manifest_that_disagrees_with_labels_names_the_row(data_dir, aug_dir, tm
     shutil.copytree(aug_dir, bad)
     m = pd.read_csv(bad / "manifest.csv")
     m.loc[4, "target"] = (m.loc[4, "target"] + 1) % 17
-    m.to_csv(bad / "manifest.csv", index=False)
+    write_manifest(m, bad)  # a whole set, made from other labels
     with pytest.raises(DataError, match=rf"row 6 \(ID {m.loc[4, 'ID']}\)"):
         train(data_dir, tmp_path, "x", aug=bad)
     assert not (tmp_path / "runs").exists()

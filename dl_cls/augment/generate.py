@@ -28,11 +28,11 @@ import pandas as pd
 from dl_cls.augment.ops import OpStats
 from dl_cls.augment.preset import Preset
 from dl_cls.augment.worker import THREAD_ENV, WorkerState, init_worker, work
-from dl_cls.augsets import MANIFEST, MANIFEST_COLUMNS
+from dl_cls.augsets import MANIFEST_COLUMNS, write_manifest
 from dl_cls.errors import DlClsError
 from dl_cls.lock import Lock
 from dl_cls.progress import Progress  # a bar in a terminal, a few lines in a log
-from dl_cls.io import atomic_write_csv, atomic_write_text
+from dl_cls.io import atomic_write_text
 
 DEFAULT_SIZE = 512
 SETTINGS = "settings.json"
@@ -316,7 +316,7 @@ def run_augment(dd, preset: Preset, settings: AugSettings, out: Path, workers: i
         new = execute(todo, state, out, done, len(jobs), n_workers, progress, preset.name, log)
         recs = [done[i] for i in jobs["ID"]]
         manifest = jobs.assign(ops=["|".join(r["ops"]) or "none" for r in recs])[MANIFEST_COLUMNS]
-        atomic_write_csv(manifest, out / MANIFEST)
+        write_manifest(manifest, out)
     summarise(preset, recs, jobs, out, new, time.perf_counter() - t0, n_workers, log)
     return manifest
 

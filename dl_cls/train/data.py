@@ -25,7 +25,7 @@ from dl_cls.testlike import corrupt_testlike, load_testlike_config, testlike_rng
 from dl_cls.data.contract import DataDir
 from dl_cls.data.folds import manifest_folds, train_rows_for_fold
 from dl_cls.errors import DataError, DlClsError
-from dl_cls.augsets import MANIFEST, MANIFEST_COLUMNS
+from dl_cls.augsets import MANIFEST, MANIFEST_COLUMNS, read_manifest
 from dl_cls.io import IMAGE_SUFFIXES, image_files, read_image
 from dl_cls.train.config import TrainConfig, parse_focus
 
@@ -44,7 +44,7 @@ def load_table(dd: DataDir, aug_dir: Path | None) -> pd.DataFrame:
     path = Path(aug_dir) / MANIFEST
     if not path.is_file():
         raise DlClsError(f"{path} not found: is {aug_dir} an augmented set (dl-cls augment)?")
-    manifest = pd.read_csv(path, dtype={"ID": str, "source_id": str})
+    manifest = read_manifest(aug_dir)
     missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
     if missing:
         raise DataError([f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(MANIFEST_COLUMNS)}"])
