@@ -12,6 +12,7 @@ import os
 import sys
 
 from dl_cls.errors import DlClsError
+from dl_cls.procs import Terminated, on_sigterm_interrupt
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=f"dl-cls {name}", description=help_)
     module.add_arguments(parser)
     args = parser.parse_intermixed_args(rest)  # key=value overrides may come before or after options
+    on_sigterm_interrupt()  # SIGTERM stops a stage as Ctrl-C does (a background job ignores SIGINT)
     try:
         code = int(module.run(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
@@ -76,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     except DlClsError as exc:
         print(f"dl-cls {name}: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"dl-cls {name}: terminated (SIGTERM); re-run the same command to resume", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print(f"dl-cls {name}: interrupted", file=sys.stderr)
         return 130

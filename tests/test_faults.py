@@ -75,7 +75,7 @@ def _train_args(data: Path, work: Path, *extra: str) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- augment
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
 def test_augment_killed_at_a_random_point_resumes_to_identical_bytes(sample_dir, tmp_path, sig):
     args = ["augment", "--data", str(sample_dir), "--work", str(tmp_path), "--scale", "3", "--size", "64",
             "--workers", "1"]
@@ -132,7 +132,7 @@ def _copy_run(run: Path, work: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
 def test_train_killed_mid_fold_resumes_identically_and_trains_only_its_folds(sample_dir, tmp_path, reference_run, sig):
     proc = _start(_train_args(sample_dir, tmp_path, "--folds", "0", "--name", "kr"), tmp_path)
     run = tmp_path / "runs" / "kr"
@@ -341,3 +341,76 @@ def test_a_cut_or_empty_manifest_is_refused_before_training_and_augment_mends_it
         assert not (tmp_path / "runs" / "cut").exists()
     assert main(args) == 0  # the same command mends it: the images are there, the manifest is written whole
     assert (aug / "manifest.csv").read_bytes() == whole
+
+
+# ---------------------------------------------------------------------------------------------- workers die with it
+def _alive(pid: int) -> bool:
+    """Running, not a zombie (a container's pid 1 may never reap the orphans it adopts)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _descendants(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        for task in Path(f"/proc/{todo.pop()}/task").glob("*"):
+            try:
+                kids = {int(k) for k in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            todo += list(kids - found)
+            found |= kids
+    return found
+
+
+def _kill_and_check_workers_die(proc: subprocess.Popen, sig: int, n_workers: int) -> str:
+    """The command's workers (and multiprocessing's resource tracker) are gone within seconds of its end.
+    Returns its stderr."""
+    kids = _descendants(proc.pid)
+    assert len(kids) >= n_workers, kids
+    proc.send_signal(sig)
+    err = proc.communicate(timeout=60)[1]
+    end = time.monotonic() + 15
+    while any(map(_alive, kids)) and time.monotonic() < end:
+        time.sleep(0.1)
+    assert not [k for k in kids if _alive(k)], f"still running after the command ended: {kids}"
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 143 and "terminated (SIGTERM)" in err, err
+    return err
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_augment_leaves_no_worker_writing(sample_dir, tmp_path, sig):
+    out = tmp_path / "a"
+    proc = _start(["augment", "--data", str(sample_dir), "--work", str(tmp_path), "--scale", "6", "--size", "64",
+                   "--workers", "2", "--out", str(out)], tmp_path)
+    _wait_for(lambda: (out / "images").is_dir() and len(list((out / "images").glob("*.jpg"))) >= 10, proc)
+    _kill_and_check_workers_die(proc, sig, 2)
+    made = sorted(p.name for p in (out / "images").iterdir())
+    time.sleep(1.0)
+    assert sorted(p.name for p in (out / "images").iterdir()) == made  # nobody writes on without the lock
+    assert not (out / "manifest.csv").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_ocr_leaves_no_worker_running(sample_dir, tmp_path, sig):
+    from dl_cls.ocr.engine import EngineMissing, TesseractEngine
+
+    try:
+        TesseractEngine("kor+eng").check()
+    except EngineMissing as exc:
+        pytest.skip(str(exc))
+    cache = tmp_path / "ocr"
+    proc = _start(["ocr", "--data", str(sample_dir), "--work", str(tmp_path), "--no-expert", "--workers", "2",
+                   "--cache", str(cache), "--no-progress"], tmp_path)
+    _wait_for(lambda: len(list(cache.rglob("cache/*/*.json"))) >= 2, proc)
+    _kill_and_check_workers_die(proc, sig, 2)
+    entries = len(list(cache.rglob("cache/*/*.json")))
+    time.sleep(1.0)
+    assert len(list(cache.rglob("cache/*/*.json"))) == entries

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import time
 from contextlib import contextmanager
@@ -31,6 +30,7 @@ from dl_cls.augment.worker import THREAD_ENV, WorkerState, init_worker, work
 from dl_cls.augsets import MANIFEST_COLUMNS, write_manifest
 from dl_cls.errors import DlClsError
 from dl_cls.lock import Lock
+from dl_cls.procs import worker_pool
 from dl_cls.progress import Progress  # a bar in a terminal, a few lines in a log
 from dl_cls.io import atomic_write_text
 
@@ -258,19 +258,11 @@ def _run_jobs(todo: list[tuple], state: WorkerState, workers: int, on_result) ->
         finally:
             cv2.setNumThreads(n_cv)
         return
-    # spawn: safe whatever the parent holds (threads, torch); chunks keep a source's copies on one worker
+    # chunks keep a source's copies on one worker; the workers die with this process (dl_cls.procs)
     chunk = max(1, min(16, len(todo) // (workers * 8) or 1))
-    with _single_thread_env():
-        pool = mp.get_context("spawn").Pool(workers, initializer=init_worker, initargs=(state,))
-    try:
+    with _single_thread_env(), worker_pool(workers, init_worker, (state,)) as pool:
         for rec in pool.imap_unordered(work, todo, chunksize=chunk):
             on_result(rec)
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
 
 
 def summarize(records: list[dict]) -> dict[str, OpStats]:

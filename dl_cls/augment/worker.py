@@ -6,7 +6,6 @@ Kept free of heavy imports at module level (no torch, no augraphy/numba) so that
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
@@ -51,8 +50,6 @@ def pin_threads(set_env: bool = True) -> None:
 
 def init_worker(state: WorkerState, warm_up: bool = True, set_env: bool = True) -> None:
     global _STATE, _OPS, _BUDGET
-    if set_env:  # a pool worker: Ctrl-C is the parent's to handle (it terminates the pool), no traceback per worker
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
     pin_threads(set_env)
     from dl_cls.augment.preset import load_preset
 

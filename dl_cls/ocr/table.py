@@ -9,20 +9,20 @@ Layout: WORK/ocr/<engine>-<lang>-<settings hash>/
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
 
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, atomic_write_text, read_image
+from dl_cls.procs import worker_pool
 from dl_cls.progress import Progress
 
 COLUMNS = ["ID", "split", "orientation", "mirrored", "skew_deg", "n_chars", "mean_conf", "title", "text"]
@@ -96,22 +96,18 @@ def read_all(jobs: list[Job], engine, settings, root: Path, workers: int, budget
     stats = {"images": len(jobs), "cached": len(jobs) - len(todo), "read": len(todo), "budget_hit": 0}
     bar = Progress(len(todo), "ocr", "img", enabled=progress)  # a bar in a terminal, a few lines in a log
     if todo:
-        _init_worker(engine, settings, budget_s, str(root))
-        if workers <= 1:
-            results = map(read_one, todo)
-        else:
-            pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                                       initargs=(engine, settings, budget_s, str(root)))
-            results = pool.map(read_one, todo, chunksize=1)
-        try:
+        with contextlib.ExitStack() as stack:
+            stack.callback(bar.close)
+            if workers <= 1:
+                _init_worker(engine, settings, budget_s, str(root))
+                results = map(read_one, todo)
+            else:  # terminated on Ctrl-C/SIGTERM, killed with this process: no worker writes on after it
+                pool = stack.enter_context(worker_pool(workers, _init_worker, (engine, settings, budget_s, str(root))))
+                results = pool.imap(read_one, todo)
             for job, row in zip(todo, results):
                 rows[job] = row
                 stats["budget_hit"] += row.get("note") == "budget"
                 bar.update()
-        finally:
-            if workers > 1:
-                pool.shutdown(cancel_futures=True)
-            bar.close()
     secs = [r.get("seconds", 0.0) for j, r in rows.items() if j in set(todo)]
     stats["seconds_per_image"] = round(sum(secs) / len(secs), 3) if secs else None
     table = pd.DataFrame([rows[j] for j in jobs]).reindex(columns=COLUMNS)
