@@ -56,6 +56,11 @@ def read_pointer(work) -> dict:
     except (OSError, ValueError, KeyError, TypeError):
         raise DlClsError(f"{path}: unreadable augment-set pointer; delete it (the sets stay) and re-run "
                          "`make augment`, or pass --aug DIR / --aug none") from None
+    for key, entry in sets.items():  # a damaged entry is named, not a KeyError later
+        if not isinstance(entry, dict) or not isinstance(entry.get("aug_dir"), str):
+            raise DlClsError(f"{path}: the entry for {key} is {json.dumps(entry)[:60]}, not a set record with an "
+                             "aug_dir; delete that entry or the file (the sets stay) and re-run `make augment`, or "
+                             "pass --aug DIR / --aug none")
     return sets
 
 

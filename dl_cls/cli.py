@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 
-from dl_cls.errors import DlClsError
+from dl_cls.errors import DlClsError, disk_full_message, is_disk_full
 from dl_cls.procs import Terminated, on_sigterm_interrupt
 
 # name -> (module, one-line help)
@@ -71,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     module.add_arguments(parser)
     args = parser.parse_intermixed_args(rest)  # key=value overrides may come before or after options
     on_sigterm_interrupt()  # SIGTERM stops a stage as Ctrl-C does (a background job ignores SIGINT)
+    return _run(name, module, args)
+
+
+def _run(name: str, module, args) -> int:
+    """Run one stage; what a user can act on is one line on stderr and an exit code, never a traceback."""
     try:
         code = int(module.run(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
@@ -91,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dl-cls {name}: error: {exc.filename or '?'}: {exc.strerror} (check the path and its permissions)",
               file=sys.stderr)
         return 2
-
+    except (OSError, RuntimeError) as exc:  # disk full (ENOSPC, or torch.save's RuntimeError for it): one line
+        if not is_disk_full(exc):
+            raise
+        print(f"dl-cls {name}: error: {disk_full_message(exc)}", file=sys.stderr)
+        return 2
 
 if __name__ == "__main__":
     sys.exit(main())

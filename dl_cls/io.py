@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -12,7 +15,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from dl_cls.errors import DlClsError
+from dl_cls.errors import DlClsError, is_disk_full
 
 
 def _umask() -> int:
@@ -39,9 +42,11 @@ def atomic_write_with(path, write) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if is_disk_full(exc) and getattr(exc, "filename", None) is None:  # say which file could not be written
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
         raise
 
 
@@ -97,48 +102,143 @@ def new_output_dir(path):
 MADE_MARKER = ".dl_cls-made.json"
 
 
+def _file_sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def _tree(root: Path) -> tuple[dict[str, Path], set[str], list[str]]:
+    """(regular files by relative path, sub-dirs, anything else: links, sockets) of root; links are not followed."""
+    files, dirs, other = {}, set(), []
+    for top, subdirs, names in os.walk(root):
+        rel_top = Path(top).relative_to(root)
+        for name in subdirs + names:
+            path, rel = Path(top) / name, str(rel_top / name)
+            if path.is_symlink() or not (path.is_file() or path.is_dir()):
+                other.append(rel)
+            elif path.is_dir():
+                dirs.add(rel)
+            elif name != MADE_MARKER or top != str(root):
+                files[rel] = path
+    return files, dirs, other
+
+
 def mark_made(root, kind: str, settings: dict) -> None:
-    """Record in root that dl_cls made it and every file in it (written last, after the files)."""
+    """Record in root that dl_cls made it: every file with its content hash and every sub-dir (written last,
+    after the files), so a later replace can tell an edited or added file from its own."""
     root = Path(root)
-    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name != MADE_MARKER)
-    atomic_write_text(root / MADE_MARKER, json.dumps({"kind": kind, "settings": settings, "files": files},
-                                                     indent=1, ensure_ascii=False) + "\n")
+    files, dirs, _ = _tree(root)
+    record = {"kind": kind, "settings": settings, "files": {rel: _file_sha256(p) for rel, p in sorted(files.items())},
+              "dirs": sorted(dirs)}
+    atomic_write_text(root / MADE_MARKER, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
 
 
-def check_made(root, kind: str) -> None:
-    """Refuse (DlClsError) unless root carries our marker of this kind and holds nothing the marker does not list:
-    dl_cls never deletes what it did not make."""
-    root = Path(root)
+def _read_marker(root: Path, kind: str, shown: Path) -> dict:
     try:
         marker = json.loads((root / MADE_MARKER).read_text(encoding="utf-8"))
-        known = set(marker["files"]) | {MADE_MARKER}
         ok = marker["kind"] == kind
     except (OSError, ValueError, KeyError, TypeError):
-        raise DlClsError(f"{root} was not made by dl_cls as a {kind} (no readable {MADE_MARKER}); "
+        raise DlClsError(f"{shown} was not made by dl_cls as a {kind} (no readable {MADE_MARKER}); "
                          "refusing to replace it. Pick another dir") from None
     if not ok:
-        raise DlClsError(f"{root} was made by dl_cls as a {marker['kind']}, not a {kind}; refusing to replace it")
-    unknown = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()
-                     and str(p.relative_to(root)) not in known)
-    if unknown:
-        more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
-        raise DlClsError(f"{root} holds files dl_cls did not write ({', '.join(unknown[:3])}{more}); refusing to "
-                         "replace it. Move them away or pick another dir")
+        raise DlClsError(f"{shown} was made by dl_cls as a {marker['kind']}, not a {kind}; refusing to replace it")
+    if not isinstance(marker.get("files"), dict) or not isinstance(marker.get("dirs"), list):
+        raise DlClsError(f"{shown}: its {MADE_MARKER} records no content hashes (an older dl_cls made it), so "
+                         "an edited file could not be told apart; refusing to replace it. Delete it yourself or "
+                         "pick another dir")
+    return marker
+
+
+def _few(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+def check_made(root, kind: str, shown=None) -> dict:
+    """Refuse (DlClsError) unless root carries our marker of this kind and holds exactly what the marker lists:
+    no file edited since (content hashes), none and no dir added. dl_cls never deletes what it did not make.
+    Returns the marker. `shown`: the path to name in messages (default root)."""
+    root = Path(root)
+    shown = Path(shown or root)
+    marker = _read_marker(root, kind, shown)
+    files, dirs, other = _tree(root)
+    added = sorted(set(files) - set(marker["files"])) + sorted(dirs - set(marker["dirs"])) + sorted(other)
+    if added:
+        raise DlClsError(f"{shown} holds files dl_cls did not write ({_few(added)}); refusing to replace it. "
+                         "Move them away or pick another dir")
+    edited = sorted(rel for rel, p in files.items() if _file_sha256(p) != marker["files"][rel])
+    if edited:
+        raise DlClsError(f"{shown}: {_few(edited)} changed since dl_cls wrote it (content differs); refusing to "
+                         "replace it. Move your version away or pick another dir")
+    return marker
+
+
+def made_dir_target(out, what: str = "output dir") -> Path:
+    """The dir write_made_dir will make or replace, checked before any work: a symbolic link to a dir is followed
+    (the link stays and points at the new dir); a dangling link or a file is refused."""
+    out = Path(out)
+    if out.is_symlink():
+        real = out.resolve()
+        if not real.is_dir():
+            raise DlClsError(f"{what} {out} is a symbolic link to {real}, which is not a directory; give a "
+                             "directory")
+        return real
+    if out.exists() and not out.is_dir():
+        raise DlClsError(f"{what} {out}: exists and is not a directory")
+    return out
+
+
+def _remove_made(old: Path, marker: dict, shown: Path) -> None:
+    """Delete what the marker lists, one file at a time: anything that appeared since the check survives."""
+    for rel in list(marker["files"]) + [MADE_MARKER]:
+        with contextlib.suppress(FileNotFoundError):
+            (old / rel).unlink()
+    for rel in sorted(marker["dirs"], key=lambda r: -r.count(os.sep)) + ["."]:
+        try:
+            (old / rel).rmdir()
+        except FileNotFoundError:
+            pass
+        except OSError:  # something appeared in it at the last moment: kept, not deleted
+            logging.getLogger(__name__).warning("kept %s: files appeared in the old %s while it was replaced",
+                                                old, shown)
+            return
+
+
+def _swap_in(tmp: Path, out: Path, kind: str) -> None:
+    """Put tmp at out. An existing out is moved aside and checked again (files may have been added or edited
+    while the caller worked); on any difference it is moved back untouched and the swap refused."""
+    old, marker = None, None
+    if out.exists():
+        with contextlib.suppress(OSError):
+            out.rmdir()  # empty: nothing of anyone's to keep (fails if something is inside)
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
+        os.replace(out, old)  # atomic: whoever writes into out from now on gets an error, not a lost file
+        try:
+            marker = check_made(old, kind, shown=out)
+        except BaseException:
+            os.replace(old, out)
+            raise
+    try:
+        tmp.rename(out)
+    except BaseException:
+        if old is not None:
+            os.replace(old, out)
+        raise
+    if old is not None:
+        _remove_made(old, marker, out)
 
 
 def write_made_dir(out, kind: str, write) -> Path:
     """Make (or replace) the dir `out` whole or not at all: `write(tmp) -> settings` fills a temp dir beside it,
-    which is marked as made (mark_made) and renamed into place. The caller has checked an existing `out`
-    (check_made) before any work."""
-    out = Path(out)
+    which is marked as made (mark_made) and swapped in. The caller has checked an existing `out` (check_made)
+    before any work; it is checked again at the swap, so what appeared meanwhile is never deleted."""
+    out = made_dir_target(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     tmp.chmod(DIR_MODE)  # mkdtemp's 0700 would otherwise become the dir's mode
     try:
         mark_made(tmp, kind, write(tmp))
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        _swap_in(tmp, out, kind)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

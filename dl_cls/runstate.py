@@ -89,6 +89,8 @@ def _run_state(run_dir: Path, config: RunConfig, summary: dict | None) -> tuple[
             return "partial", "folds finished after the last merge: run merge-folds", len(done), total
         n_done = len(merged) if isinstance(merged, list) else len(done)
         return "finished", "", n_done, max(total, n_done)
+    if summary is not None and summary.get("requested_done") and summary.get("folds_done") == done:
+        return "partial", _part_of_split(run_dir, config, done), len(done), len(config.folds or done)
     if done:
         missing = sorted(set(asked) - set(done)) if asked else []
         what = f"folds {','.join(map(str, missing))} not trained" if missing else "not merged"
@@ -98,6 +100,15 @@ def _run_state(run_dir: Path, config: RunConfig, summary: dict | None) -> tuple[
         return "failed", "summary.json unreadable", 0, total
     return "failed", f"no fold finished and nothing is running (crashed or stopped): `make train " \
                      f"RESUME={run_dir.name}`", 0, total
+
+
+def _part_of_split(run_dir: Path, config: RunConfig, done: list[int]) -> str:
+    """A run asked for some folds of the split (--folds 0), all trained and merged: what it is, what completes it."""
+    split = config.folds or done
+    rest = ",".join(str(k) for k in split if k not in done)
+    what = f"fold{'s' if len(done) > 1 else ''} {','.join(map(str, done))} of {len(split)} finished"
+    # short: the printed ledger shows 60 characters of it
+    return f"{what}; complete: make train RESUME={run_dir.name} FOLDS={rest}" if rest else what
 
 
 def _first(mapping: dict, *keys):

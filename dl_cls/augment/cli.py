@@ -37,6 +37,15 @@ def _label_fixes(value):
     return None if value is None or str(value).lower() == "none" else value
 
 
+def _check_preview_out(out: Path) -> None:
+    """--preview --out FILE: an image file name that does not exist yet (a file of the user's is never replaced;
+    the default WORK/aug/preview_<preset>.png is dl_cls's own and is)."""
+    if out.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise DlClsError(f"--out {out}: the preview is an image; give a .png or .jpg file name")
+    if out.exists() or out.is_symlink():
+        raise DlClsError(f"--out {out} already exists; it is never overwritten (pass another --out)")
+
+
 def run(args) -> int:
     from dl_cls.augment.preset import format_preset, load_preset
 
@@ -51,6 +60,8 @@ def run(args) -> int:
         from dl_cls.viz import save_png
 
         preset = load_preset(args.preview)
+        if args.out:
+            _check_preview_out(Path(args.out))
         dd = load_data(args.data, label_fixes=_label_fixes(args.label_fixes))
         sheet = preview_sheet(dd, preset, n=args.n, copies=args.copies, seed=args.seed, size=args.size,
                              tile=args.tile)

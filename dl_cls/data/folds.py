@@ -14,7 +14,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from dl_cls.data.contract import DataDir
 from dl_cls.errors import DataError, DlClsError
-from dl_cls.io import atomic_write_csv, atomic_write_text
+from dl_cls.io import atomic_write_csv, atomic_write_text, read_csv
 
 FOLDS_FILE = "folds.csv"
 SETTINGS_FILE = "folds.json"
@@ -51,7 +51,7 @@ def ensure_folds(work_dir, dd: DataDir, n_folds: int = 5, seed: int = 42, force:
     settings = {"n_folds": n_folds, "seed": seed, "train_hash": train_table_hash(dd.train),
                 "data_dir": str(Path(dd.root).resolve())}
     if path.exists() and not force:
-        old = json.loads(settings_path.read_text()) if settings_path.exists() else {}
+        old = _read_settings(settings_path)
         same = {k: old.get(k) for k in ("n_folds", "seed", "train_hash")} == {
             k: settings[k] for k in ("n_folds", "seed", "train_hash")}
         if not same:
@@ -66,6 +66,22 @@ def ensure_folds(work_dir, dd: DataDir, n_folds: int = 5, seed: int = 42, force:
     return folds
 
 
+def _read_settings(path: Path) -> dict:
+    """folds.json (the settings folds.csv was made with); {} when absent, one error naming it when damaged."""
+    if not path.exists():
+        return {}
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DlClsError(f"{path}: not readable JSON ({exc}); it records the settings of folds.csv beside it: "
+                         "restore it, or regenerate both with `dl-cls folds --force` (the same --seed and "
+                         "--n-folds give the same split)") from None
+    if not isinstance(old, dict):
+        raise DlClsError(f"{path}: expected a JSON object of settings, found {type(old).__name__}; restore it "
+                         "or regenerate both with `dl-cls folds --force`")
+    return old
+
+
 def _describe(s: dict) -> str:
     return f"n_folds={s.get('n_folds')}, seed={s.get('seed')}, train_hash={s.get('train_hash')}"
 
@@ -75,21 +91,53 @@ def load_folds(work_dir, dd: DataDir | None = None) -> pd.DataFrame:
     path = Path(work_dir) / FOLDS_FILE
     if not path.is_file():
         raise DlClsError(f"{path} not found: run `dl-cls folds` (or `make folds`) first")
-    folds = pd.read_csv(path, dtype={"ID": str})
+    cut = _cut_short(path)
+    folds = pd.DataFrame(columns=["ID", "fold"]) if cut == "empty file" else \
+        read_csv(path, dtype={"ID": str}, keep_default_na=False)
     if list(folds.columns) != ["ID", "fold"]:
-        raise DataError([f"{path}: columns must be ID,fold; found {','.join(folds.columns)}"])
+        raise DataError([f"{path}: columns must be ID,fold; found {','.join(map(str, folds.columns))}"])
+    bad = [i for i, v in enumerate(folds["fold"]) if not str(v).strip().isdigit()]
+    if bad and not (cut and bad == [len(folds) - 1]):
+        i = bad[0]
+        raise DlClsError(f"{path}: line {i + 2}: fold {folds['fold'].iloc[i]!r} is not a fold number (0, 1, ...); "
+                         f"{len(bad)} such line(s)" + _REGENERATE)
+    if cut or folds.empty:
+        raise DlClsError(f"{path}: {cut or 'no rows'}" + _REGENERATE)
+    folds["fold"] = folds["fold"].astype(int)
     if dd is not None:
-        problems = []
-        missing = sorted(set(dd.train["ID"]) - set(folds["ID"]))
-        extra = sorted(set(folds["ID"]) - set(dd.train["ID"]))
-        if missing:
-            problems.append(f"{path}: {len(missing)} train ID(s) have no fold, e.g. {', '.join(missing[:5])}")
-        if extra:
-            problems.append(f"{path}: {len(extra)} ID(s) are not in train.csv, e.g. {', '.join(extra[:5])}")
-        if problems:
-            raise DataError(problems + ["folds.csv belongs to another data dir: use another --work or --force"])
+        _check_ids(path, folds, dd)
         folds = folds.set_index("ID").loc[dd.train["ID"]].reset_index()
     return folds
+
+
+_REGENERATE = ("; regenerate it with `dl-cls folds --force` (the --seed and --n-folds in folds.json give the same "
+               "split, so runs made on it stay valid)")
+
+
+def _cut_short(path: Path) -> str | None:
+    """Why the file looks cut short (a full disk, an interrupted copy), or None: a CSV ends with a newline."""
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        if fh.tell() == 0:
+            return "empty file"
+        fh.seek(-1, 2)
+        return None if fh.read(1) == b"\n" else "cut short (it ends in the middle of a line)"
+
+
+def _check_ids(path: Path, folds: pd.DataFrame, dd: DataDir) -> None:
+    problems = []
+    missing = sorted(set(dd.train["ID"]) - set(folds["ID"]))
+    extra = sorted(set(folds["ID"]) - set(dd.train["ID"]))
+    if missing and not extra:  # every ID it has is ours: rows were lost, not another data dir's file
+        raise DlClsError(f"{path}: has {len(folds)} of the {len(dd.train)} train IDs and no ID that is not in "
+                         f"train.csv: it looks cut short (a full disk, an interrupted copy) or rows were deleted, e.g. "
+                         f"{', '.join(missing[:3])} have no fold" + _REGENERATE)
+    if missing:
+        problems.append(f"{path}: {len(missing)} train ID(s) have no fold, e.g. {', '.join(missing[:5])}")
+    if extra:
+        problems.append(f"{path}: {len(extra)} ID(s) are not in train.csv, e.g. {', '.join(extra[:5])}")
+    if problems:
+        raise DataError(problems + ["folds.csv belongs to another data dir: use another --work or --force"])
 
 
 def manifest_folds(manifest: pd.DataFrame, folds: pd.DataFrame) -> pd.Series:

@@ -122,6 +122,8 @@ def run(args) -> int:
     out = run_path(work, name, "ensembles")
     if out.exists():  # fail before the work, create_run_dir below re-checks
         raise DlClsError(f"{out} already exists; outputs are never overwritten. Pick another --name.")
+    if args.mass_threshold is not None and not 0 <= args.mass_threshold <= 1:  # a probability mass
+        raise DlClsError(f"--mass-threshold must be in [0, 1], got {args.mass_threshold}")
     members, specialists = _chosen_runs(args, work) if args.runs else _discovered_runs(args, work)
     runs = members + specialists
 

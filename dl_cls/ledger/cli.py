@@ -72,6 +72,8 @@ def latest_ensemble(work) -> Path:
 
 
 def run(args) -> int:
+    if args.csv not in (None, "-") and (Path(args.csv).exists() or Path(args.csv).is_symlink()):
+        raise DlClsError(f"--csv {args.csv} already exists; it is never overwritten (pass another FILE)")
     if args.path is not None:
         path = resolve_run_dir(args.path, args.work, ("runs", "ensembles")) if args.path else \
             latest_ensemble(args.work)

@@ -77,7 +77,12 @@ class TesseractEngine:
         """Raise EngineMissing (one line with the fix) when the binary or a language's data is absent."""
         if shutil.which(self.binary) is None:
             raise EngineMissing(f"OCR engine {self.binary!r} not found: {INSTALL_HINT}")
-        listed = self._run(["--list-langs"], timeout=30).stdout.decode(errors="replace").split()
+        answer = self._run(["--list-langs"], timeout=30)
+        listed = (answer.stdout + answer.stderr).decode(errors="replace").split()
+        if answer.returncode != 0 or "languages" not in listed[:8]:  # not tesseract, or a broken one
+            said = (answer.stderr or answer.stdout).decode(errors="replace").strip()[:120] or "nothing"
+            raise EngineMissing(f"{self.binary!r} is not a working tesseract: `{self.binary} --list-langs` exited "
+                                f"{answer.returncode} and said {said!r}: {INSTALL_HINT}")
         missing = [lang for lang in self.lang.split("+") if lang not in listed]
         if missing:
             raise EngineMissing(f"tesseract has no language data for {'+'.join(missing)}: {INSTALL_HINT}")

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dl_cls.errors import DlClsError
-from dl_cls.io import check_made, read_image, write_image, write_made_dir
+from dl_cls.io import check_made, made_dir_target, read_image, write_image, write_made_dir
 from dl_cls.orient import normalise
 from dl_cls.progress import Progress
 
@@ -20,9 +19,7 @@ KIND = "normalised test images"
 
 def check_target(out) -> None:
     """Refuse early (before any reading) a DIR that holds something dl_cls did not write as normalised images."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DlClsError(f"--write-normalised {out}: exists and is not a directory")
+    out = made_dir_target(out, "--write-normalised")  # a symlink is followed, a file refused
     if out.exists() and any(out.iterdir()):
         check_made(out, KIND)
 

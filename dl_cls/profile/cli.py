@@ -3,6 +3,8 @@ test-like corruption config from unlabelled test images."""
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -48,10 +50,28 @@ def _names(dirs: list[Path]) -> list[str]:
     return names
 
 
-def _prepare_out(out: Path) -> None:
-    """Refuse a non-empty folder that an earlier profile did not make (we never overwrite others' files)."""
+def _written_hashes(out: Path) -> dict:
+    """{file name: sha256} of the hand-editable files the last profile wrote into out (its marker's content)."""
+    try:
+        data = json.loads((out / MARKER).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _prepare_out(out: Path, fit: bool) -> None:
+    """Refuse a non-empty folder that an earlier profile did not make (we never overwrite others' files), and
+    with --fit a testlike.yaml the user edited since (the README asks them to review and edit it)."""
     if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise DlClsError(f"{out} exists, is not empty and was not made by dl-cls profile; pick another --out")
+    fitted = out / "testlike.yaml"
+    if fit and fitted.is_file() and _written_hashes(out).get(fitted.name) != _sha256(fitted):
+        raise DlClsError(f"{fitted} was edited since dl-cls profile --fit wrote it (or not written by it); "
+                         "refusing to overwrite it: move it away or pick another --out")
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).touch()
 
@@ -66,6 +86,8 @@ def _check_args(args):
     ref = Path(args.reference) if args.reference else dirs[0]
     if fit and (ref == fit or not args.out):
         raise DlClsError("--fit needs a clean reference folder (give train/ first or --reference) and --out")
+    if args.limit < 0:
+        raise DlClsError(f"--limit must be >= 0 (0 = all images), got {args.limit}")
     for d in dirs + [ref]:
         list_images(d, 1)  # fail before any work: missing folder, no images
     base = load_testlike_config(args.base)  # a typo in the base config fails here too
@@ -79,7 +101,7 @@ def run(args) -> int:
     dirs, fit, ref, base = _check_args(args)
     out = Path(args.out) if args.out else None
     if out:
-        _prepare_out(out)
+        _prepare_out(out, fit is not None)
     limit = args.limit or None
     names = _names(dirs)
     data = {n: measure_folder(d, args.workers, limit, args.seed) for n, d in zip(names, dirs)}
@@ -129,4 +151,5 @@ def _fit(args, fit: Path, ref: Path, test_df, ref_df, base, out: Path) -> None:
               "# Review it, then check it: dl-cls profile TRAIN TEST --testlike THIS_FILE\n")
     path = out / "testlike.yaml"
     atomic_write_text(path, header + yaml.safe_dump(config_to_dict(fitted.config), sort_keys=False))
+    atomic_write_text(out / MARKER, json.dumps({**_written_hashes(out), path.name: _sha256(path)}) + "\n")
     print(f"wrote {path}")

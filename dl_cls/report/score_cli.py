@@ -35,8 +35,19 @@ def predictions(path: Path) -> pd.DataFrame:
         return df[["ID", "target"]]
     if prob_cols:
         classes = np.array([int(c[2:]) for c in prob_cols])
-        return pd.DataFrame({"ID": df["ID"], "target": classes[df[prob_cols].to_numpy(dtype=float).argmax(axis=1)]})
+        return pd.DataFrame({"ID": df["ID"], "target": classes[_probabilities(df, prob_cols, path).argmax(axis=1)]})
     raise DlClsError(f"{path}: needs a target column or p_<class> columns; found {', '.join(df.columns)}")
+
+
+def _probabilities(df: pd.DataFrame, cols: list[str], path) -> np.ndarray:
+    """The p_<c> cells as numbers; a text, missing, infinite or negative cell is an error naming its line."""
+    values = df[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise DlClsError(f"{path}: line {i + 2} (ID {df['ID'].iloc[i]}): {cols[j]} is {df[cols[j]].iloc[i]}, not a "
+                         f"probability (a number >= 0); {int(bad.any(axis=1).sum())} such line(s)")
+    return values
 
 
 def check_targets(pred: pd.DataFrame, classes: set[int], path, source: str) -> None:

@@ -92,6 +92,7 @@ class TrainConfig:
             (self.cache_images in ("auto", "true", "false"), f"cache_images must be auto|true|false, got {self.cache_images!r}"),
             (0 < self.fraction <= 1, f"fraction must be in (0, 1], got {self.fraction}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.img_size >= 16, f"img_size must be >= 16 (pixels of the model's input side), got {self.img_size}"),
             (self.batch_size >= 2, f"batch_size must be >= 2 (mixup pairs images), got {self.batch_size}"),
             (self.grad_accum >= 1, f"grad_accum must be >= 1, got {self.grad_accum}"),
             (all(r in (0, 90, 180, 270) for r in self.tta_rotations) and self.tta_rotations,
