@@ -72,14 +72,21 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ocr-deps ## create .venv and install dl_cls (editable, with dev extra); idempotent
 
 # the OCR engine is a Debian package (no pip wheel ships tesseract with Korean data): installed only when missing,
-# only as root with apt-get (CI); otherwise one line says how, and the OCR tests skip
-ocr-deps: ## install tesseract + Korean data (apt-get, as root) when missing
+# only as root with apt-get (CI); otherwise one line says how, and the OCR tests skip. The sample draws Korean text
+# with the Korean fonts (dl_cls/data/fonts.py looks for exactly these files): installed the same way.
+ocr-deps: ## install tesseract + Korean data and Korean fonts (apt-get, as root) when missing
 	@if command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx kor; then :; \
 	 elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	   echo "ocr-deps: installing the OCR engine: apt-get install -y tesseract-ocr tesseract-ocr-kor"; \
 	   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-kor >/dev/null; } \
 	     || echo "ocr-deps: apt-get failed; dl-cls ocr and its tests need tesseract (they skip without it)"; \
 	 else echo "ocr-deps: tesseract with Korean data is missing (dl-cls ocr needs it): sudo apt-get install tesseract-ocr tesseract-ocr-kor"; fi
+	@if [ -n "$$(ls /usr/share/fonts/truetype/nanum/*.ttf /usr/share/fonts/opentype/noto/*CJK*.ttc 2>/dev/null)" ]; then :; \
+	 elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	   echo "ocr-deps: installing Korean fonts: apt-get install -y fonts-nanum fonts-noto-cjk"; \
+	   { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum fonts-noto-cjk >/dev/null; } \
+	     || echo "ocr-deps: apt-get failed; dl-cls sample needs a Korean font (fonts-nanum)"; \
+	 else echo "ocr-deps: no Korean font (dl-cls sample draws Korean text): sudo apt-get install fonts-nanum fonts-noto-cjk"; fi
 
 test: install ## check the import layers, then run the test suite
 	$(VENV)/bin/lint-imports

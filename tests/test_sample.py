@@ -102,3 +102,87 @@ def test_photograph_keeps_the_frame_darkens_the_paper_and_puts_cards_on_a_desk()
     assert paper[95:105, 30:110].mean() < 40 < 130 < paper[:20].mean()  # ink still ink, paper below white
     desk = photograph(page, min(ON_DESK), np.random.default_rng(0))
     assert np.abs(desk[:3, :3].astype(float) - desk[100:103, 60:63]).mean() > 8  # the corner is desk, not page
+
+
+# ------------------------------------------------------------------------------------------ Korean print
+def test_family_titles_are_drawn_in_hangul_with_a_korean_font(monkeypatch):
+    """Every family title is Hangul (a title keyword of configs/ocr_keywords.csv, one wrong character allowed,
+    names its class) and is drawn with one of the Korean font files; tiny pages render too."""
+    import numpy as np
+
+    from dl_cls.data import fonts, sample
+    from dl_cls.ocr.expert import fuzzy_in, load_keyword_file, title_key
+
+    keywords = load_keyword_file("default", list(sample.FAMILY_TITLES))
+    for target, titles in sample.FAMILY_TITLES.items():
+        for title in titles:
+            assert all("\uac00" <= ch <= "\ud7a3" for ch in title_key(title)), title
+            assert any(fuzzy_in(k, title_key(title), 1) for k in keywords.loc[keywords["class"] == target, "keyword"])
+    drawn = []
+    real_text = sample.Page.text
+
+    def text(pg, s, *a, **k):  # record the face each string is drawn with (text(s, x, y, px, color, face, ...))
+        drawn.append((s, (a[4] if len(a) > 4 else k.get("face")) or pg.body))
+        return real_text(pg, s, *a, **k)
+
+    monkeypatch.setattr(sample.Page, "text", text)
+    page = sample._medical_form(320, np.random.default_rng(1), 4)
+    korean = {f.path for f in fonts.korean_fonts()}
+    title, face = next((s, f) for s, f in drawn if s.replace(" ", "") in ("진단서", "일반진단서"))
+    assert face.path in korean and face.bold
+    assert (page.img[: page.h // 5] < 100).sum() > 200  # the title's ink is on the page, in its top band
+    again = sample._medical_form(320, np.random.default_rng(1), 4).img
+    assert (page.img == again).all()  # text drawing is deterministic too
+    for size in (32, 48, 96):  # the test fixtures' sizes: fonts of 1-3 px must not crash
+        for target in range(17):
+            assert max(sample.render(target, size, np.random.default_rng(target)).shape[:2]) == size
+
+
+def test_without_korean_fonts_the_sample_stops_with_one_line(tmp_path, monkeypatch, capsys):
+    from dl_cls.data import fonts
+
+    monkeypatch.setattr(fonts, "korean_fonts", lambda: [])
+    with pytest.raises(DlClsError, match="fonts-nanum") as err:
+        generate_sample(tmp_path / "a", train_per_class=1, test_per_class=1, size=48)
+    assert "\n" not in str(err.value) and "make install" in str(err.value)
+    assert not (tmp_path / "a").exists() and not list(tmp_path.iterdir())  # nothing half-written
+    assert main(["sample", str(tmp_path / "b"), "--train-per-class", "1", "--test-per-class", "1"]) == 2
+    err_lines = [ln for ln in capsys.readouterr().err.strip().splitlines() if ln.strip()]
+    assert len(err_lines) == 1 and "fonts-nanum" in err_lines[0]
+    assert not (tmp_path / "b").exists()
+
+
+def test_fonts_fall_back_to_any_face_of_the_weight():
+    from dl_cls.data.fonts import Face, korean_fonts, load, pick
+
+    regular = Face("R", "gothic", False, "/none/r.ttf")
+    bold = Face("B", "gothic", True, "/none/b.ttf")
+    assert pick([regular, bold], "myeongjo", True) == [bold]  # no bold myeongjo: a bold gothic
+    assert pick([regular], "myeongjo", True) == [regular]  # no bold at all: still a face
+    faces = korean_fonts()
+    if faces:
+        assert load(faces[0], 0).size == 1  # FreeType refuses size 0; tiny pages ask for it
+
+
+@pytest.mark.slow  # ~3 s: one tesseract call
+def test_tesseract_reads_the_korean_title_of_an_upright_page():
+    """The title band of an upright family page, read as the OCR reader reads it, holds its Korean keyword."""
+    import numpy as np
+
+    from dl_cls.data.sample import render
+    from dl_cls.ocr.engine import EngineMissing, TesseractEngine, preprocess
+    from dl_cls.ocr.expert import load_keyword_file, rule_class
+    from dl_cls.ocr.read import title_band, upscaled_grey
+    from dl_cls.orient import candidates, orient
+
+    engine = TesseractEngine("kor+eng")
+    try:
+        engine.check()
+    except EngineMissing as exc:
+        pytest.skip(f"OCR engine missing: {exc}")
+    keywords = load_keyword_file("default", [3, 4, 7, 14])
+    page = render(4, 512, np.random.default_rng(7))
+    _, upright, _ = candidates(upscaled_grey(page, 2.0))
+    read = engine.read(preprocess(title_band(orient(upright, 0, False), 0.3)), 11, timeout=60)
+    assert any("\uac00" <= ch <= "\ud7a3" for ch in read.text), read.text
+    assert rule_class(read.text, keywords) == 4, read.text
