@@ -160,6 +160,11 @@ ocr: install $(DATA_DEP) ## OCR text of CLASSES' train images + all test images,
 	$(DLCLS) ocr $(COMMON) --classes $(or $(CLASSES),$(OCR_GROUP)) $(if $(NAME),--name $(NAME)) \
 	  $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)
 
+.PHONY: orient
+orient: install $(DATA_DEP) ## page turn x mirror model from DATA's train pages (WORK/runs/orient-*), its accuracy
+	$(DLCLS) orient $(COMMON) $(if $(EPOCHS),--epochs $(EPOCHS)) $(if $(SEED),--seed $(SEED)) \
+	  $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)
+
 runs: install ## ledger of every run and ensemble in WORK (ARGS="--csv" / "--plot")
 	$(DLCLS) runs --work $(WORK) $(ARGS)
 

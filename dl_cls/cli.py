@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check-submission": ("dl_cls.ensemble.check_cli", "validate a submission.csv against sample_submission"),
     "score": ("dl_cls.report.score_cli", "macro F1 of a submission against a labels CSV"),
     "ocr": ("dl_cls.ocr.cli", "read the documents (OCR, orientation-normalised); --classes: OCR expert run"),
+    "orient": ("dl_cls.ocr.orient_cli", "page turn x mirror model learned from the train pages: WORK/runs/orient-*/"),
     "profile": ("dl_cls.profile.cli", "image statistics of folders side by side; --fit a test-like config"),
 }
 

@@ -22,13 +22,14 @@ from dl_cls.lock import LOCK_NAME, is_held
 from dl_cls.runs import CONFIG_FILE, RunConfig, finished_folds, read_run_config
 
 STATES = ("finished", "partial", "failed", "running")
+NOT_CLASSIFIERS = ("orientation",)  # run kinds listed by the ledger that no ensemble can use (dl-cls orient)
 
 
 @dataclass
 class RunInfo:
     name: str
     path: Path
-    kind: str  # member | specialist | ensemble
+    kind: str  # member | specialist | ensemble | orientation (a page-orientation model: no class probabilities)
     state: str  # one of STATES
     reason: str = ""  # why the state is not finished, in a few words
     config: RunConfig | None = None  # None: unreadable
@@ -132,7 +133,8 @@ def run_info(run_dir: Path) -> RunInfo:
     summary = _read_json(run_dir / "summary.json")
     state, reason, done, total = _run_state(run_dir, config, summary)
     classes, aug = config.subset, config.aug_dir
-    info = RunInfo(run_dir.name, run_dir, "specialist" if classes is not None else "member", state, reason,
+    kind = config.kind if config.kind in NOT_CLASSIFIERS else "specialist" if classes is not None else "member"
+    info = RunInfo(run_dir.name, run_dir, kind, state, reason,
                    config=config, summary=summary or {}, model=config.model_config or config.get("model"),
                    img_size=config.get("img_size"), aug_set=Path(aug).name if aug else None,
                    aug_scale=aug_scale(aug) if aug else None, classes=classes, folds_done=done, folds_total=total,

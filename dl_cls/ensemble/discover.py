@@ -47,6 +47,8 @@ def _reference(infos: list[RunInfo], work: Path, data_dir) -> tuple[str | None, 
 
 
 def _why_not(info: RunInfo, data, split, fixes) -> str | None:
+    if info.kind not in ("member", "specialist"):
+        return f"not a classifier ({info.kind} model)"
     if info.state != "finished":
         return f"{info.state}: {info.reason}"
     if info.data_dir != data:
