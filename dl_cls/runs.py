@@ -135,9 +135,10 @@ class RunConfig:
 
     @property
     def oof_pages(self) -> str:
-        """The validation pages oof.csv predicts: 'testlike' (the trainer's default) or 'clean' (an OCR expert, which
-        reads clean train pages, or a run trained with oof_on=clean). Clean-page OOF flatters a run."""
-        return "clean" if self.kind == "ocr" else str(self.recipe.get("oof_on", "testlike"))
+        """The validation pages oof.csv predicts: 'testlike' (the trainer's and the OCR expert's default) or 'clean'
+        (an OCR expert built before it read test-like copies, `dl-cls ocr --testlike-pages 0`, or a run trained with
+        oof_on=clean). Clean-page OOF flatters a run."""
+        return str(self.recipe.get("oof_on", "clean" if self.kind == "ocr" else "testlike"))
 
     @property
     def subset(self) -> list[int] | None:

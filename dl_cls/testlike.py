@@ -19,6 +19,7 @@ import numpy as np
 
 from dl_cls.config import CONFIG_DIR, load_config
 from dl_cls.errors import DlClsError
+from dl_cls.io import read_image
 
 DEFAULT_CONFIG = CONFIG_DIR / "testlike" / "default.yaml"
 REF_SIDE = 512  # pixel sizes in the config (blur sigma, grain) are at this long side
@@ -300,3 +301,14 @@ def corrupt_testlike(img: np.ndarray, rng: np.random.Generator, other: np.ndarra
     if rng.random() < c.noise.p:
         out = grain(out, rng, c.noise)
     return np.ascontiguousarray(out, dtype=np.uint8)
+
+
+def testlike_copy(paths: list[str], ids: list[str], i: int, seed: int, cfg: TestlikeConfig | None = None,
+                  geometry: dict | None = None) -> np.ndarray:
+    """The fixed, seeded test-like copy of image i of a list (the trainer's test-like validation, the OCR's
+    test-like train pages): its generator comes from (seed, ID); the sheet that may lie on it is another image of
+    the same list, so nothing from outside the list leaks in."""
+    n = len(paths)
+    rng = testlike_rng(seed, ids[i])
+    other = read_image(paths[(i + 1 + int(rng.integers(n - 1))) % n]) if n > 1 else None
+    return corrupt_testlike(read_image(paths[i]), rng, other=other, cfg=cfg, geometry=geometry)

@@ -106,7 +106,7 @@ def test_run_config_of_the_ocr_expert_round_trips_and_a_new_key_goes_last(tmp_pa
     dd = SimpleNamespace(root=tmp_path, num_classes=3, class_names=["여권", "진단서", "receipt"])  # non-ASCII names
     folds = pd.DataFrame({"ID": ["a.jpg", "b.jpg"], "fold": [0, 1]})
     info = {"label_fixes": "default", "ocr_dir": "/ocr", "settings": {"lang": "kor", "psm": 6}, "test_from": None}
-    before = _write_as_before(tmp_path / "ocr", _config(dd, tmp_path, [1, 2], folds, "default", info))
+    before = _write_as_before(tmp_path / "ocr", _config(dd, tmp_path, [1, 2], folds, "default", info, "testlike"))
     config = read_run_config(tmp_path / "ocr")
     assert config.kind == "ocr" and config.subset == [1, 2] and config.folds == [0, 1]
     assert config.get("ocr_settings") == {"lang": "kor", "psm": 6}

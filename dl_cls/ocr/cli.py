@@ -13,8 +13,9 @@ from dl_cls.errors import DlClsError
 from dl_cls.ocr.engine import make_engine
 from dl_cls.ocr.normalised import check_target, write_normalised
 from dl_cls.ocr.read import ReadSettings
-from dl_cls.ocr.table import Job, default_workers, read_all, settings_dir, write_table
+from dl_cls.ocr.table import Job, ReadContext, TestlikePages, default_workers, read_all, settings_dir, write_table
 from dl_cls.runs import load_run, resolve_run_dir, run_path
+from dl_cls.testlike import load_testlike_config
 
 
 def add_arguments(parser) -> None:
@@ -22,7 +23,7 @@ def add_arguments(parser) -> None:
     add_work(parser)
     parser.add_argument("--classes", default=None,
                         help="a class group, e.g. 3,4,7,14: OCR only its train images (and every test image), "
-                             "then build the OCR expert for it")
+                             "then build the OCR expert for it; 'all': every class, a full-class OCR member")
     parser.add_argument("--name", default=None, help="expert run name (default: ocr-<classes>)")
     parser.add_argument("--no-expert", action="store_true", help="only write the OCR table")
     parser.add_argument("--keywords", default="default",
@@ -32,7 +33,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--lang", default=ReadSettings.lang, help="tesseract languages (default: kor+eng)")
     parser.add_argument("--title-frac", type=float, default=ReadSettings.title_frac)
     parser.add_argument("--all-turns", action="store_true",
-                        help="try all 4 turns x mirror instead of the 2 turns the text-direction test leaves")
+                        help="when the OCR decides the pose: try all 4 turns x mirror instead of the 2 turns the "
+                             "text-direction test leaves")
+    parser.add_argument("--orientation", choices=("model", "ocr"), default="model",
+                        help="model (default): the turn x mirror model trained on this data dir's train pages "
+                             "(WORK/runs/orient-*, trained on first use, ~1-2 CPU minutes on the sample) picks the "
+                             "pose; the OCR reads only that one unless the model is unsure. ocr: the most "
+                             "confident title reading among the candidates decides (slower, weaker on dense pages)")
     parser.add_argument("--test-from", default=None, metavar="RUN",
                         help="with --classes: read only the test images whose top class in RUN's test_probs.csv (a "
                              "full run or ensemble, name or path) is in the group, the rows dl-cls ensemble lets a "
@@ -47,25 +54,48 @@ def add_arguments(parser) -> None:
                         help="also write every test image to DIR/<file name>: deskewed, turned upright and "
                              "un-mirrored as the OCR decided, an unchanged copy where it read none; a training "
                              "run's test_dir (title-band specialist). Replaces only a DIR dl_cls made for this")
+    parser.add_argument("--testlike-pages", type=int, choices=(0, 1), default=1,
+                        help="1 (default): also read a seeded test-like copy of each train page of the group and "
+                             "predict the expert's OOF on those (what the test looks like); 0: clean pages only")
+    parser.add_argument("--testlike-seed", type=int, default=1234, help="seed of those copies (the trainer's default)")
+    parser.add_argument("--testlike-config", default=None, metavar="YAML",
+                        help="corruption of those copies (default configs/testlike/default.yaml; e.g. the one "
+                             "dl-cls profile --fit wrote)")
     parser.add_argument("--no-progress", action="store_true")
 
 
-def parse_classes(text: str | None) -> list[int] | None:
+def parse_classes(text: str | None, num_classes: int) -> list[int] | None:
+    """--classes: a group (3,4,7,14), 'all' (every class: a full-class OCR member), or None (no expert)."""
     if not text:
         return None
+    if text.strip().lower() == "all":
+        return list(range(num_classes))
     try:
         classes = [int(c) for c in text.split(",") if c.strip()]
     except ValueError as exc:
-        raise DlClsError(f"--classes {text!r}: expected comma-separated class indices, e.g. 3,4,7,14") from exc
+        raise DlClsError(f"--classes {text!r}: expected comma-separated class indices, e.g. 3,4,7,14, or all") from exc
     if len(classes) < 2 or len(set(classes)) != len(classes):
         raise DlClsError(f"--classes {text!r}: give two or more distinct classes")
     return classes
 
 
-def _jobs(dd, classes, test_ids) -> list[Job]:
-    train = dd.train if classes is None else dd.train[dd.train["target"].isin(classes)]
-    jobs = [Job("train", i, str(dd.train_path(i))) for i in train["ID"]]
-    return jobs + [Job("test", i, str(dd.test_path(i))) for i in test_ids]
+def _train_rows(dd, classes):
+    return dd.train if classes is None else dd.train[dd.train["target"].isin(classes)]
+
+
+def _jobs(dd, classes, test_ids, testlike: TestlikePages | None) -> list[Job]:
+    jobs = [Job("train", i, str(dd.train_path(i))) for i in _train_rows(dd, classes)["ID"]]
+    return jobs + (testlike.jobs() if testlike else []) + [Job("test", i, str(dd.test_path(i))) for i in test_ids]
+
+
+def _testlike_pages(args, dd, classes) -> TestlikePages | None:
+    """Seeded test-like copies of the group's train pages, as the trainer validates: the expert's OOF is predicted
+    on these, so its blend weight is fitted on what the test looks like."""
+    if args.testlike_pages == 0:
+        return None
+    ids = list(_train_rows(dd, classes)["ID"])
+    cfg = load_testlike_config(args.testlike_config) if args.testlike_config else None
+    return TestlikePages(tuple(str(dd.train_path(i)) for i in ids), tuple(ids), args.testlike_seed, cfg)
 
 
 def group_test_ids(run: str, work, dd, classes) -> list[str]:
@@ -83,29 +113,57 @@ def group_test_ids(run: str, work, dd, classes) -> list[str]:
     return [i for i in dd.test_ids if i in keep]
 
 
+def _orientation_run(args, dd) -> str | None:
+    """The orientation model's run dir (trained now when this data dir and split have none), or None."""
+    if args.orientation != "model":
+        return None
+    from dl_cls.ocr.orient_model import train_orientation
+
+    run = train_orientation(dd, args.work, testlike=args.testlike_config, label_fixes=args.label_fixes, log=print)
+    print(f"orientation model: {run}", flush=True)
+    return str(run)
+
+
+def _check_args(args, dd, classes) -> None:
+    """Every refusal before the expensive part."""
+    if not args.budget > 0:  # 0 would stop every read before it starts: a table of empty rows
+        raise DlClsError(f"--budget must be > 0 seconds per image, got {args.budget}")
+    if args.test_from and classes is None:
+        raise DlClsError("--test-from needs --classes (the group whose test images to read)")
+    if args.test_from and len(classes) == dd.num_classes:
+        raise DlClsError("--test-from with --classes all: a full-class member reads every test image; drop it")
+    if args.write_normalised:
+        check_target(args.write_normalised)
+
+
+def _expert_name(args, classes, num_classes) -> str:
+    return args.name or ("ocr-all" if len(classes) == num_classes else "ocr-" + "-".join(map(str, classes)))
+
+
 def run(args) -> int:
     dd = load_data(args.data, label_fixes=args.label_fixes)
-    classes = parse_classes(args.classes)
+    classes = parse_classes(args.classes, dd.num_classes)
     if classes is not None and set(classes) - set(range(dd.num_classes)):
         raise DlClsError(f"--classes {args.classes}: {dd.root}/meta.csv has classes 0..{dd.num_classes - 1}")
     expert = classes is not None and not args.no_expert
-    out = run_path(args.work, args.name or "ocr-" + "-".join(map(str, classes))) if expert else None
+    out = run_path(args.work, _expert_name(args, classes, dd.num_classes)) if expert else None
     if out is not None and out.exists():  # fail before the expensive part
         raise DlClsError(f"{out} already exists; outputs are never overwritten. Pick another --name.")
-    if args.test_from and classes is None:
-        raise DlClsError("--test-from needs --classes (the group whose test images to read)")
-    if args.write_normalised:
-        check_target(args.write_normalised)
+    _check_args(args, dd, classes)
     test_ids = group_test_ids(args.test_from, args.work, dd, classes) if args.test_from else dd.test_ids
     engine = make_engine(args.engine, args.lang, args.tesseract)
     engine.check()
     settings = ReadSettings(lang=args.lang, title_frac=args.title_frac, all_turns=args.all_turns)
-    root = settings_dir(args.work, engine, settings, args.cache)
-    jobs = _jobs(dd, classes, test_ids)
-    print(f"ocr: {len(jobs)} images ({len(jobs) - len(test_ids)} train, {len(test_ids)} of {len(dd.test_ids)} "
-          f"test) with {engine.version()} [{args.lang}], cache {root}", flush=True)
-    table, stats = read_all(jobs, engine, settings, root, args.workers or default_workers(), args.budget,
-                            progress=not args.no_progress)
+    orient_run = _orientation_run(args, dd)
+    root = settings_dir(args.work, engine, settings, args.cache, orient_run)
+    testlike = _testlike_pages(args, dd, classes) if expert else None
+    jobs = _jobs(dd, classes, test_ids, testlike)
+    n_tl = len(testlike.ids) if testlike else 0
+    print(f"ocr: {len(jobs)} images ({len(jobs) - len(test_ids) - n_tl} train, {n_tl} test-like copies of them, "
+          f"{len(test_ids)} of {len(dd.test_ids)} test) with {engine.version()} [{args.lang}], cache {root}",
+          flush=True)
+    ctx = ReadContext(engine, settings, args.budget, str(root), testlike, orient_run)
+    table, stats = read_all(jobs, ctx, args.workers or default_workers(), progress=not args.no_progress)
     path = write_table(table, root)
     print(f"wrote {path}: {json.dumps(stats)}; no readable text: {int((table['n_chars'] < 2).sum())} images")
     if args.write_normalised:
@@ -113,13 +171,11 @@ def run(args) -> int:
         print(f"wrote {args.write_normalised}: {counts['normalised']} test images normalised, {counts['copied']} "
               f"copied unchanged (not read); use it with dl-cls train ... test_dir={args.write_normalised}")
     if expert:
-        from dl_cls.ocr.rundir import build_expert_run
+        from dl_cls.ocr.rundir import build_expert_run, describe
 
         info = {"label_fixes": str(args.label_fixes), "ocr_dir": str(root.resolve()), "settings": settings.key(),
-                "stats": stats, "test_from": args.test_from}
+                "stats": stats, "test_from": args.test_from,
+                "testlike": {"seed": args.testlike_seed, "config": args.testlike_config} if testlike else None}
         summary = build_expert_run(out, table, dd, args.work, classes, args.keywords, info)
-        print(f"OCR expert {out}: OOF macro F1 {summary['oof_f1']:.4f} on {summary['oof_rows']} of "
-              f"{summary['train_rows']} train images with text ({summary['oof_f1_all_rows']:.4f} counting the rest "
-              f"as wrong); keyword rule fired on {summary['rule_fired_oof']:.0%}; test images with text "
-              f"{summary['test_coverage']:.0%}.\nUse it: dl-cls ensemble RUNS... --specialist {out.name}")
+        print(describe(summary, out))
     return 0

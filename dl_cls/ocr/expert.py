@@ -144,27 +144,34 @@ def has_text(table: pd.DataFrame) -> np.ndarray:
     return (table["n_chars"].to_numpy() >= MIN_CHARS) & (table["title"].str.len() + table["text"].str.len() > 0).to_numpy()
 
 
-def cross_validate(train: pd.DataFrame, classes, file_keywords, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
-    """OOF probabilities for the train rows with text (columns ID, fold, probs...), each predicted by a model
-    fitted on the other folds' rows; and the rule-fired flag of those rows."""
-    rows = train[has_text(train)]
-    out, fired_all = [], []
-    for k in sorted(rows["fold"].unique()):
-        fit, held = rows[rows["fold"] != k], rows[rows["fold"] == k]
+def _readable(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[has_text(rows)]
+
+
+def cross_validate(pages: dict[str, pd.DataFrame], classes, file_keywords, seed: int = 0) -> dict:
+    """OOF per kind of page ('clean' train pages, and their 'testlike' copies when given): for each fold, one model
+    fitted on the other folds' readable rows of every kind predicts the fold's readable rows of every kind.
+    Returns kind -> (frame ID,fold,p_..., rule-fired flags)."""
+    folds = sorted(pd.concat(list(pages.values()))["fold"].unique())
+    out: dict = {kind: ([], []) for kind in pages}
+    for k in folds:
+        fit = _readable(pd.concat([p[p["fold"] != k] for p in pages.values()], ignore_index=True))
         expert = OcrExpert(classes, file_keywords, seed).fit(fit["title"], fit["text"], fit["target"])
-        probs, fired = expert.predict_proba(list(held["title"]), list(held["text"]))
-        out.append(pd.concat([held[["ID", "fold"]].reset_index(drop=True),
-                              pd.DataFrame(probs, columns=prob_columns(classes))], axis=1))
-        fired_all.append(fired)
-    if not out:
+        for kind, rows in pages.items():
+            held = _readable(rows[rows["fold"] == k])
+            probs, fired = expert.predict_proba(list(held["title"]), list(held["text"]))
+            out[kind][0].append(pd.concat([held[["ID", "fold"]].reset_index(drop=True),
+                                           pd.DataFrame(probs, columns=prob_columns(classes))], axis=1))
+            out[kind][1].append(fired)
+    if not any(len(f) for frames, _ in out.values() for f in frames):
         raise DlClsError("OCR expert: no train image of the group has readable text")
-    return pd.concat(out, ignore_index=True), np.concatenate(fired_all)
+    return {kind: (pd.concat(frames, ignore_index=True), np.concatenate(fired)) for kind, (frames, fired) in out.items()}
 
 
-def predict_test(train: pd.DataFrame, test: pd.DataFrame, classes, file_keywords, seed: int = 0):
-    """Test probabilities from a model fitted on all readable train rows; rows without text are uniform.
-    Returns (probs frame ID,p_..., readable mask, rule-fired mask, the fitted expert)."""
-    rows = train[has_text(train)]
+def predict_test(pages: dict[str, pd.DataFrame], test: pd.DataFrame, classes, file_keywords, seed: int = 0):
+    """Test probabilities from a model fitted on every readable train row (clean and test-like); rows without
+    text are uniform. Returns (probs frame ID,p_..., readable mask, rule-fired mask, the fitted expert)."""
+    rows = _readable(pd.concat(list(pages.values()), ignore_index=True))
     expert = OcrExpert(classes, file_keywords, seed).fit(rows["title"], rows["text"], rows["target"])
     probs = np.full((len(test), len(classes)), 1.0 / len(classes))
     readable = has_text(test)

@@ -21,34 +21,57 @@ FLOAT_FORMAT = "%.6f"
 
 
 def group_tables(table: pd.DataFrame, dd, folds: pd.DataFrame, classes, unread_test_ok: bool = False):
-    """The group's train rows (with target and fold) and every test row (sample_submission order) of a table.
-    With `unread_test_ok` (dl-cls ocr --test-from), test images the table lacks are rows without text."""
+    """The group's train rows (with target and fold) per kind of page ('clean', and 'testlike' when the table has
+    test-like copies), and every test row (sample_submission order) of a table. With `unread_test_ok`
+    (dl-cls ocr --test-from), test images the table lacks are rows without text."""
     train = dd.train[dd.train["target"].isin(classes)].merge(folds, on="ID")
-    ocr_train = table[table["split"] == "train"].drop(columns="split")
-    missing = sorted(set(train["ID"]) - set(ocr_train["ID"]))
+    pages = {}
+    for kind, split in (("clean", "train"), ("testlike", "testlike")):
+        rows = table[table["split"] == split].drop(columns="split")
+        if kind == "clean" or len(rows):
+            pages[kind] = train.merge(rows, on="ID", how="left")
+            missing = sorted(set(train["ID"]) - set(rows["ID"]))
+            if missing:
+                raise DlClsError(f"OCR table lacks {len(missing)} {kind} train images of the group (e.g. "
+                                 f"{missing[0]}); run dl-cls ocr with these --classes")
     ocr_test = table[table["split"] == "test"].drop(columns="split").set_index("ID")
     missing_test = sorted(set(dd.test_ids) - set(ocr_test.index))
     if missing_test and unread_test_ok:
         unread = pd.DataFrame({"ID": missing_test, "n_chars": 0, "title": "", "text": ""}).set_index("ID")
         ocr_test, missing_test = pd.concat([ocr_test, unread.reindex(columns=ocr_test.columns)]), []
-    if missing or missing_test:
-        raise DlClsError(f"OCR table lacks {len(missing)} train and {len(missing_test)} test images of the group "
-                         f"(e.g. {(missing + missing_test)[0]}); run dl-cls ocr with these --classes")
-    test = ocr_test.loc[dd.test_ids].reset_index()
-    return train.merge(ocr_train, on="ID", how="left"), test
+    if missing_test:
+        raise DlClsError(f"OCR table lacks {len(missing_test)} test images (e.g. {missing_test[0]}); run dl-cls ocr "
+                         "with these --classes")
+    return pages, ocr_test.loc[dd.test_ids].reset_index()
+
+
+def _oof_rows(oof: pd.DataFrame, train: pd.DataFrame, classes, every_row: bool) -> pd.DataFrame:
+    """OOF rows in train order: the readable ones, or (a full-class member, which must cover every train ID)
+    every row, uniform where no text was read, as on the test."""
+    oof = oof.set_index("ID")
+    if every_row:
+        oof = oof.reindex(train["ID"])
+        oof["fold"] = train.set_index("ID")["fold"]
+        oof = oof.fillna(1.0 / len(classes))
+    else:
+        oof = oof.loc[[i for i in train["ID"] if i in oof.index]]
+    return oof.reset_index()
 
 
 def build_expert_run(out: Path, table: pd.DataFrame, dd, work, classes, keywords_spec, info: dict,
                      seed: int = 0) -> dict:
-    """Cross-validate on WORK/folds.csv, fit on all train text, write the run dir `out`; returns the summary."""
+    """Cross-validate on WORK/folds.csv, fit on all train text, write the run dir `out`; returns the summary.
+    The OOF is predicted on the test-like copies when the table has them (else the clean pages)."""
     folds = load_folds(work, dd)
-    train, test = group_tables(table, dd, folds, classes, unread_test_ok=bool(info.get("test_from")))
+    full = len(classes) == dd.num_classes
+    pages, test = group_tables(table, dd, folds, classes, unread_test_ok=bool(info.get("test_from")))
     file_kw = load_keyword_file(keywords_spec, classes)
-    oof, fired_oof = cross_validate(train, classes, file_kw, seed)
-    test_probs, readable, fired_test, expert = predict_test(train, test, classes, file_kw, seed)
-    oof = oof.set_index("ID").loc[[i for i in train["ID"] if i in set(oof["ID"])]].reset_index()
-    summary = _summary(out.name, train, oof, fired_oof, readable, fired_test, classes, info)
-    config = RunConfig.from_dict(_config(dd, work, classes, folds, keywords_spec, info), out / CONFIG_FILE)
+    oofs = cross_validate(pages, classes, file_kw, seed)
+    test_probs, readable, fired_test, expert = predict_test(pages, test, classes, file_kw, seed)
+    oof_on = "testlike" if "testlike" in pages else "clean"
+    oof = _oof_rows(oofs[oof_on][0], pages[oof_on], classes, every_row=full)
+    summary = {**_summary(out.name, pages, oofs, oof_on, test, readable, fired_test, classes, info), "member": full}
+    config = RunConfig.from_dict(_config(dd, work, classes, folds, keywords_spec, info, oof_on), out / CONFIG_FILE)
     create_run_dir(out)
     try:
         write_run_config(out, config)
@@ -62,31 +85,69 @@ def build_expert_run(out: Path, table: pd.DataFrame, dd, work, classes, keywords
     return summary
 
 
-def _config(dd, work, classes, folds, keywords_spec, info) -> dict:
+def _config(dd, work, classes, folds, keywords_spec, info, oof_on) -> dict:
+    full = len(classes) == dd.num_classes  # a full-class run is a member: no class subset
     return {"kind": "ocr", "model_config": "ocr-expert", "data_dir": str(Path(dd.root).resolve()),
             "work_dir": str(Path(work).resolve()), "aug_dir": None, "label_fixes": info["label_fixes"],
-            "num_classes": dd.num_classes, "class_names": dd.class_names, "classes": list(classes),
+            "num_classes": dd.num_classes, "class_names": dd.class_names, "classes": None if full else list(classes),
             "folds": sorted(int(k) for k in folds["fold"].unique()),
             "split_hash": split_hash(folds), "ocr_dir": info["ocr_dir"], "ocr_settings": info["settings"],
-            "keywords": str(keywords_spec), "test_from": info.get("test_from"), "git_commit": git_commit()}
+            "keywords": str(keywords_spec), "test_from": info.get("test_from"), "oof_on": oof_on,
+            "testlike": info.get("testlike"), "git_commit": git_commit()}
 
 
-def _summary(name, train, oof, fired_oof, readable, fired_test, classes, info) -> dict:
-    truth = train.set_index("ID")["target"]
+def page_metrics(rows: pd.DataFrame, oof: pd.DataFrame, fired: np.ndarray, classes, kind: str) -> dict:
+    """What a user trusts, on one kind of page: orientation right, share with readable text, keyword rule firing
+    rate and precision, macro F1 on readable rows and on every row (no text = wrong)."""
+    truth = rows.set_index("ID")["target"]
     y = truth.loc[oof["ID"]].to_numpy()
     pred = np.asarray(classes)[oof[prob_columns(classes)].to_numpy().argmax(1)]
-    # F1 over every group row, a row without text counted as wrong (-1): what the expert alone would score
-    y_all = truth.to_numpy()
     pred_all = pd.Series(pred, index=oof["ID"]).reindex(truth.index).fillna(-1).to_numpy()
+    mirrored = rows["mirrored"].astype(str).str.lower() == "true"  # bools, or their text in a table read back
+    if kind == "testlike":  # the pose the corruption gave, after the reader's own deskew
+        truth_mirrored = rows["true_mirrored"].astype(str).str.lower() == "true"
+        right = (rows["orientation"] == rows["true_orientation"]) & (mirrored == truth_mirrored)
+    else:  # train pages are upright and unmirrored by definition
+        right = (rows["orientation"] == 0) & ~mirrored
+    return {"pages": len(rows), "orientation_right": round(float(right.mean()), 4),
+            "readable": round(len(oof) / max(len(rows), 1), 4), "f1": macro_f1(y, pred) if len(y) else None,
+            "f1_all_rows": float(macro_f1(truth.to_numpy(), pred_all)),
+            "rule_fired": round(float(fired.mean()), 4) if len(fired) else 0.0,
+            "rule_precision": float((y[fired] == pred[fired]).mean()) if fired.any() else None}
+
+
+def _summary(name, pages, oofs, oof_on, test, readable, fired_test, classes, info) -> dict:
+    per_kind = {kind: page_metrics(pages[kind], *oofs[kind], classes, kind) for kind in pages}
+    main = per_kind[oof_on]
     return {
-        "run": name, "model": "ocr-expert", "classes": list(classes), "oof_on": "rows with readable text",
-        "oof_f1": macro_f1(y, pred), "oof_accuracy": float((y == pred).mean()), "oof_rows": len(oof),
-        "oof_f1_all_rows": float(macro_f1(y_all, pred_all)), "train_rows": len(train),
-        "train_coverage": round(len(oof) / max(len(train), 1), 4),
-        "rule_fired_oof": round(float(fired_oof.mean()), 4) if len(fired_oof) else 0.0,
-        "rule_accuracy_oof": float((y[fired_oof] == pred[fired_oof]).mean()) if fired_oof.any() else None,
+        "run": name, "model": "ocr-expert", "classes": list(classes), "oof_on": oof_on, "oof_f1": main["f1"],
+        "oof_rows": len(oofs[oof_on][0]), "oof_f1_all_rows": main["f1_all_rows"], "train_rows": main["pages"],
+        "train_coverage": main["readable"], "rule_fired_oof": main["rule_fired"],
+        "rule_accuracy_oof": main["rule_precision"], **per_kind,
         "test_rows": int(len(readable)), "test_coverage": round(float(readable.mean()), 4),
-        "rule_fired_test": round(float(fired_test.mean()), 4), "folds_done": sorted(map(int, oof["fold"].unique())),
-        "complete": True, "ocr": info["stats"], "versions": package_versions(), "git_commit": git_commit(),
-        "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "rule_fired_test": round(float(fired_test.mean()), 4),
+        "folds_done": sorted(map(int, oofs[oof_on][0]["fold"].unique())), "complete": True,
+        "seconds_per_page": info["stats"].get("seconds_per_image"), "ocr": info["stats"],
+        "versions": package_versions(), "git_commit": git_commit(), "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+
+
+def describe(summary: dict, out: Path) -> str:
+    """The lines `dl-cls ocr` prints about the expert it built: per kind of page, the figures a user trusts."""
+    lines = [f"OCR expert {out} (OOF predicted on {summary['oof_on']} pages):",
+             f"  {'pages':<10} {'n':>5} {'orient ok':>9} {'readable':>8} {'rule fires':>10} {'rule prec':>9} "
+             f"{'macro F1':>8} {'F1 all rows':>11}"]
+    for kind in ("testlike", "clean"):
+        m = summary.get(kind)
+        if m:
+            prec = "-" if m["rule_precision"] is None else f"{m['rule_precision']:.0%}"
+            f1 = "-" if m["f1"] is None else f"{m['f1']:.4f}"
+            lines.append(f"  {kind:<10} {m['pages']:>5} {m['orientation_right']:>9.0%} {m['readable']:>8.0%} "
+                         f"{m['rule_fired']:>10.0%} {prec:>9} {f1:>8} {m['f1_all_rows']:>11.4f}")
+    secs = summary.get("seconds_per_page")
+    lines.append(f"  test images with text {summary['test_coverage']:.0%}; CPU seconds per page read now: "
+                 f"{'-' if secs is None else secs}")
+    use = "bare dl-cls ensemble takes it as a member" if summary.get("member") else \
+        f"dl-cls ensemble RUNS... --specialist {out.name} (bare dl-cls ensemble takes it as a specialist)"
+    lines.append(f"Use it: {use}")
+    return "\n".join(lines)

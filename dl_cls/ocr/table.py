@@ -15,31 +15,74 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, atomic_write_text, read_image
 from dl_cls.procs import worker_pool
 from dl_cls.progress import Progress
+from dl_cls.testlike import TestlikeConfig, testlike_copy
 
 COLUMNS = ["ID", "split", "orientation", "mirrored", "skew_deg", "n_chars", "mean_conf", "title", "text"]
 TABLE = "ocr.csv"
 
 
+TRUTH = ["true_orientation", "true_mirrored"]  # testlike rows: the pose the corruption gave (None elsewhere)
+
+
 @dataclass(frozen=True)
 class Job:
-    split: str
+    split: str  # train, test, or testlike: a seeded test-like copy of the train page at `path`
     id: str
     path: str
+    variant: str = ""  # testlike: TestlikePages.key, the cache folder of that corruption
 
 
-def settings_dir(work, engine, settings, cache=None) -> Path:
-    """<cache>/<engine>-<lang>-<hash of engine version + reader settings> (cache: WORK/ocr by default);
-    settings.json records the key."""
-    key = {"engine": engine.name, "engine_version": engine.version(), **settings.key()}
+@dataclass(frozen=True)
+class TestlikePages:
+    """Seeded test-like copies of a list of train pages (dl_cls.testlike.testlike_copy, as the trainer validates):
+    what a test page looks like, with a known pose, on pages whose class is known."""
+    __test__ = False  # not a pytest test class
+    paths: tuple[str, ...]
+    ids: tuple[str, ...]
+    seed: int = 0
+    cfg: TestlikeConfig | None = None  # None: the shipped calibration
+
+    @property
+    def key(self) -> str:
+        """A copy depends on the seed, the corruption and the list (the sheet that may lie on a page is from it)."""
+        spec = {"seed": self.seed, "cfg": asdict(self.cfg) if self.cfg else "default", "ids": list(self.ids)}
+        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
+
+    def jobs(self) -> list[Job]:
+        return [Job("testlike", i, p, self.key) for i, p in zip(self.ids, self.paths)]
+
+    def page(self, image_id: str) -> tuple[np.ndarray, dict]:
+        geometry: dict = {}
+        img = testlike_copy(list(self.paths), list(self.ids), self.ids.index(image_id), self.seed, self.cfg, geometry)
+        return img, geometry
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """What every OCR worker needs (pickled once per worker)."""
+    engine: object
+    settings: object
+    budget_s: float
+    root: str
+    testlike: TestlikePages | None = None
+    orient_run: str | None = None  # the orientation model's run dir (dl_cls.ocr.orient_model); None: OCR decides
+
+
+def settings_dir(work, engine, settings, cache=None, orient_run: str | None = None) -> Path:
+    """<cache>/<engine>-<lang>-<hash of engine version + reader settings + orientation model> (cache: WORK/ocr by
+    default); settings.json records the key."""
+    key = {"engine": engine.name, "engine_version": engine.version(), **settings.key(),
+           "orientation_model": Path(orient_run).name if orient_run else None}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
     out = Path(cache or Path(work) / "ocr") / f"{engine.name}-{re.sub(r'[^A-Za-z0-9]+', '_', settings.lang)}-{digest}"
     if not (out / "settings.json").is_file():
@@ -48,7 +91,7 @@ def settings_dir(work, engine, settings, cache=None) -> Path:
 
 
 def entry_path(root: Path, job: Job) -> Path:
-    return root / "cache" / job.split / f"{job.id}.json"
+    return root / "cache" / (f"{job.split}-{job.variant}" if job.variant else job.split) / f"{job.id}.json"
 
 
 def file_hash(path) -> str:
@@ -69,28 +112,44 @@ def cached_row(root: Path, job: Job) -> dict | None:
 _WORKER: dict = {}
 
 
-def _init_worker(engine, settings, budget_s: float, root: str) -> None:
+def _init_worker(ctx: ReadContext) -> None:
     import cv2
 
     cv2.setNumThreads(1)  # one thread per worker process; the engine is pinned to one too (OMP_THREAD_LIMIT)
-    _WORKER.update(engine=engine, settings=settings, budget_s=budget_s, root=Path(root))
+    _WORKER["ctx"], _WORKER["orienter"] = ctx, None
+    if ctx.orient_run:
+        import torch
+
+        from dl_cls.ocr.orient_model import load_orientation
+
+        torch.set_num_threads(1)
+        _WORKER["orienter"] = load_orientation(ctx.orient_run)
 
 
 def read_one(job: Job) -> dict:
     """Read one image and write its cache entry atomically; returns the row (plus note and seconds)."""
+    from dl_cls.ocr.orient_data import LABELS, label_of
     from dl_cls.ocr.read import read_document
 
+    ctx: ReadContext = _WORKER["ctx"]
     t0 = time.perf_counter()
-    row = read_document(read_image(job.path), _WORKER["engine"], _WORKER["settings"], _WORKER["budget_s"])
+    geometry = None
+    if job.split == "testlike":
+        img, geometry = ctx.testlike.page(job.id)
+    else:
+        img = read_image(job.path)
+    row = read_document(img, ctx.engine, ctx.settings, ctx.budget_s, _WORKER["orienter"])
     row = {"ID": job.id, "split": job.split, **row, "seconds": round(time.perf_counter() - t0, 3)}
+    if geometry is not None:  # the pose that brings this copy upright after the reader's own deskew
+        row["true_orientation"], row["true_mirrored"] = LABELS[label_of(geometry, row["skew_deg"])]
     entry = {"image_sha1": file_hash(job.path), "row": row}
-    atomic_write_text(entry_path(_WORKER["root"], job), json.dumps(entry, ensure_ascii=False) + "\n")
+    atomic_write_text(entry_path(Path(ctx.root), job), json.dumps(entry, ensure_ascii=False) + "\n")
     return row
 
 
-def read_all(jobs: list[Job], engine, settings, root: Path, workers: int, budget_s: float,
-             progress: bool = True) -> tuple[pd.DataFrame, dict]:
+def read_all(jobs: list[Job], ctx: ReadContext, workers: int, progress: bool = True) -> tuple[pd.DataFrame, dict]:
     """Rows of every job, from the cache where possible; the rest read in `workers` processes."""
+    root = Path(ctx.root)
     rows = {j: cached_row(root, j) for j in jobs}
     todo = [j for j, r in rows.items() if r is None]
     stats = {"images": len(jobs), "cached": len(jobs) - len(todo), "read": len(todo), "budget_hit": 0}
@@ -99,10 +158,10 @@ def read_all(jobs: list[Job], engine, settings, root: Path, workers: int, budget
         with contextlib.ExitStack() as stack:
             stack.callback(bar.close)
             if workers <= 1:
-                _init_worker(engine, settings, budget_s, str(root))
+                _init_worker(ctx)
                 results = map(read_one, todo)
             else:  # terminated on Ctrl-C/SIGTERM, killed with this process: no worker writes on after it
-                pool = stack.enter_context(worker_pool(workers, _init_worker, (engine, settings, budget_s, str(root))))
+                pool = stack.enter_context(worker_pool(workers, _init_worker, (ctx,)))
                 results = pool.imap(read_one, todo)
             for job, row in zip(todo, results):
                 rows[job] = row
@@ -110,7 +169,7 @@ def read_all(jobs: list[Job], engine, settings, root: Path, workers: int, budget
                 bar.update()
     secs = [r.get("seconds", 0.0) for j, r in rows.items() if j in set(todo)]
     stats["seconds_per_image"] = round(sum(secs) / len(secs), 3) if secs else None
-    table = pd.DataFrame([rows[j] for j in jobs]).reindex(columns=COLUMNS)
+    table = pd.DataFrame([rows[j] for j in jobs]).reindex(columns=COLUMNS + TRUTH)
     return table, stats
 
 
@@ -133,7 +192,7 @@ def read_table(path) -> pd.DataFrame:
     if dup.any():
         raise DlClsError(f"{path}: line {int(dup.to_numpy().argmax()) + 2}: ID {df['ID'][dup].iloc[0]} appears twice")
     df["n_chars"] = pd.to_numeric(df["n_chars"], errors="coerce").fillna(0).astype(int)
-    return df
+    return df.reindex(columns=list(df.columns) + [c for c in TRUTH if c not in df.columns])
 
 
 def default_workers() -> int:

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 from tqdm import tqdm
 
-from dl_cls.testlike import corrupt_testlike, load_testlike_config, testlike_rng
+from dl_cls.testlike import load_testlike_config, testlike_copy
 from dl_cls.data.contract import DataDir
 from dl_cls.data.folds import manifest_folds, train_rows_for_fold
 from dl_cls.errors import DataError, DlClsError
@@ -185,15 +185,12 @@ def testlike_images(paths: list[str], ids: list[str], size: int, seed: int, show
     corruption config at `config` (None: the shipped calibration).
 
     The overlapping 'other' document is another image of the same list, so no training image leaks in."""
-    n = len(paths)
     cfg = load_testlike_config(config) if config else None
 
     def one(i: int) -> np.ndarray:
-        rng = testlike_rng(seed, ids[i])
-        other = read_image(paths[(i + 1 + int(rng.integers(n - 1))) % n]) if n > 1 else None
-        return fit(corrupt_testlike(read_image(paths[i]), rng, other=other, cfg=cfg), size, band)
+        return fit(testlike_copy(paths, ids, i, seed, cfg), size, band)
 
-    return np.stack(parallel_map(one, range(n), "test-like val", show))
+    return np.stack(parallel_map(one, range(len(paths)), "test-like val", show))
 
 
 # ---------------------------------------------------------------------------------------------- online aug
