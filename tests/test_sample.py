@@ -186,3 +186,15 @@ def test_tesseract_reads_the_korean_title_of_an_upright_page():
     read = engine.read(preprocess(title_band(orient(upright, 0, False), 0.3)), 11, timeout=60)
     assert any("\uac00" <= ch <= "\ud7a3" for ch in read.text), read.text
     assert rule_class(read.text, keywords) == 4, read.text
+
+
+def test_the_pose_of_each_test_image_is_recorded(sample_dir):
+    """test_orientation.csv: one row per test image; a portrait form turned a quarter lies in a landscape frame."""
+    poses = pd.read_csv(sample_dir / "test_orientation.csv", dtype={"ID": str})
+    labels = pd.read_csv(sample_dir / "test_labels.csv", dtype={"ID": str})
+    assert poses["ID"].tolist() == labels["ID"].tolist() and poses["turn"].isin([0, 1, 2, 3]).all()
+    forms = poses.merge(labels, on="ID")
+    forms = forms[forms["target"].isin([3, 4, 7, 14])]  # portrait pages
+    for image_id, turn in zip(forms["ID"], forms["turn"]):
+        h, w = read_image(sample_dir / "test" / image_id).shape[:2]
+        assert (w > h) == (turn % 2 == 1), (image_id, turn, h, w)

@@ -592,14 +592,16 @@ def _write(root: Path, seed: int, n_train: int, n_test: int, size: int) -> None:
         sheet.setdefault(target, img)
     test_targets = np.random.default_rng(seed + 1).permutation(np.repeat(np.arange(k), n_test))
     clean = [render(int(t), size, _rng(seed, "test", i)) for i, t in enumerate(test_targets)]
-    test_rows, test_examples = [], []
+    test_rows, test_examples, poses = [], [], []
     for i, t in enumerate(test_targets):
         rng = _rng(seed, "test-corrupt", i)
         other = clean[(i + 1 + int(rng.integers(0, len(clean) - 1))) % len(clean)] if len(clean) > 1 else None
-        img = corrupt_testlike(clean[i], rng, other=other)
+        geometry: dict = {}
+        img = corrupt_testlike(clean[i], rng, other=other, geometry=geometry)
         image_id = _image_id(seed, "test", i)
         write_image(root / "test" / image_id, img)
         test_rows.append((image_id, int(t)))
+        poses.append({"ID": image_id, **{k: geometry[k] for k in ("turn", "flip_h", "flip_v", "skew_deg")}})
         if len(test_examples) < 10:
             test_examples.append((img, f"test: {CLASS_NAMES[int(t)]}"))
     atomic_write_csv(pd.DataFrame(train_rows, columns=["ID", "target"]), root / "train.csv")
@@ -607,6 +609,7 @@ def _write(root: Path, seed: int, n_train: int, n_test: int, size: int) -> None:
     test_df = pd.DataFrame(test_rows, columns=["ID", "target"])
     atomic_write_csv(test_df.assign(target=0), root / "sample_submission.csv")
     atomic_write_csv(test_df, root / "test_labels.csv")
+    atomic_write_csv(pd.DataFrame(poses), root / "test_orientation.csv")  # the pose each test image was given
     _contact_sheet(root / "contact_sheet.png", sheet, test_examples)
 
 
