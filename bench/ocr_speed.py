@@ -7,7 +7,7 @@ process, one OCR thread, so run it alone on the machine. The first row is the ba
 among the text-direction candidates, as before the orientation model); every other row prints its seconds per
 page as a ratio to it, measured in the same run.
 
-    python bench/ocr_speed.py [--data DIR] [--work DIR] [--per-class 6]
+    python bench/ocr_speed.py [--data DIR] [--work DIR] [--per-class 6] [--only 0,2,3]
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from dl_cls.ocr.engine import TesseractEngine
 from dl_cls.ocr.expert import load_keyword_file, rule_class
 from dl_cls.ocr.orient_data import LABELS, label_of
 from dl_cls.ocr.orient_model import load_orientation, train_orientation
-from dl_cls.ocr.read import ReadSettings, is_letter, read_document
+from dl_cls.ocr.read import ReadSettings, read_document
 from dl_cls.ocr.table import TestlikePages
 
 FAMILY = [3, 4, 7, 14]
@@ -37,6 +37,7 @@ SETTINGS = [
     ("model pose, x1, psm 11/11", True, ReadSettings(upscale=1.0)),
     ("model pose, x1.5, title psm 6", True, ReadSettings(upscale=1.5, title_psm=6)),
     ("model pose, x1.5, page psm 3", True, ReadSettings(upscale=1.5, page_psm=3)),
+    ("model pose, x1.5, tesseract's own binarisation", True, ReadSettings(upscale=1.5, binarise=False)),
 ]
 
 
@@ -63,12 +64,11 @@ def measure(items, engine, settings, orienter, keywords) -> dict:
         pose = truth if kind == "clean" else LABELS[label_of(truth, row["skew_deg"])]
         rows.append({"kind": kind, "seconds": secs, "pose_ok": (row["orientation"], row["mirrored"]) == tuple(pose),
                      "hangul": any("\uac00" <= ch <= "\ud7a3" for ch in row["title"]),
-                     "rule_ok": rule_class(row["title"], keywords) == target,
-                     "letters": sum(map(is_letter, row["text"]))})
+                     "rule_ok": rule_class(row["title"], keywords) == target})
     return pd.DataFrame(rows)
 
 
-def run(data: Path, work: Path, per_class: int) -> int:
+def run(data: Path, work: Path, per_class: int, only: list[int]) -> int:
     engine = TesseractEngine("kor+eng")
     engine.check()
     dd = load_data(data, "none")
@@ -81,7 +81,7 @@ def run(data: Path, work: Path, per_class: int) -> int:
     print(f"{'setting':<44} {'s/page':>6} {'ratio':>5} | clean: {'pose':>4} {'hangul':>6} {'title':>5} | "
           f"test-like: {'pose':>4} {'hangul':>6} {'title':>5}")
     base = None
-    for name, use_model, settings in SETTINGS:
+    for name, use_model, settings in [SETTINGS[i] for i in only]:
         df = measure(items, engine, settings, orienter if use_model else None, keywords)
         secs = df["seconds"].mean()
         base = base or secs
@@ -99,10 +99,12 @@ def main(argv=None) -> int:
     p.add_argument("--data", type=Path, default=None, help="a data dir (default: a new `dl-cls sample`)")
     p.add_argument("--work", type=Path, default=None, help="work dir for folds and the orientation run")
     p.add_argument("--per-class", type=int, default=6)
+    p.add_argument("--only", default=",".join(map(str, range(len(SETTINGS)))),
+                   help="rows of SETTINGS to run, the first one the baseline of the ratios (default: all)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data or generate_sample(Path(tmp) / "sample")
-        return run(data, args.work or Path(tmp) / "work", args.per_class)
+        return run(data, args.work or Path(tmp) / "work", args.per_class, [int(i) for i in args.only.split(",")])
 
 
 if __name__ == "__main__":

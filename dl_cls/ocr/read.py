@@ -36,6 +36,7 @@ class ReadSettings:
     keep_conf: float = 30.0  # words below this are dropped from the text (table rules read as | I l ...)
     all_turns: bool = False  # 8 candidates instead of the 4 the text-direction test leaves
     orient_sure: float = 0.9  # the orientation model's pick alone is read from this probability on
+    binarise: bool = True  # background-normalise + adaptive threshold before the engine (else tesseract's own)
 
     def key(self) -> dict:
         return {**asdict(self), "reader_version": READER_VERSION}
@@ -60,6 +61,11 @@ def reading_score(ocr: OcrText) -> float:
 def _kept(ocr: OcrText, keep_conf: float) -> OcrText:
     keep = [i for i, c in enumerate(ocr.confs) if c >= keep_conf]
     return OcrText([ocr.words[i] for i in keep], [ocr.confs[i] for i in keep], [ocr.lines[i] for i in keep])
+
+
+def _prepared(img: np.ndarray, s: ReadSettings) -> np.ndarray:
+    """What the engine gets: background-normalised and binarised (engine.preprocess), or the grey page as is."""
+    return preprocess(img) if s.binarise else img
 
 
 def title_band(page: np.ndarray, frac: float) -> np.ndarray:
@@ -115,10 +121,10 @@ def read_document(img: np.ndarray, engine: OcrEngine, s: ReadSettings, budget_s:
         if len(cands) > 1:  # the OCR decides among them: the most confident title reading wins
             best, title = _best_title(upright, cands, engine, s, deadline)
         else:
-            title = engine.read(preprocess(title_band(orient(upright, *best), s.title_frac)), s.title_psm,
+            title = engine.read(_prepared(title_band(orient(upright, *best), s.title_frac), s), s.title_psm,
                                 deadline.left())
         row.update(orientation=best[0], mirrored=best[1])
-        page = engine.read(preprocess(orient(upright, *best)), s.page_psm, deadline.left())
+        page = engine.read(_prepared(orient(upright, *best), s), s.page_psm, deadline.left())
     except EngineTimeout:
         row["note"] = "budget"
         page = OcrText()
@@ -128,7 +134,7 @@ def read_document(img: np.ndarray, engine: OcrEngine, s: ReadSettings, budget_s:
 def _best_title(upright, cands, engine, s: ReadSettings, deadline) -> tuple[tuple, OcrText]:
     best, best_score, title = cands[0], -1.0, OcrText()
     for orientation, mirrored in cands:
-        band = preprocess(title_band(orient(upright, orientation, mirrored), s.title_frac))
+        band = _prepared(title_band(orient(upright, orientation, mirrored), s.title_frac), s)
         read = engine.read(band, s.title_psm, deadline.left())
         score = reading_score(read)
         if score > best_score:
