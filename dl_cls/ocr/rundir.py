@@ -111,7 +111,7 @@ def page_metrics(rows: pd.DataFrame, oof: pd.DataFrame, fired: np.ndarray, class
         right = (rows["orientation"] == 0) & ~mirrored
     return {"pages": len(rows), "orientation_right": round(float(right.mean()), 4),
             "readable": round(len(oof) / max(len(rows), 1), 4), "f1": macro_f1(y, pred) if len(y) else None,
-            "f1_all_rows": float(macro_f1(truth.to_numpy(), pred_all)),
+            "f1_all_rows": macro_f1(truth.to_numpy(), pred_all, labels=sorted(set(truth))),  # -1: no text
             "rule_fired": round(float(fired.mean()), 4) if len(fired) else 0.0,
             "rule_precision": float((y[fired] == pred[fired]).mean()) if fired.any() else None}
 
