@@ -408,7 +408,7 @@ def test_killed_ocr_leaves_no_worker_running(sample_dir, tmp_path, sig):
         pytest.skip(str(exc))
     cache = tmp_path / "ocr"
     proc = _start(["ocr", "--data", str(sample_dir), "--work", str(tmp_path), "--no-expert", "--workers", "2",
-                   "--cache", str(cache), "--no-progress"], tmp_path)
+                   "--cache", str(cache), "--no-progress", "--orientation", "ocr"], tmp_path)
     _wait_for(lambda: len(list(cache.rglob("cache/*/*.json"))) >= 2, proc)
     _kill_and_check_workers_die(proc, sig, 2)
     entries = len(list(cache.rglob("cache/*/*.json")))
