@@ -120,7 +120,9 @@ def _orientation_run(args, dd) -> str | None:
     from dl_cls.ocr.orient_model import train_orientation
 
     run = train_orientation(dd, args.work, testlike=args.testlike_config, label_fixes=args.label_fixes, log=print)
-    print(f"orientation model: {run}", flush=True)
+    held = (json.loads((run / "summary.json").read_text(encoding="utf-8")).get("holdout") or {})
+    score = f" (held-out: {held['accuracy']:.1%} of {held['n']} test-like train pages)" if held else ""
+    print(f"orientation model: {run}{score}; `dl-cls orient` prints its errors by cause and class", flush=True)
     return str(run)
 
 

@@ -145,8 +145,8 @@ def describe(summary: dict, out: Path) -> str:
             lines.append(f"  {kind:<10} {m['pages']:>5} {m['orientation_right']:>9.0%} {m['readable']:>8.0%} "
                          f"{m['rule_fired']:>10.0%} {prec:>9} {f1:>8} {m['f1_all_rows']:>11.4f}")
     secs = summary.get("seconds_per_page")
-    lines.append(f"  test images with text {summary['test_coverage']:.0%}; CPU seconds per page read now: "
-                 f"{'-' if secs is None else secs}")
+    lines.append(f"  test images with text {summary['test_coverage']:.0%}; CPU seconds per page (as each was read, "
+                 f"one worker): {'-' if secs is None else secs}")
     use = "bare dl-cls ensemble takes it as a member" if summary.get("member") else \
         f"dl-cls ensemble RUNS... --specialist {out.name} (bare dl-cls ensemble takes it as a specialist)"
     lines.append(f"Use it: {use}")

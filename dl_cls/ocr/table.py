@@ -167,7 +167,7 @@ def read_all(jobs: list[Job], ctx: ReadContext, workers: int, progress: bool = T
                 rows[job] = row
                 stats["budget_hit"] += row.get("note") == "budget"
                 bar.update()
-    secs = [r.get("seconds", 0.0) for j, r in rows.items() if j in set(todo)]
+    secs = [r["seconds"] for r in rows.values() if "seconds" in r]  # cached rows keep what reading them took
     stats["seconds_per_image"] = round(sum(secs) / len(secs), 3) if secs else None
     table = pd.DataFrame([rows[j] for j in jobs]).reindex(columns=COLUMNS + TRUTH)
     return table, stats
