@@ -491,3 +491,15 @@ def test_ocr_cli_writes_normalised_dir_and_refuses_a_foreign_one_before_reading(
     assert main(args + [str(tmp_path / "norm")]) == 0, capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "norm").glob("*.jpg")) == dd.test_ids
     assert "2 test images normalised, 0 copied" in capsys.readouterr().out
+
+
+def test_too_few_pages_for_the_orientation_models_folds_says_what_to_do(tmp_path, monkeypatch, capsys):
+    import dl_cls.ocr.cli as ocr_cli
+
+    monkeypatch.setattr(ocr_cli, "make_engine", lambda *a, **k: FakeEngine())
+    dd, _, _ = _normalise_project(tmp_path)  # 3 pages a class: no 5 stratified folds
+    assert main(["ocr", "--data", str(dd.root), "--work", str(tmp_path / "work"), "--label-fixes", "none",
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "orientation model: cannot make 5 stratified folds" in err and "--orientation ocr" in err
+    assert len(err.strip().splitlines()) == 1

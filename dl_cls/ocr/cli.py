@@ -119,7 +119,11 @@ def _orientation_run(args, dd) -> str | None:
         return None
     from dl_cls.ocr.orient_model import train_orientation
 
-    run = train_orientation(dd, args.work, testlike=args.testlike_config, label_fixes=args.label_fixes, log=print)
+    try:
+        run = train_orientation(dd, args.work, testlike=args.testlike_config, label_fixes=args.label_fixes, log=print)
+    except DlClsError as exc:  # e.g. too few pages for the default 5 folds
+        raise DlClsError(f"orientation model: {exc}; make the folds first (dl-cls folds --n-folds 3) or let the OCR "
+                         "choose the pose (--orientation ocr)") from None
     held = (json.loads((run / "summary.json").read_text(encoding="utf-8")).get("holdout") or {})
     score = f" (held-out: {held['accuracy']:.1%} of {held['n']} test-like train pages)" if held else ""
     print(f"orientation model: {run}{score}; `dl-cls orient` prints its errors by cause and class", flush=True)
