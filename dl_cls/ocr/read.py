@@ -6,8 +6,8 @@ and cannot see mirroring; choosing among candidate poses by OCR confidence was r
 Korean train pages (an upside-down or mirrored page still yields confident garbage) and cost a title read per
 candidate. So the pose comes from the orientation model trained on the user's own train pages
 (dl_cls.ocr.orient_model): when it is sure, that one pose is read (title band, then page: 2 engine calls); when it
-is unsure, or without a model, the text-direction test (dl_cls.orient) leaves 4 candidates and the one whose
-title reads most confidently wins.
+is unsure, its likeliest 2-3 poses are read on their title band and the most confident reading wins. Without a
+model (--orientation ocr) the text-direction test (dl_cls.orient) leaves the 4 candidates the OCR decides among.
 """
 from __future__ import annotations
 
