@@ -28,7 +28,8 @@ def is_disk_full(exc: BaseException) -> bool:
     return False
 
 
-def _human(n: float) -> str:
+def human_bytes(n: float) -> str:
+    """1536 -> '1.5 KB'."""
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -46,7 +47,7 @@ def disk_full_message(exc: BaseException) -> str:
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     try:
-        free = f"{_human(shutil.disk_usage(probe).free)} free on the filesystem of {probe}"
+        free = f"{human_bytes(shutil.disk_usage(probe).free)} free on the filesystem of {probe}"
     except OSError:
         free = f"free space of {probe} unknown"
     what = f"writing {filename}" if filename else "writing (file not known)"

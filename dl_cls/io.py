@@ -102,7 +102,7 @@ def new_output_dir(path):
 MADE_MARKER = ".dl_cls-made.json"
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path) -> str:
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
@@ -128,7 +128,7 @@ def mark_made(root, kind: str, settings: dict) -> None:
     after the files), so a later replace can tell an edited or added file from its own."""
     root = Path(root)
     files, dirs, _ = _tree(root)
-    record = {"kind": kind, "settings": settings, "files": {rel: _file_sha256(p) for rel, p in sorted(files.items())},
+    record = {"kind": kind, "settings": settings, "files": {rel: file_sha256(p) for rel, p in sorted(files.items())},
               "dirs": sorted(dirs)}
     atomic_write_text(root / MADE_MARKER, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
 
@@ -165,7 +165,7 @@ def check_made(root, kind: str, shown=None) -> dict:
     if added:
         raise DlClsError(f"{shown} holds files dl_cls did not write ({_few(added)}); refusing to replace it. "
                          "Move them away or pick another dir")
-    edited = sorted(rel for rel, p in files.items() if _file_sha256(p) != marker["files"][rel])
+    edited = sorted(rel for rel, p in files.items() if file_sha256(p) != marker["files"][rel])
     if edited:
         raise DlClsError(f"{shown}: {_few(edited)} changed since dl_cls wrote it (content differs); refusing to "
                          "replace it. Move your version away or pick another dir")

@@ -57,6 +57,11 @@ def _watch_parent(parent_pid: int) -> None:
     os._exit(1)
 
 
+def default_workers() -> int:
+    """Worker processes by default: the cores this process may run on."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
 def _init_child(parent_pid: int, initializer, initargs) -> None:
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: no traceback per worker

@@ -28,7 +28,7 @@ from dl_cls.augment.ops import OpStats
 from dl_cls.augment.preset import Preset
 from dl_cls.augment.worker import THREAD_ENV, WorkerState, init_worker, work
 from dl_cls.augsets import MANIFEST_COLUMNS, write_manifest
-from dl_cls.errors import DlClsError
+from dl_cls.errors import DlClsError, human_bytes
 from dl_cls.lock import Lock
 from dl_cls.procs import worker_pool
 from dl_cls.progress import Progress  # a bar in a terminal, a few lines in a log
@@ -284,14 +284,6 @@ def _disk_usage(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return f"{n:.1f} GB"
-
-
 def run_augment(dd, preset: Preset, settings: AugSettings, out: Path, workers: int | None = None,
                 progress: bool = True, log=print) -> pd.DataFrame:
     """Generate (or finish) the augmentation set in `out`; returns the manifest."""
@@ -371,7 +363,7 @@ def summarise(preset: Preset, recs: list[dict], jobs: pd.DataFrame, out: Path, n
     stats = summarize(recs)
     if stats:
         _log_op_stats(preset, stats, recs, log)
-    log(f"disk use: {_human(_disk_usage(out))} in {out}")
+    log(f"disk use: {human_bytes(_disk_usage(out))} in {out}")
     log(f"manifest: {out / 'manifest.csv'}")
 
 

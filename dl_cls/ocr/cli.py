@@ -13,7 +13,8 @@ from dl_cls.errors import DlClsError
 from dl_cls.ocr.engine import make_engine
 from dl_cls.ocr.normalised import check_target, write_normalised
 from dl_cls.ocr.read import ReadSettings
-from dl_cls.ocr.table import Job, ReadContext, TestlikePages, default_workers, read_all, settings_dir, write_table
+from dl_cls.ocr.table import Job, ReadContext, TestlikePages, read_all, settings_dir, write_table
+from dl_cls.procs import default_workers
 from dl_cls.runs import load_run, resolve_run_dir, run_path
 from dl_cls.testlike import load_testlike_config
 

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from dl_cls.io import check_made, made_dir_target, read_image, write_image, write_made_dir
+from dl_cls.ocr.table import as_flag
 from dl_cls.orient import normalise
 from dl_cls.progress import Progress
 
@@ -24,13 +25,8 @@ def check_target(out) -> None:
         check_made(out, KIND)
 
 
-def _flag(value) -> bool:
-    """mirrored as the table holds it: a bool in memory, True/False text in a CSV."""
-    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1")
-
-
 def normalised_page(path, row) -> np.ndarray:
-    return normalise(read_image(path), float(row["skew_deg"]), int(row["orientation"]), _flag(row["mirrored"]))
+    return normalise(read_image(path), float(row["skew_deg"]), int(row["orientation"]), as_flag(row["mirrored"]))
 
 
 def write_normalised(out, table: pd.DataFrame, dd, progress: bool = False) -> dict:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import fields
 
 from dl_cls.cli_options import add_data, add_label_fixes, add_work
 from dl_cls.data.contract import load_data
@@ -44,10 +43,8 @@ def _settings(args) -> OrientSettings:
         raise DlClsError(f"--holdout-folds {args.holdout_folds!r}: expected fold numbers like 0,1 or 'none'") from None
     if args.img_size < 32 or args.epochs < 1 or args.copies < 1:
         raise DlClsError("--img-size must be >= 32, --epochs and --copies >= 1")
-    names = {f.name for f in fields(OrientSettings)}
-    given = {"model": args.model, "img_size": args.img_size, "epochs": args.epochs, "copies": args.copies,
-             "seed": args.seed, "holdout_folds": holdout, "workers": args.workers}
-    return OrientSettings(**{k: v for k, v in given.items() if k in names})
+    return OrientSettings(model=args.model, img_size=args.img_size, epochs=args.epochs, copies=args.copies,
+                          seed=args.seed, holdout_folds=holdout, workers=args.workers)
 
 
 def _pct(score: dict | None) -> str:

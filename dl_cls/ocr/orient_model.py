@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,7 +35,8 @@ from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, atomic_write_text, write_made_dir
 from dl_cls.lock import Lock
 from dl_cls.ocr.orient_data import LABELS, Example, page_examples, prepare, view_as
-from dl_cls.procs import worker_pool
+from dl_cls.ocr.table import as_flag
+from dl_cls.procs import default_workers, worker_pool
 from dl_cls.runs import CONFIG_FILE, RunConfig, git_commit, package_versions, read_run_config, run_path, \
     split_hash, write_run_config
 from dl_cls.testlike import TestlikeConfig, default_config, testlike_rng
@@ -88,15 +88,11 @@ def _jobs(dd: DataDir, s: OrientSettings, cfg: TestlikeConfig | None) -> list[tu
 def make_examples(dd: DataDir, s: OrientSettings, cfg: TestlikeConfig | None = None) -> list[Example]:
     """Every train page's corrupted copies, in train.csv order (in parallel when workers > 1)."""
     jobs = _jobs(dd, s, cfg)
-    workers = min(s.workers or _cores(), len(jobs))
+    workers = min(s.workers or default_workers(), len(jobs))
     if workers <= 1:
         return [e for job in jobs for e in page_examples(job)]
     with worker_pool(workers) as pool:
         return [e for part in pool.imap(page_examples, jobs, chunksize=4) for e in part]
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -160,9 +156,6 @@ class OrientationModel:
             return np.zeros((0, len(LABELS)))
         return _probs(self.net, np.stack([prepare(p, self.img_size) for p in pages]))
 
-    def best(self, page: np.ndarray) -> tuple[int, bool]:
-        """The most likely (orientation, mirrored) of one deskewed page."""
-        return LABELS[int(self.predict([page])[0].argmax())]
 
 
 # ---------------------------------------------------------------------------------------------- accuracy
@@ -333,10 +326,6 @@ def load_orientation(run_dir) -> OrientationModel:
     return OrientationModel(net, int(config.get("img_size")), run_dir)
 
 
-def _flag(value) -> bool:
-    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "1.0")
-
-
 def score_test_images(model: OrientationModel, dd: DataDir, truth_path) -> tuple[dict, float]:
     """Accuracy on the test images of a data dir whose corruption geometry is known (ID,turn,flip_h,flip_v,skew_deg),
     each deskewed as the reader does; and the model's ms per page on one thread (predict only)."""
@@ -352,7 +341,7 @@ def score_test_images(model: OrientationModel, dd: DataDir, truth_path) -> tuple
     torch.set_num_threads(1)
     try:
         for r in truth.itertuples(index=False):
-            geometry = {"turn": int(r.turn), "flip_h": _flag(r.flip_h), "flip_v": _flag(r.flip_v),
+            geometry = {"turn": int(r.turn), "flip_h": as_flag(r.flip_h), "flip_v": as_flag(r.flip_v),
                         "skew_deg": float(r.skew_deg)}
             img = read_image(dd.test_path(r.ID))
             skew = estimate_skew(img)

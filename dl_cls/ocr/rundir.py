@@ -14,6 +14,7 @@ from dl_cls.data.folds import load_folds
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, atomic_write_text, create_run_dir
 from dl_cls.ocr.expert import cross_validate, load_keyword_file, predict_test
+from dl_cls.ocr.table import as_flag
 from dl_cls.runs import (CONFIG_FILE, RunConfig, git_commit, macro_f1, package_versions, prob_columns, split_hash,
                          write_run_config)
 
@@ -103,9 +104,9 @@ def page_metrics(rows: pd.DataFrame, oof: pd.DataFrame, fired: np.ndarray, class
     y = truth.loc[oof["ID"]].to_numpy()
     pred = np.asarray(classes)[oof[prob_columns(classes)].to_numpy().argmax(1)]
     pred_all = pd.Series(pred, index=oof["ID"]).reindex(truth.index).fillna(-1).to_numpy()
-    mirrored = rows["mirrored"].astype(str).str.lower() == "true"  # bools, or their text in a table read back
+    mirrored = rows["mirrored"].map(as_flag)
     if kind == "testlike":  # the pose the corruption gave, after the reader's own deskew
-        truth_mirrored = rows["true_mirrored"].astype(str).str.lower() == "true"
+        truth_mirrored = rows["true_mirrored"].map(as_flag)
         right = (rows["orientation"] == rows["true_orientation"]) & (mirrored == truth_mirrored)
     else:  # train pages are upright and unmirrored by definition
         right = (rows["orientation"] == 0) & ~mirrored

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
 import time
 from dataclasses import asdict, dataclass
@@ -195,5 +194,6 @@ def read_table(path) -> pd.DataFrame:
     return df.reindex(columns=list(df.columns) + [c for c in TRUTH if c not in df.columns])
 
 
-def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+def as_flag(value) -> bool:
+    """A bool column of an OCR or truth table as it comes: a bool in memory, True/False (or 1/0) text in a CSV."""
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "1.0")

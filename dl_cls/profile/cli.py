@@ -3,7 +3,6 @@ test-like corruption config from unlabelled test images."""
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -13,7 +12,7 @@ import yaml
 
 from dl_cls.config import config_to_dict
 from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_csv, atomic_write_text
+from dl_cls.io import atomic_write_csv, atomic_write_text, file_sha256
 from dl_cls.profile.collect import frame_matches, list_images, measure_folder
 from dl_cls.profile.table import format_table, side_by_side, summarise
 from dl_cls.testlike import DEFAULT_CONFIG, load_testlike_config
@@ -59,17 +58,13 @@ def _written_hashes(out: Path) -> dict:
         return {}
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _prepare_out(out: Path, fit: bool) -> None:
     """Refuse a non-empty folder that an earlier profile did not make (we never overwrite others' files), and
     with --fit a testlike.yaml the user edited since (the README asks them to review and edit it)."""
     if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
         raise DlClsError(f"{out} exists, is not empty and was not made by dl-cls profile; pick another --out")
     fitted = out / "testlike.yaml"
-    if fit and fitted.is_file() and _written_hashes(out).get(fitted.name) != _sha256(fitted):
+    if fit and fitted.is_file() and _written_hashes(out).get(fitted.name) != file_sha256(fitted):
         raise DlClsError(f"{fitted} was edited since dl-cls profile --fit wrote it (or not written by it); "
                          "refusing to overwrite it: move it away or pick another --out")
     out.mkdir(parents=True, exist_ok=True)
@@ -151,5 +146,5 @@ def _fit(args, fit: Path, ref: Path, test_df, ref_df, base, out: Path) -> None:
               "# Review it, then check it: dl-cls profile TRAIN TEST --testlike THIS_FILE\n")
     path = out / "testlike.yaml"
     atomic_write_text(path, header + yaml.safe_dump(config_to_dict(fitted.config), sort_keys=False))
-    atomic_write_text(out / MARKER, json.dumps({**_written_hashes(out), path.name: _sha256(path)}) + "\n")
+    atomic_write_text(out / MARKER, json.dumps({**_written_hashes(out), path.name: file_sha256(path)}) + "\n")
     print(f"wrote {path}")
