@@ -36,6 +36,8 @@ RUNS       ?=
 METHOD     ?=
 SPECIALISTS ?=
 RUN        ?=
+PSEUDO     ?=
+FROM       ?=
 FILE       ?=
 ARGS       ?=
 
@@ -44,7 +46,7 @@ OVERRIDES := $(shell printf '%s\n' $(MAKEOVERRIDES) | grep -E '^[a-z_][a-zA-Z0-9
 COMMON    := --data $(DATA) --work $(WORK)
 
 .PHONY: help install test test-fast demo sample check-data folds augment augment-list augment-preview bench-augment config train sweep-fraction merge-folds \
-        predict ensemble runs notebook report check-submission profile profile-fit ocr ocr-deps clean-venv
+        predict ensemble pseudo runs notebook report check-submission profile profile-fit ocr ocr-deps clean-venv
 
 help: ## list targets and variables
 	@echo "dl_cls — document-image classification pipeline"
@@ -58,6 +60,7 @@ help: ## list targets and variables
 	@echo "  augment:  SCALE=$(SCALE) PRESET=$(PRESET) SIZE WORKERS SEED BALANCE=1 OVERSAMPLE=3=2,4=2"
 	@echo "  train:    MODEL=$(MODEL) AUG=dir FOLDS=0,1 EPOCHS NPROC=$(NPROC) CLASSES=3,4,7,14 FOCUS=3,4,7,14:3 FRACTION NAME RESUME=run"
 	@echo "  train:    without AUG the current set of DATA (the last make augment) is used; AUG=none: the originals"
+	@echo "  pseudo:   FROM=ensemble-or-run threshold=0.9 cap_ratio=1 NAME; then augment/train PSEUDO=set|none"
 	@echo "  ensemble: RUNS=\"a b\" METHOD=soft|hard|weighted|stack SPECIALISTS=\"s\" NAME (no RUNS: every finished run)"
 	@echo "  notebook: RUN=run-or-ensemble (default: the latest ensemble)"
 	@echo "  report:   RUN=run-or-ensemble dir      check-submission: FILE=submission.csv"
@@ -117,7 +120,7 @@ folds: install $(DATA_DEP) ## write WORK/folds.csv (stratified k-fold, shared by
 augment: install $(DATA_DEP) ## offline augmentation: WORK/aug/<preset>_x<scale>_s<seed>/
 	$(DLCLS) augment $(COMMON) --scale $(SCALE) --preset $(PRESET) $(if $(SIZE),--size $(SIZE)) \
 	  $(if $(WORKERS),--workers $(WORKERS)) $(if $(SEED),--seed $(SEED)) $(if $(BALANCE),--balance) \
-	  $(if $(OVERSAMPLE),--oversample $(OVERSAMPLE)) $(ARGS)
+	  $(if $(OVERSAMPLE),--oversample $(OVERSAMPLE)) $(if $(PSEUDO),--pseudo $(PSEUDO)) $(ARGS)
 
 augment-list: install ## print PRESET's ops and probabilities
 	$(DLCLS) augment --list $(PRESET)
@@ -130,7 +133,7 @@ bench-augment: install ## doc preset vs augraphy's default pipeline, one core; A
 
 TRAIN_CMD = $(if $(filter-out 1,$(NPROC)),$(VENV)/bin/torchrun --standalone --nproc_per_node=$(NPROC) -m dl_cls.cli,$(DLCLS))
 # RESUME=run continues that run (its model comes from the run; finished folds are skipped)
-TRAIN_ARGS = $(COMMON) $(if $(RESUME),--resume $(RESUME),--model $(MODEL)) $(if $(AUG),--aug $(AUG)) \
+TRAIN_ARGS = $(COMMON) $(if $(RESUME),--resume $(RESUME),--model $(MODEL)) $(if $(AUG),--aug $(AUG)) $(if $(PSEUDO),--pseudo $(PSEUDO)) \
 	  $(if $(FOLDS),--folds $(FOLDS)) $(if $(NAME),--name $(NAME)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
 	  $(if $(CLASSES),--classes $(CLASSES)) $(if $(FOCUS),--focus $(FOCUS)) $(if $(FRACTION),--fraction $(FRACTION)) \
 	  $(OVERRIDES) $(ARGS)
@@ -154,6 +157,9 @@ predict: install ## test probabilities for DATA with RUN's models + TTA
 ensemble: install ## voting/stacking/specialists over RUNS -> WORK/ensembles/<name>/submission.csv
 	$(DLCLS) ensemble $(RUNS) $(COMMON) $(if $(METHOD),--method $(METHOD)) \
 	  $(if $(SPECIALISTS),--specialist $(SPECIALISTS)) $(if $(NAME),--name $(NAME)) $(ARGS)
+
+pseudo: install $(DATA_DEP) ## label confident test images with FROM (default: the latest ensemble): WORK/pseudo/<name>/
+	$(DLCLS) pseudo $(COMMON) $(if $(FROM),--from $(FROM)) $(if $(NAME),--name $(NAME)) $(OVERRIDES) $(ARGS)
 
 OCR_GROUP := 3,4,7,14
 ocr: install $(DATA_DEP) ## OCR text of CLASSES' train images + all test images, and the OCR expert run for CLASSES

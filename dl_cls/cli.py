@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("dl_cls.train.predict_cli", "test probabilities for an image folder with a run's models + TTA"),
     "sweep-fraction": ("dl_cls.train.sweep_cli", "train on fractions of the augmented set; table + plot"),
     "ensemble": ("dl_cls.ensemble.cli", "voting / stacking / specialists over runs -> submission.csv"),
+    "pseudo": ("dl_cls.pseudo.cli", "pseudo-label confident test images with an ensemble: WORK/pseudo/<name>/"),
     "runs": ("dl_cls.ledger.cli", "ledger of every run and ensemble in WORK: settings, scores, state; --csv, --plot"),
     "report": ("dl_cls.report.cli", "confusion matrix, per-class F1, confused pairs, error gallery"),
     "check-submission": ("dl_cls.ensemble.check_cli", "validate a submission.csv against sample_submission"),

@@ -101,6 +101,8 @@ class RunConfig:
     model_config: str | None = None
     work_dir: str | None = None
     aug_dir: str | None = None
+    pseudo_dir: str | None = None  # the pseudo-label set (dl-cls pseudo) a trained run added to every fold's training
+    pseudo_round: int | None = None  # that set's round: 1 = labelled by runs trained without pseudo-labels
     git_commit: str | None = None
     ensemble: EnsembleOptions | None = None
     recipe: dict = field(default_factory=dict)

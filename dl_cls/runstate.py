@@ -38,6 +38,7 @@ class RunInfo:
     img_size: int | None = None
     aug_set: str | None = None
     aug_scale: int | None = None
+    pseudo: str | None = None  # the pseudo-label set trained with and its round: "<set> (r1)"
     classes: list[int] | None = None
     folds_done: int = 0
     folds_total: int = 0
@@ -137,12 +138,18 @@ def run_info(run_dir: Path) -> RunInfo:
     info = RunInfo(run_dir.name, run_dir, kind, state, reason,
                    config=config, summary=summary or {}, model=config.model_config or config.get("model"),
                    img_size=config.get("img_size"), aug_set=Path(aug).name if aug else None,
-                   aug_scale=aug_scale(aug) if aug else None, classes=classes, folds_done=done, folds_total=total,
+                   aug_scale=aug_scale(aug) if aug else None, pseudo=_pseudo(config), classes=classes, folds_done=done, folds_total=total,
                    date=(summary or {}).get("written", "").replace("T", " ")[:16] or _mtime(run_dir / CONFIG_FILE))
     if summary:
         for key, value in _scores(summary).items():
             setattr(info, key, None if value is None else float(value))
     return info
+
+
+def _pseudo(config: RunConfig) -> str | None:
+    if not config.pseudo_dir:
+        return None
+    return f"{Path(config.pseudo_dir).name} (r{config.pseudo_round or '?'})"
 
 
 def _plural(n: int, word: str) -> str:

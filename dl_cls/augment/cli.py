@@ -20,6 +20,9 @@ def add_arguments(parser) -> None:
                         help="equal per-class totals: every class gets SCALE x (largest class size) images")
     parser.add_argument("--oversample", default=None, metavar="C=F,...",
                         help="multiply class C's outputs by F, e.g. 3=2,4=2,7=2,14=2")
+    parser.add_argument("--pseudo", default=None, metavar="SET",
+                        help="also make SCALE outputs of each image of a pseudo-label set (dl-cls pseudo): a name "
+                             "under WORK/pseudo, a path, or 'current' (this data dir's current set); default none")
     add_data(parser)
     add_work(parser)
     parser.add_argument("--out", default=None, help="output dir (default WORK/aug/<preset>_x<scale>_s<seed>...)")
@@ -82,10 +85,27 @@ def run(args) -> int:
                            balance=args.balance, oversample=parse_oversample(args.oversample))
     preset = load_preset(args.preset)  # bad presets fail here, before any data is touched
     dd = load_data(args.data, label_fixes=_label_fixes(args.label_fixes))
+    settings.pseudo = _pseudo_set(args.pseudo, args.work, dd)
     out = Path(args.out) if args.out else Path(args.work) / "aug" / settings.dir_name(preset.name)
     run_augment(dd, preset, settings, out, workers=args.workers or os.cpu_count(), progress=not args.no_progress)
     _record_current(args.work, dd, out, settings, preset.name)
     return 0
+
+
+def _pseudo_set(value: str | None, work, dd):
+    """--pseudo: None, or the checked pseudo set (made for this data dir)."""
+    if value is None or value.lower() == "none":
+        return None
+    from dl_cls import pseudosets
+
+    if value.lower() == "current":
+        path = pseudosets.current_dir(work, dd.root)
+        if path is None:
+            raise DlClsError(f"--pseudo current: no pseudo set recorded for {Path(dd.root).resolve()} in "
+                             f"{pseudosets.pointer_path(work)}; run `make pseudo` first")
+    else:
+        path = pseudosets.resolve(value, work)
+    return pseudosets.load(path, dd.root)
 
 
 def _record_current(work, dd, out: Path, settings, preset_name: str) -> None:

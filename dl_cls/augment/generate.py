@@ -28,6 +28,8 @@ from dl_cls.augment.ops import OpStats
 from dl_cls.augment.preset import Preset
 from dl_cls.augment.worker import THREAD_ENV, WorkerState, init_worker, work
 from dl_cls.augsets import MANIFEST_COLUMNS, write_manifest
+from dl_cls.data.folds import PSEUDO_PREFIX
+from dl_cls.pseudosets import aug_record
 from dl_cls.errors import DlClsError, human_bytes
 from dl_cls.lock import Lock
 from dl_cls.procs import worker_pool
@@ -47,6 +49,7 @@ class AugSettings:
     size: int = DEFAULT_SIZE
     balance: bool = False
     oversample: dict = field(default_factory=dict)  # target -> factor
+    pseudo: object = None  # a dl_cls.pseudosets.PseudoSet whose images get `scale` outputs each, or None
 
     def dir_name(self, preset_name: str) -> str:
         name = f"{preset_name}_x{self.scale}_s{self.seed}"
@@ -56,6 +59,8 @@ class AugSettings:
             name += "_os" + "-".join(f"{c}-{f}" for c, f in sorted(self.oversample.items()))
         if self.size != DEFAULT_SIZE:
             name += f"_L{self.size}"
+        if self.pseudo is not None:
+            name += f"_pseudo-{self.pseudo.name}"
         return name
 
 
@@ -123,6 +128,20 @@ def plan_jobs(copies: pd.DataFrame) -> pd.DataFrame:
     return jobs.sort_values(["source_id", "copy"], kind="stable").reset_index(drop=True)
 
 
+def pseudo_jobs(pseudo, scale: int, train_jobs: pd.DataFrame) -> pd.DataFrame:
+    """`scale` outputs of each pseudo-labelled test image (copy 0 resized only), named pseudo-<stem>_c<copy>;
+    their source_id keeps the pseudo prefix, so the trainer puts them in no fold (never on a validation side)."""
+    m = pseudo.manifest
+    copies = pd.DataFrame({"ID": m["ID"], "target": m["target"], "copies": scale})
+    jobs = plan_jobs(copies)
+    jobs["ID"] = "pseudo-" + jobs["ID"]
+    jobs["source_id"] = PSEUDO_PREFIX + jobs["source_id"]
+    clash = sorted(set(jobs["ID"]) & set(train_jobs["ID"]))
+    if clash:
+        raise DlClsError(f"pseudo copies would overwrite train copies of the same name: {clash[:3]}")
+    return jobs
+
+
 def _versions() -> dict:
     from importlib.metadata import version
 
@@ -159,6 +178,7 @@ def settings_dict(settings: AugSettings, preset: Preset, train: pd.DataFrame, tr
         "train_sha256": train_table_hash(train),
         "sources_sha256": sources_hash(train_dir, train["ID"]),  # a changed train image makes this set stale
         "n_train": int(len(train)),
+        **({"pseudo": aug_record(settings.pseudo)} if settings.pseudo is not None else {}),
         "versions": _versions(),  # other library versions give other bytes: never mix them into one set
     }
 
@@ -295,7 +315,8 @@ def run_augment(dd, preset: Preset, settings: AugSettings, out: Path, workers: i
         todo = jobs[~jobs["ID"].isin(done)]
         n_workers = min(workers, max(1, len(todo)))
         state = WorkerState(preset=str(preset.path), train_dir=str(dd.train_dir), images_dir=str(out / "images"),
-                            size=settings.size, seed=settings.seed, source_ids=list(dd.train["ID"]))
+                            size=settings.size, seed=settings.seed, source_ids=list(dd.train["ID"]),
+                            pseudo_dir=str(settings.pseudo.path / "images") if settings.pseudo is not None else "")
         t0 = time.perf_counter()
         new = execute(todo, state, out, done, len(jobs), n_workers, progress, preset.name, log)
         recs = [done[i] for i in jobs["ID"]]
@@ -309,6 +330,11 @@ def plan(dd, preset: Preset, settings: AugSettings, out: Path, log) -> pd.DataFr
     """Every output image of the set (ID, target, source_id, copy), in manifest order."""
     copies = plan_copies(dd.train, settings.scale, settings.balance, settings.oversample, dd.num_classes)
     jobs = plan_jobs(copies)
+    if settings.pseudo is not None:
+        extra = pseudo_jobs(settings.pseudo, settings.scale, jobs)
+        log(f"pseudo set {settings.pseudo.path}: {len(settings.pseudo.manifest)} pseudo-labelled test images x "
+            f"{settings.scale} -> {len(extra)} more images (on every fold's training side, never validated on)")
+        jobs = pd.concat([jobs, extra], ignore_index=True)
     log(f"plan: {len(dd.train)} train images x preset {preset.name} -> {len(jobs)} images in {out}")
     log("per-class totals: " + ", ".join(f"{int(t)}:{int(n)}" for t, n in jobs.groupby("target").size().items()))
     return jobs

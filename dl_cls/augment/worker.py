@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from dl_cls.augment.ops import apply_ops, derive_seed
+from dl_cls.data.folds import PSEUDO_PREFIX
 from dl_cls.io import read_image, write_image
 
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
@@ -28,6 +29,7 @@ class WorkerState:
     size: int            # long side; 0 keeps the original size
     seed: int
     source_ids: list     # all train IDs, for the overlay op's "other" image
+    pseudo_dir: str = ""  # a pseudo set's images/ (source_id "pseudo:<test ID>", dl-cls augment --pseudo)
 
 
 _STATE: WorkerState | None = None
@@ -103,9 +105,16 @@ class _Context:
         return load_resized(str(Path(_STATE.train_dir) / other_id), _STATE.size)
 
 
+def source_path(source_id: str) -> str:
+    """A train image, or a pseudo-labelled test image copied into its pseudo set."""
+    if source_id.startswith(PSEUDO_PREFIX):
+        return str(Path(_STATE.pseudo_dir) / source_id[len(PSEUDO_PREFIX):])
+    return str(Path(_STATE.train_dir) / source_id)
+
+
 def make_image(source_id: str, copy: int):
     """The output image for (source_id, copy) and the op records; copy 0 is the original, resized only."""
-    img = load_resized(str(Path(_STATE.train_dir) / source_id), _STATE.size)
+    img = load_resized(source_path(source_id), _STATE.size)
     if copy == 0:
         return img, [], []
     seed = derive_seed(_STATE.seed, source_id, copy)

@@ -18,6 +18,9 @@ from dl_cls.io import atomic_write_csv, atomic_write_text, read_csv
 
 FOLDS_FILE = "folds.csv"
 SETTINGS_FILE = "folds.json"
+# source_id of a pseudo-labelled test image (`dl-cls pseudo`): it belongs to no fold, so it only ever trains
+PSEUDO_PREFIX = "pseudo:"
+NO_FOLD = -1
 
 
 def train_table_hash(train: pd.DataFrame) -> str:
@@ -140,10 +143,17 @@ def _check_ids(path: Path, folds: pd.DataFrame, dd: DataDir) -> None:
         raise DataError(problems + ["folds.csv belongs to another data dir: use another --work or --force"])
 
 
+def is_pseudo(source_ids: pd.Series) -> pd.Series:
+    """Rows made from a pseudo-labelled test image rather than a train image."""
+    return source_ids.astype(str).str.startswith(PSEUDO_PREFIX)
+
+
 def manifest_folds(manifest: pd.DataFrame, folds: pd.DataFrame) -> pd.Series:
-    """Fold of each manifest row, through its source_id (the original train ID it was made from)."""
+    """Fold of each manifest row, through its source_id (the original train ID it was made from); NO_FOLD for a
+    pseudo-labelled test image, which is in no validation fold and so on every fold's training side."""
     fold_of = dict(zip(folds["ID"], folds["fold"]))
     mapped = manifest["source_id"].map(fold_of)
+    mapped[is_pseudo(manifest["source_id"])] = NO_FOLD
     unknown = manifest.loc[mapped.isna(), "source_id"].unique()
     if len(unknown):
         raise DataError([f"manifest: {len(unknown)} source_id(s) are not in folds.csv, e.g. "

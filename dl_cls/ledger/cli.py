@@ -14,7 +14,7 @@ from dl_cls.io import atomic_write_csv
 from dl_cls.runs import resolve_run_dir
 from dl_cls.runstate import RunInfo, list_runs
 
-COLUMNS = ["name", "kind", "model", "img_size", "aug_set", "aug_scale", "folds", "oof_f1", "clean_f1",
+COLUMNS = ["name", "kind", "model", "img_size", "aug_set", "aug_scale", "pseudo", "folds", "oof_f1", "clean_f1",
            "testlike_f1", "wall", "date", "state", "note"]
 SCORES = ["oof_f1", "clean_f1", "testlike_f1"]
 
@@ -39,7 +39,7 @@ def _wall(seconds) -> str:
 def _row(i: RunInfo) -> dict:
     folds = f"{i.folds_done}/{i.folds_total}" if i.kind != "ensemble" else ""
     return {"name": i.name, "kind": i.kind, "model": i.model, "img_size": i.img_size, "aug_set": i.aug_set,
-            "aug_scale": i.aug_scale, "folds": folds, "oof_f1": i.oof_f1, "clean_f1": i.clean_f1,
+            "aug_scale": i.aug_scale, "pseudo": i.pseudo, "folds": folds, "oof_f1": i.oof_f1, "clean_f1": i.clean_f1,
             "testlike_f1": i.testlike_f1, "wall": _wall(i.wall_s), "date": i.date, "state": i.state,
             "note": i.reason}
 

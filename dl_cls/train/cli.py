@@ -22,6 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--aug", default=None, help="augmented set dir (WORK/aug/...), or 'none' for the originals "
                         "with strong online augmentation; default: the work dir's current set of this data dir "
                         "(the last one `dl-cls augment` completed, WORK/aug/current.json), else the originals")
+    parser.add_argument("--pseudo", default=None, metavar="SET",
+                        help="pseudo-label set (dl-cls pseudo; a name under WORK/pseudo or a path) added to every "
+                             "fold's training side, never to a validation fold; 'none' for none. Default: the one "
+                             "the AUG set holds copies of, or without an AUG set the current set of this data dir")
     parser.add_argument("--folds", type=int_list, default=None, help="folds to train, e.g. 0,1 (default: all)")
     parser.add_argument("--name", default=None, help="run name (default: <model>-<timestamp>); never overwritten")
     parser.add_argument("--resume", default=None, metavar="RUN",
@@ -46,8 +50,9 @@ def spec_from_args(args: argparse.Namespace):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
-    return RunSpec(model=args.model, data_dir=args.data, work_dir=args.work, aug_dir=resolve_aug(args),
-                   folds=args.folds,
+    aug_dir = resolve_aug(args)
+    return RunSpec(model=args.model, data_dir=args.data, work_dir=args.work, aug_dir=aug_dir,
+                   pseudo_dir=resolve_pseudo(args, aug_dir), folds=args.folds,
                    name=args.name, resume=args.resume, dry_run=args.dry_run, label_fixes=args.label_fixes,
                    overrides=overrides or None)
 
@@ -65,6 +70,37 @@ def resolve_aug(args: argparse.Namespace) -> str | None:
     if os.environ.get("RANK", "0") == "0":  # torchrun: say it once
         print(choice.message, flush=True)
     return str(choice.aug_dir) if choice.aug_dir else None
+
+
+def resolve_pseudo(args: argparse.Namespace, aug_dir: str | None) -> str | None:
+    """--pseudo SET as given; none: no pseudo-labels; no --pseudo: the AUG set's, or the current set (say which)."""
+    from dl_cls import pseudosets
+
+    if args.pseudo is not None:
+        return None if args.pseudo.lower() == "none" else str(pseudosets.resolve(args.pseudo, args.work))
+    if args.resume:
+        return None  # a resumed run keeps its pseudo set (saved in its config.yaml)
+    path, message = _default_pseudo(args, aug_dir)
+    if os.environ.get("RANK", "0") == "0":
+        print(message, flush=True)
+    return path
+
+
+def _default_pseudo(args: argparse.Namespace, aug_dir: str | None) -> tuple[str | None, str]:
+    from dl_cls import pseudosets
+
+    current = pseudosets.current_dir(args.work, args.data or "data")
+    if aug_dir is not None:
+        held = pseudosets.in_aug_set(aug_dir)
+        if held:
+            return held["dir"], (f"pseudo set: {held['dir']} (round {held.get('round')}, its {held.get('images')} "
+                                 f"images' copies are in the augment set); {pseudosets.HINT}")
+        hint = (f"; the current pseudo set {current} is not in it: `make augment SCALE=... PSEUDO={current.name}` "
+                "adds it") if current else ""
+        return None, f"pseudo set: none (augment set {aug_dir} holds no pseudo-labelled copies{hint})"
+    if current is None:
+        return None, "pseudo set: none (`make pseudo` labels confident test images with the latest ensemble)"
+    return str(current), f"pseudo set: {current} (the current set of this data dir); {pseudosets.HINT}"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -23,8 +23,9 @@ from tqdm import tqdm
 
 from dl_cls.testlike import load_testlike_config, testlike_copy
 from dl_cls.data.contract import DataDir
-from dl_cls.data.folds import manifest_folds, train_rows_for_fold
+from dl_cls.data.folds import is_pseudo, manifest_folds, train_rows_for_fold
 from dl_cls.errors import DataError, DlClsError
+from dl_cls import pseudosets
 from dl_cls.augsets import MANIFEST, MANIFEST_COLUMNS, read_manifest
 from dl_cls.io import IMAGE_SUFFIXES, image_files, read_image
 from dl_cls.train.config import TrainConfig, parse_focus
@@ -32,15 +33,18 @@ from dl_cls.train.config import TrainConfig, parse_focus
 
 
 # ---------------------------------------------------------------------------------------------- what to train on
-def load_table(dd: DataDir, aug_dir: Path | None) -> pd.DataFrame:
-    """Every image the trainer may train on: ID,target,source_id,copy,path. Without an AUG set, the originals.
+def load_table(dd: DataDir, aug_dir: Path | None, pseudo_dir: Path | None = None) -> pd.DataFrame:
+    """Every image the trainer may train on: ID,target,source_id,copy,path. Without an AUG set, the originals
+    (plus the pseudo set's images, when one is given).
 
     Targets come from the (label-fixed) train table through source_id; a manifest that disagrees is an error,
-    since it was made from other labels."""
+    since it was made from other labels. Pseudo-labelled rows (source_id "pseudo:<test ID>") carry their own
+    target and belong to no fold: they are only ever trained on."""
     train_target = dict(zip(dd.train["ID"], dd.train["target"]))
     if aug_dir is None:
-        return pd.DataFrame({"ID": dd.train["ID"], "target": dd.train["target"], "source_id": dd.train["ID"],
-                             "copy": 0, "path": [str(dd.train_path(i)) for i in dd.train["ID"]]})
+        table = pd.DataFrame({"ID": dd.train["ID"], "target": dd.train["target"], "source_id": dd.train["ID"],
+                              "copy": 0, "path": [str(dd.train_path(i)) for i in dd.train["ID"]]})
+        return table if pseudo_dir is None else pd.concat([table, pseudo_table(dd, pseudo_dir)], ignore_index=True)
     path = Path(aug_dir) / MANIFEST
     if not path.is_file():
         raise DlClsError(f"{path} not found: is {aug_dir} an augmented set (dl-cls augment)?")
@@ -48,6 +52,51 @@ def load_table(dd: DataDir, aug_dir: Path | None) -> pd.DataFrame:
     missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
     if missing:
         raise DataError([f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(MANIFEST_COLUMNS)}"])
+    check_aug_pseudo(aug_dir, pseudo_dir)
+    pseudo = is_pseudo(manifest["source_id"])
+    pseudo_rows = manifest[pseudo] if pseudo_dir is not None else manifest.iloc[:0]
+    manifest = manifest[~pseudo].reset_index(drop=True)
+    table = _checked_aug_rows(dd, aug_dir, manifest, train_target)
+    pseudo_rows = pseudo_rows.assign(path=[str(Path(aug_dir) / "images" / i) for i in pseudo_rows["ID"]])
+    return pd.concat([table, pseudo_rows[table.columns]], ignore_index=True)
+
+
+def pseudo_table(dd: DataDir, pseudo_dir: Path) -> pd.DataFrame:
+    """The pseudo set's images as training rows (its copies of the chosen test images)."""
+    ps = pseudosets.load(pseudo_dir, dd.root)
+    bad = ~ps.manifest["target"].isin(range(dd.num_classes))
+    if bad.any():
+        raise DlClsError(f"{ps.path / MANIFEST}: row {int(bad.to_numpy().argmax()) + 2}: target is not a class of "
+                         f"{dd.root / 'meta.csv'}")
+    m = ps.manifest
+    return pd.DataFrame({"ID": m["ID"], "target": m["target"].astype(int), "source_id": m["source_id"],
+                         "copy": 0, "path": [str(ps.path / "images" / i) for i in m["ID"]]})
+
+
+def check_aug_pseudo(aug_dir: Path, pseudo_dir: Path | None) -> None:
+    """Training on an AUG set with a pseudo set needs the set's offline-augmented copies inside it."""
+    if pseudo_dir is None:
+        return
+    held = pseudosets.in_aug_set(aug_dir)
+    want = str(Path(pseudo_dir).resolve())
+    if held is None or held.get("dir") != want:
+        has = f"holds the copies of {held.get('dir')}" if held else "holds no pseudo-labelled copies"
+        raise DlClsError(f"augment set {aug_dir} {has}, not of pseudo set {want}: make them with `make augment "
+                         f"SCALE=... PSEUDO={Path(want).name}` (dl-cls augment --pseudo), or train on the originals "
+                         "(--aug none), or without pseudo-labels (--pseudo none)")
+
+
+def pseudo_round(aug_dir: Path | None, pseudo_dir: Path | None) -> int | None:
+    """The round of the pseudo set a run trains on (from the AUG set's record when its copies are there)."""
+    if pseudo_dir is None:
+        return None
+    held = pseudosets.in_aug_set(aug_dir) if aug_dir is not None else None
+    return int(held["round"]) if held else int(pseudosets.read_settings(pseudo_dir).get("round", 1))
+
+
+def _checked_aug_rows(dd: DataDir, aug_dir: Path, manifest: pd.DataFrame, train_target: dict) -> pd.DataFrame:
+    """The AUG set's rows made from train images, each checked against the (label-fixed) train table."""
+    path = Path(aug_dir) / MANIFEST
     problems = []
     unknown = ~manifest["source_id"].isin(train_target)
     for i in np.flatnonzero(unknown.to_numpy())[:10]:

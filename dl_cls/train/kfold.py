@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from dl_cls.data.contract import DataDir, load_data
-from dl_cls.data.folds import ensure_folds, load_folds, make_folds
+from dl_cls.data.folds import ensure_folds, is_pseudo, load_folds, make_folds
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, atomic_write_text, create_run_dir
 from dl_cls.lock import Lock
@@ -28,7 +28,8 @@ from dl_cls.train import model as model_lib
 from dl_cls.train.config import TrainConfig, load_train_config, parse_focus, recipe_dict, recipe_from_run
 from dl_cls.train.curves import save_learning_curves
 from dl_cls.train.data import (ImageStore, TrainSet, check_no_leak, fold_train_rows, fold_val_ids, load_table,
-                               online_transform, prediction_paths, select_rows, testlike_images, want_cache)
+                               online_transform, prediction_paths, pseudo_round, select_rows, testlike_images,
+                               want_cache)
 
 
 
@@ -39,6 +40,7 @@ class RunSpec:
     data_dir: str | None = None
     work_dir: str = "work"
     aug_dir: str | None = None
+    pseudo_dir: str | None = None  # a pseudo-label set (dl-cls pseudo) added to every fold's training side
     folds: list[int] | None = None
     name: str | None = None
     resume: str | None = None
@@ -55,7 +57,8 @@ def _check_resume_args(spec: RunSpec, saved: RunConfig, run_dir: Path) -> None:
         problems.append(f"key=value overrides {spec.overrides}")
     if spec.model and Path(spec.model).stem != saved.model_config:
         problems.append(f"--model {spec.model} (run: {saved.model_config})")
-    for flag, given, was in (("--data", spec.data_dir, saved.data_dir), ("--aug", spec.aug_dir, saved.aug_dir)):
+    for flag, given, was in (("--data", spec.data_dir, saved.data_dir), ("--aug", spec.aug_dir, saved.aug_dir),
+                             ("--pseudo", spec.pseudo_dir, saved.pseudo_dir)):
         if given and str(Path(given).resolve()) != was:
             problems.append(f"{flag} {given} (run: {was})")
     if problems:
@@ -95,6 +98,7 @@ def _recipe_differences(spec: RunSpec, saved: RunConfig, saved_cfg: TrainConfig)
     given = {"model_config": (saved.model_config, Path(spec.model).stem),
              "data_dir": (saved.data_dir, str(Path(spec.data_dir or "data").resolve())),
              "aug_dir": (saved.aug_dir, str(Path(spec.aug_dir).resolve()) if spec.aug_dir else None),
+             "pseudo_dir": (saved.pseudo_dir, str(Path(spec.pseudo_dir).resolve()) if spec.pseudo_dir else None),
              "label_fixes": (saved.label_fixes, str(spec.label_fixes))}
     diffs += [f"{k}: {was!r} -> {v!r}" for k, (was, v) in given.items() if was != v]
     return diffs
@@ -119,10 +123,11 @@ class TrainingRun:
         self.local = {c: j for j, c in enumerate(self.classes)}  # original target -> model output index
         if self.cfg.fraction < 1 and self.aug_dir is None:
             raise DlClsError(f"fraction={self.cfg.fraction} samples the copies of an augmented set: pass --aug DIR")
-        if self.cfg.crop_band is not None and self.aug_dir is not None:
-            raise DlClsError(f"crop_band={self.cfg.crop_band} keeps rows of upright pages, but the AUG set "
-                             f"{self.aug_dir} holds turned and flipped copies: train on the originals (--aug none)")
-        self.table = select_rows(load_table(self.dd, self.aug_dir), self.cfg).reset_index(drop=True)
+        if self.cfg.crop_band is not None and (self.aug_dir is not None or self.pseudo_dir is not None):
+            raise DlClsError(f"crop_band={self.cfg.crop_band} keeps rows of upright pages, but the AUG set or the "
+                             "pseudo-labelled test pages are turned and flipped: train on the originals (--aug none "
+                             "--pseudo none)")
+        self.table = select_rows(load_table(self.dd, self.aug_dir, self.pseudo_dir), self.cfg).reset_index(drop=True)
         self.test_paths = prediction_paths(self.dd, self.cfg.test_dir)  # a missing test image fails before any run dir
 
     def _load_saved(self) -> RunConfig:
@@ -136,6 +141,7 @@ class TrainingRun:
                 raise DlClsError(f"{self.dir} already exists with another recipe ({'; '.join(diffs)}); outputs are "
                                  "never overwritten: pick another --name (the same recipe only adds folds to it)")
         self.data_dir, self.aug_dir = Path(saved.data_dir), saved.aug_dir and Path(saved.aug_dir)
+        self.pseudo_dir = saved.pseudo_dir and Path(saved.pseudo_dir)
         self.work_dir, self.label_fixes = Path(saved.work_dir), saved.label_fixes
         self.model_name = saved.model_config or self.cfg.timm_name
         return saved
@@ -145,6 +151,7 @@ class TrainingRun:
         self.cfg = _load_recipe(spec)
         self.data_dir = Path(spec.data_dir or "data")
         self.aug_dir = Path(spec.aug_dir) if spec.aug_dir else None
+        self.pseudo_dir = Path(spec.pseudo_dir) if spec.pseudo_dir else None
         self.work_dir, self.label_fixes = Path(spec.work_dir), spec.label_fixes
         self.model_name = Path(spec.model).stem
 
@@ -196,6 +203,8 @@ class TrainingRun:
         return {**recipe_dict(self.cfg), "model_config": self.model_name,
                 "data_dir": str(self.data_dir.resolve()), "work_dir": str(self.work_dir.resolve()),
                 "aug_dir": str(self.aug_dir.resolve()) if self.aug_dir else None,
+                "pseudo_dir": str(self.pseudo_dir.resolve()) if self.pseudo_dir else None,
+                "pseudo_round": pseudo_round(self.aug_dir, self.pseudo_dir),
                 "label_fixes": str(self.label_fixes), "num_classes": self.dd.num_classes,
                 "class_names": self.dd.class_names, "folds": self.all_folds, "folds_requested": self.requested,
                 "split_hash": split_hash(self.folds), "git_commit": git_commit()}
@@ -206,7 +215,7 @@ class TrainingRun:
             tr = fold_train_rows(self.table, self.folds, k, self.cfg)
             val = fold_val_ids(self.dd, self.folds, k, self.cfg)
             rows.append({"fold": k, "train_images": len(tr), "train_sources": tr["source_id"].nunique(),
-                         "val_images": len(val)})
+                         "pseudo_images": int(is_pseudo(tr["source_id"]).sum()), "val_images": len(val)})
         return pd.DataFrame(rows)
 
     # ------------------------------------------------------------------ artifacts
@@ -247,6 +256,8 @@ def check_split(run_dir: Path, saved: RunConfig, folds: pd.DataFrame, folds_path
 def _describe(run: TrainingRun) -> str:
     counts = run.fold_counts()
     source = f"AUG {run.aug_dir}" if run.aug_dir else "originals (no AUG set) + online augmentation"
+    if run.pseudo_dir:
+        source += f" + pseudo-labelled test images of {run.pseudo_dir} (training side of every fold only)"
     head = (f"model {run.model_name} ({run.cfg.timm_model_name}), {len(run.classes)} classes"
             f"{' (subset ' + ','.join(map(str, run.classes)) + ')' if run.cfg.classes else ''}, training on {source}")
     return head + "\n" + counts.to_string(index=False)
