@@ -14,6 +14,7 @@ from dl_cls.cli_options import add_work
 from dl_cls.ensemble.core import METHODS, build_ensemble
 from dl_cls.ensemble.members import align_runs
 from dl_cls.ensemble.submission import submission_from_probs, write_submission
+from dl_cls.ensemble.text_runs import shrink_text_runs
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, new_output_dir
 from dl_cls.lock import Lock
@@ -43,6 +44,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--test-labels", help="ID,target CSV of the test set (the sample's test_labels.csv): "
                                               "adds test_macro_f1 to the table; never used for a choice")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weight search (default: 0)")
+    parser.add_argument("--text-shrink", choices=("auto", "off"), default="auto",
+                        help="auto (default): a text run (dl-cls ocr) whose test pages read worse than its test-like "
+                             "copies has its test probabilities pulled towards uniform by the measured ratio "
+                             "(its summary.json test_shrink); off: used as they are")
 
 
 def _agreed(runs, key, value_of, given=None):
@@ -132,6 +137,9 @@ def run(args) -> int:
     config = RunConfig(data_dir=str(data_dir), label_fixes=fixes, kind="ensemble", key_order=CONFIG_KEYS)
     dd = load_truth(config)
     members, specialists = align_runs(members, specialists, dd)
+    if args.text_shrink == "auto":
+        for line in shrink_text_runs(members + specialists):
+            print(line)
     truth = dd.train.set_index("ID")["target"]
     ids = members[0].oof["ID"]
     y, folds = truth.loc[ids].to_numpy(dtype=int), members[0].oof["fold"].to_numpy()

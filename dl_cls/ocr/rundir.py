@@ -14,6 +14,8 @@ from dl_cls.data.folds import load_folds
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, atomic_write_text, create_run_dir
 from dl_cls.ocr.expert import cross_validate, load_keyword_file, predict_test
+from dl_cls.ocr.readability import describe as describe_readability
+from dl_cls.ocr.readability import page_readability, shrink_factor
 from dl_cls.ocr.table import as_flag
 from dl_cls.runs import (CONFIG_FILE, RunConfig, git_commit, macro_f1, package_versions, prob_columns, split_hash,
                          write_run_config)
@@ -72,6 +74,9 @@ def build_expert_run(out: Path, table: pd.DataFrame, dd, work, classes, keywords
     oof_on = "testlike" if "testlike" in pages else "clean"
     oof = _oof_rows(oofs[oof_on][0], pages[oof_on], classes, every_row=full)
     summary = {**_summary(out.name, pages, oofs, oof_on, test, readable, fired_test, classes, info), "member": full}
+    summary["readability"] = {kind: page_readability(rows, file_kw, expert.keywords)
+                              for kind, rows in {**pages, "test": table[table["split"] == "test"]}.items()}
+    summary["test_shrink"] = shrink_factor(summary["readability"])
     config = RunConfig.from_dict(_config(dd, work, classes, folds, keywords_spec, info, oof_on), out / CONFIG_FILE)
     create_run_dir(out)
     try:
@@ -148,6 +153,7 @@ def describe(summary: dict, out: Path) -> str:
     secs = summary.get("seconds_per_page")
     lines.append(f"  test images with text {summary['test_coverage']:.0%}; CPU seconds per page (as each was read, "
                  f"one worker): {'-' if secs is None else secs}")
+    lines += describe_readability(summary.get("readability") or {})
     use = "bare dl-cls ensemble takes it as a member" if summary.get("member") else \
         f"dl-cls ensemble RUNS... --specialist {out.name} (bare dl-cls ensemble takes it as a specialist)"
     lines.append(f"Use it: {use}")

@@ -1,0 +1,67 @@
+"""Label-free readability (dl_cls.ocr.readability) and the ensemble's shrink of a text run whose test pages read
+worse than its test-like copies (dl_cls.ensemble.text_runs)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dl_cls.cli import main
+from dl_cls.ocr.readability import page_readability, shrink_factor, worse_line
+
+SHIPPED = pd.DataFrame({"class": [4, 14], "keyword": ["진단서", "소견서"], "source": "file"})
+
+
+def _rows(titles, conf=60.0, n_chars=30):
+    return pd.DataFrame({"title": titles, "text": "", "mean_conf": conf, "n_chars": n_chars})
+
+
+def test_page_readability_counts_keywords_fuzzily_and_needs_no_labels():
+    rows = _rows(["진 단 서", "진탄서 발급", "소견서", "", "abc"], conf=[70.0, 60.0, 50.0, 0.0, 40.0])
+    m = page_readability(rows, SHIPPED, SHIPPED)
+    assert m["pages"] == 5 and m["title_keyword"] == pytest.approx(3 / 5)  # spaced and one wrong character count
+    assert m["rule_fired"] == pytest.approx(3 / 5)
+    assert m["word_conf"] == 55.0  # pages without text (conf 0) are left out of the mean
+    assert m["readable_title"] == pytest.approx(1 / 5)  # only 진탄서발급 has >= 4 letters
+
+
+def test_shrink_is_the_ratio_of_keyword_rates_and_one_when_the_test_reads_as_well():
+    table = {"testlike": {"title_keyword": 0.43, "rule_fired": 0.5, "word_conf": 57.6},
+             "test": {"title_keyword": 0.31, "rule_fired": 0.4, "word_conf": 55.9}}
+    assert shrink_factor(table) == pytest.approx(0.31 / 0.43, abs=1e-3)
+    assert "31% vs 43%" in worse_line(table)
+    table["test"]["title_keyword"] = 0.5  # reads better: no shrink, no line
+    assert shrink_factor(table) == 1.0 and worse_line(table) is None
+    rare = {"testlike": {"title_keyword": 0.0, "rule_fired": 0.6, "word_conf": 50},
+            "test": {"title_keyword": 0.0, "rule_fired": 0.3, "word_conf": 50}}
+    assert shrink_factor(rare) == 0.5  # no shipped keyword on this data: the expert's own rule is compared
+    assert shrink_factor({"testlike": rare["testlike"]}) == 1.0  # no test pages read: nothing to compare
+
+
+@pytest.mark.slow  # a few seconds: an expert run and two ensembles
+def test_ensemble_pulls_a_worse_reading_text_run_towards_uniform(tmp_path, capsys):
+    from test_ocr import _project, _with_testlike
+
+    from dl_cls.data.contract import load_data
+    from dl_cls.ocr.rundir import build_expert_run
+
+    data, work, table = _project(tmp_path)
+    dd = load_data(data, None)
+    info = {"label_fixes": None, "ocr_dir": "x", "settings": {}, "stats": {}}
+    out = work / "runs" / "ocr-2-3-4"
+    summary = build_expert_run(out, _with_testlike(table), dd, work, [2, 3, 4], "none", info)
+    assert set(summary["readability"]) == {"clean", "testlike", "test"}
+    summary["test_shrink"] = 0.25  # as if the test pages had read 4x worse than the copies
+    (out / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    args = ["ensemble", "member", "--work", str(work), "--specialist", "ocr-2-3-4", "--method", "soft"]
+    assert main(args + ["--name", "auto"]) == 0
+    assert "pulled towards uniform by x0.25" in capsys.readouterr().out
+    assert main(args + ["--name", "off", "--text-shrink", "off"]) == 0
+    assert "towards uniform" not in capsys.readouterr().out
+    cols = [f"p_{c}" for c in range(6)]
+    auto, off = (pd.read_csv(work / "ensembles" / n / "test_probs.csv")[cols].to_numpy() for n in ("auto", "off"))
+    assert not np.allclose(auto, off)  # the expert counts less on the test
+    expert = pd.read_csv(out / "test_probs.csv")  # its own file is never changed
+    assert expert[["p_2", "p_3", "p_4"]].to_numpy().max() > 0.5
