@@ -123,7 +123,7 @@ def test_bad_from_is_one_line(tmp_path, capsys):
 
 def test_second_round_from_an_ensemble_of_pseudo_trained_members(tmp_path, capsys):
     p = make_project(tmp_path)
-    common = ["--data", str(p["data"]), "--work", str(p["work"]), "--no-progress", "threshold=0.5", "min_oof=1",
+    common = ["--data", str(p["data"]), "--work", str(p["work"]), "--no-progress", "threshold=0.3", "min_oof=1",
               "min_precision=0"]
     config = yaml.safe_load((p["work"] / "runs/a/config.yaml").read_text())
     config.update(pseudo_dir=str(p["work"] / "pseudo/first"), pseudo_round=1)  # as a pseudo-trained run records it
@@ -131,9 +131,9 @@ def test_second_round_from_an_ensemble_of_pseudo_trained_members(tmp_path, capsy
     assert cli_main(["ensemble", "a", "b", "--data", str(p["data"]), "--work", str(p["work"]), "--name", "e"]) == 0
     assert cli_main(["pseudo", *common]) == 0  # the latest ensemble: e
     assert "(round 2)" in capsys.readouterr().out
-    assert load_pseudo(p["work"] / "pseudo/e_t0.5_c1").round == 2
+    assert load_pseudo(p["work"] / "pseudo/e_t0.3_c1").round == 2
     assert cli_main(["pseudo", "--from", "b", *common]) == 0
-    assert load_pseudo(p["work"] / "pseudo/b_t0.5_c1").round == 1
+    assert load_pseudo(p["work"] / "pseudo/b_t0.3_c1").round == 1
 
 
 def test_pseudo_rows_belong_to_no_fold():
@@ -142,3 +142,89 @@ def test_pseudo_rows_belong_to_no_fold():
     assert manifest_folds(manifest, folds).tolist() == [0, 1, NO_FOLD]
     for k in (0, 1):
         assert "pseudo-t_c0" in train_rows_for_fold(manifest, folds, k)["ID"].tolist()
+
+
+# ---------------------------------------------------------------------------------------------- training with it
+FAST = ["img_size=64", "batch_size=8", "epochs=1", "n_folds=2", "tta_rotations=[0]", "tta_hflip=false"]
+
+
+@pytest.fixture
+def sample_pseudo(sample_dir, tmp_path):
+    """A pseudo set over the shared sample's test images, labelled by a fake run that knows the answers."""
+    work = tmp_path / "work"
+    train = pd.read_csv(sample_dir / "train.csv", dtype={"ID": str})
+    truth = pd.read_csv(sample_dir / "test_labels.csv", dtype={"ID": str})
+    test_ids = pd.read_csv(sample_dir / "sample_submission.csv", dtype={"ID": str})["ID"]
+    y_test = truth.set_index("ID").loc[test_ids, "target"].to_numpy()
+    make_run(work / "runs/oracle", sample_dir, train["ID"], np.arange(len(train)) % 2,
+             _one_hot(train["target"].to_numpy(), 17, .97), test_ids, _one_hot(y_test, 17, .97))
+    assert cli_main(["pseudo", "--from", "oracle", "--data", str(sample_dir), "--work", str(work),
+                     "--no-progress", "min_oof=1"]) == 0
+    return work, work / "pseudo/oracle_t0.9_c1"
+
+
+def _train_spying(data, work, name, monkeypatch, *args):
+    """Train through the CLI; the paths of the images each fold's training set holds, in fold order (0, 1)."""
+    from dl_cls.train.data import TrainSet
+
+    seen, orig_init = [], TrainSet.__init__
+
+    def spy_init(self, store, index, *rest, **kw):
+        orig_init(self, store, index, *rest, **kw)
+        seen.append({store.paths[int(i)] for i in index})
+
+    monkeypatch.setattr(TrainSet, "__init__", spy_init)
+    assert cli_main(["train", "--model", "tiny", "--data", str(data), "--work", str(work), "--name", name, "--cpu",
+                     *args, *FAST]) == 0
+    return seen
+
+
+@pytest.mark.slow
+def test_pseudo_images_train_every_fold_and_are_never_validated(sample_dir, sample_pseudo, monkeypatch, capsys):
+    work, set_dir = sample_pseudo
+    pseudo = set(str(set_dir / "images" / i) for i in load_pseudo(set_dir).manifest["ID"])
+    seen = _train_spying(sample_dir, work, "withp", monkeypatch, "--aug", "none")  # the current set by default
+    assert f"pseudo set: {set_dir}" in capsys.readouterr().out
+    folds = pd.read_csv(work / "folds.csv", dtype={"ID": str})
+    for k in (0, 1):
+        val = {str(sample_dir / "train" / i) for i in folds.loc[folds["fold"] == k, "ID"]}
+        assert pseudo <= seen[k] and not (seen[k] & val)
+    run = work / "runs/withp"
+    oof = pd.read_csv(run / "oof.csv", dtype={"ID": str})
+    assert sorted(oof["ID"]) == sorted(folds["ID"])  # validated on train pages only
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["pseudo_dir"] == str(set_dir.resolve()) and config["pseudo_round"] == 1
+    assert cli_main(["runs", "--work", str(work)]) == 0
+    assert "oracle_t0.9_c1 (r1)" in capsys.readouterr().out
+    assert cli_main(["pseudo", "--from", "withp", "--data", str(sample_dir), "--work", str(work), "--no-progress",
+                     "min_oof=1", "min_precision=0", "threshold=0.05"]) == 0
+    assert load_pseudo(work / "pseudo/withp_t0.05_c1").round == 2  # labelled by a pseudo-trained run
+
+
+@pytest.mark.slow
+def test_augmented_pseudo_copies_train_only(sample_dir, sample_pseudo, monkeypatch, capsys):
+    work, set_dir = sample_pseudo
+    assert cli_main(["augment", "--scale", "2", "--preset", "light", "--size", "96", "--workers", "1",
+                     "--data", str(sample_dir), "--work", str(work), "--no-progress", "--pseudo", "current"]) == 0
+    aug = work / "aug/light_x2_s0_L96_pseudo-oracle_t0.9_c1"
+    manifest = pd.read_csv(aug / "manifest.csv", dtype={"ID": str})
+    n_pseudo = len(load_pseudo(set_dir).manifest)
+    assert manifest["source_id"].str.startswith(PSEUDO_PREFIX).sum() == 2 * n_pseudo
+    capsys.readouterr()
+    seen = _train_spying(sample_dir, work, "augp", monkeypatch)  # the current AUG set, and the pseudo set it holds
+    assert f"pseudo set: {set_dir.resolve()}" in capsys.readouterr().out
+    copies = {str(aug / "images" / i) for i in manifest.loc[manifest["source_id"].str.startswith(PSEUDO_PREFIX), "ID"]}
+    folds = pd.read_csv(work / "folds.csv", dtype={"ID": str})
+    source = dict(zip([str(aug / "images" / i) for i in manifest["ID"]], manifest["source_id"]))
+    for k in (0, 1):
+        val = set(folds.loc[folds["fold"] == k, "ID"])
+        assert copies <= seen[k] and not ({source[p] for p in seen[k]} & val)
+    assert cli_main(["train", "--model", "tiny", "--data", str(sample_dir), "--work", str(work), "--dry-run",
+                     "--aug", "none", "--pseudo", "none", *FAST]) == 0
+    assert "pseudo-labelled" not in capsys.readouterr().out
+    aug_plain = work / "aug/plain"
+    assert cli_main(["augment", "--scale", "1", "--preset", "light", "--size", "96", "--workers", "1", "--data",
+                     str(sample_dir), "--work", str(work), "--no-progress", "--out", str(aug_plain)]) == 0
+    assert cli_main(["train", "--model", "tiny", "--data", str(sample_dir), "--work", str(work), "--dry-run",
+                     "--aug", str(aug_plain), "--pseudo", set_dir.name, *FAST]) == 2
+    assert "holds no pseudo-labelled copies" in capsys.readouterr().err
