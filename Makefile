@@ -162,9 +162,10 @@ pseudo: install $(DATA_DEP) ## label confident test images with FROM (default: t
 	$(DLCLS) pseudo $(COMMON) $(if $(FROM),--from $(FROM)) $(if $(NAME),--name $(NAME)) $(OVERRIDES) $(ARGS)
 
 OCR_GROUP := 3,4,7,14
-ocr: install $(DATA_DEP) ## OCR text of CLASSES' train images + all test images, and the OCR expert run for CLASSES
-	$(DLCLS) ocr $(COMMON) --classes $(or $(CLASSES),$(OCR_GROUP)) $(if $(NAME),--name $(NAME)) \
-	  $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)
+# one pass reads every train page, its test-like copy and every test page once, and writes both text runs from that
+# one table: the full-class member (ocr-all) and the expert of the confused form family (ocr-3-4-7-14)
+ocr: install $(DATA_DEP) ## OCR every page once -> the full-class text member and the expert for CLASSES (default family)
+	$(DLCLS) ocr $(COMMON) --classes all $(or $(CLASSES),$(OCR_GROUP)) $(if $(WORKERS),--workers $(WORKERS)) $(ARGS)
 
 .PHONY: orient
 orient: install $(DATA_DEP) ## page turn x mirror model from DATA's train pages (WORK/runs/orient-*), its accuracy

@@ -390,7 +390,7 @@ class Oracle:
     def __init__(self, label, probs: dict | None = None):
         self.probs = np.array([(probs or {label: 1.0}).get(lab, 0.0) for lab in LABELS])
 
-    def predict(self, pages):
+    def predict(self, pages, tta=False):
         return np.tile(self.probs / self.probs.sum(), (len(pages), 1))
 
 

@@ -66,6 +66,20 @@ def test_view_as_is_undone_by_upright(label):
         assert not np.array_equal(view_as(x, label), x)
 
 
+def test_tta_maps_each_views_prediction_back_to_the_pages_label():
+    """A model that reads every view right (it answers the view's true label) gives the page's label back from
+    each view, so the 8-view average puts all its mass on the page's label, for every label."""
+    from dl_cls.ocr.orient_data import COMPOSE, tta_average, views
+
+    base = prepare(_asymmetric_page(), 32)
+    for label in range(8):
+        page = view_as(base, label)
+        seen = views(page)
+        truth = [next(k for k in range(8) if np.array_equal(upright(v, k), base)) for v in seen]
+        assert truth == list(COMPOSE[label])  # the composition table is what the views really are
+        np.testing.assert_allclose(tta_average(np.eye(8)[truth]), np.eye(8)[label])
+
+
 def test_corrupted_sample_page_is_brought_upright_by_its_label(sample_dir):
     """End to end on a real corruption: deskewed and turned by its label, the page matches the upright page
     better than in any other of the 8 views."""
@@ -174,6 +188,9 @@ def test_predict_gives_a_probability_row_per_page(tiny_run):
     assert probs.shape == (3, 8) and np.all(probs >= 0)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)
     assert model.predict([]).shape == (0, 8)
+    tta = model.predict(pages, tta=True)
+    assert tta.shape == (3, 8) and not np.allclose(tta, probs)
+    np.testing.assert_allclose(tta.sum(axis=1), 1.0, atol=1e-6)
 
 
 def test_ledger_lists_it_and_the_ensembler_skips_it(tiny_run):

@@ -22,10 +22,13 @@ from dl_cls.testlike import load_testlike_config
 def add_arguments(parser) -> None:
     add_data(parser)
     add_work(parser)
-    parser.add_argument("--classes", default=None,
-                        help="a class group, e.g. 3,4,7,14: OCR only its train images (and every test image), "
-                             "then build the OCR expert for it; 'all': every class, a full-class OCR member")
-    parser.add_argument("--name", default=None, help="expert run name (default: ocr-<classes>)")
+    parser.add_argument("--classes", nargs="+", default=None, metavar="GROUP",
+                        help="class groups, e.g. 3,4,7,14: OCR only their train images (and every test image), "
+                             "then build an OCR expert per group; 'all': every class, a full-class OCR member. "
+                             "Several groups are read once: `--classes all 3,4,7,14` (make ocr) writes the "
+                             "full-class member and the family expert from one pass")
+    parser.add_argument("--name", default=None, help="expert run name, with one group (default: ocr-<classes>, "
+                                                     "ocr-all)")
     parser.add_argument("--no-expert", action="store_true", help="only write the OCR table")
     parser.add_argument("--keywords", default="default",
                         help="title keyword list: 'default' (configs/ocr_keywords.csv), 'none' or a class,keyword CSV")
@@ -55,9 +58,6 @@ def add_arguments(parser) -> None:
                         help="also write every test image to DIR/<file name>: deskewed, turned upright and "
                              "un-mirrored as the OCR decided, an unchanged copy where it read none; a training "
                              "run's test_dir (title-band specialist). Replaces only a DIR dl_cls made for this")
-    parser.add_argument("--testlike-pages", type=int, choices=(0, 1), default=1,
-                        help="1 (default): also read a seeded test-like copy of each train page of the group and "
-                             "predict the expert's OOF on those (what the test looks like); 0: clean pages only")
     parser.add_argument("--testlike-seed", type=int, default=1234, help="seed of those copies (the trainer's default)")
     parser.add_argument("--testlike-config", default=None, metavar="YAML",
                         help="corruption of those copies (default configs/testlike/default.yaml; e.g. the one "
@@ -80,6 +80,24 @@ def parse_classes(text: str | None, num_classes: int) -> list[int] | None:
     return classes
 
 
+def parse_groups(texts: list[str] | None, num_classes: int) -> list[list[int]]:
+    """--classes GROUP [GROUP ...] -> the groups (none: only the table is written), each checked, none twice."""
+    groups = [parse_classes(t, num_classes) for t in texts or []]
+    for text, group in zip(texts or [], groups):
+        if group is None:
+            raise DlClsError(f"--classes {text!r}: an empty group; give class indices such as 3,4,7,14, or all")
+        if set(group) - set(range(num_classes)):
+            raise DlClsError(f"--classes {text}: the data dir has classes 0..{num_classes - 1}")
+    if len({tuple(sorted(g)) for g in groups}) < len(groups):
+        raise DlClsError(f"--classes {' '.join(texts)}: a group is given twice")
+    return groups
+
+
+def read_classes(groups: list[list[int]]) -> list[int] | None:
+    """The classes whose train pages are read: every group's (None: all, when no group is given)."""
+    return sorted({c for g in groups for c in g}) if groups else None
+
+
 def _train_rows(dd, classes):
     return dd.train if classes is None else dd.train[dd.train["target"].isin(classes)]
 
@@ -89,11 +107,10 @@ def _jobs(dd, classes, test_ids, testlike: TestlikePages | None) -> list[Job]:
     return jobs + (testlike.jobs() if testlike else []) + [Job("test", i, str(dd.test_path(i))) for i in test_ids]
 
 
-def _testlike_pages(args, dd, classes) -> TestlikePages | None:
-    """Seeded test-like copies of the group's train pages, as the trainer validates: the expert's OOF is predicted
-    on these, so its blend weight is fitted on what the test looks like."""
-    if args.testlike_pages == 0:
-        return None
+def _testlike_pages(args, dd, classes) -> TestlikePages:
+    """Seeded test-like copies of the group's train pages, as the trainer validates: the expert's OOF is always
+    predicted on these (never on clean pages alone, which flatter it), so its blend weight is fitted on what the
+    test looks like."""
     ids = list(_train_rows(dd, classes)["ID"])
     cfg = load_testlike_config(args.testlike_config) if args.testlike_config else None
     return TestlikePages(tuple(str(dd.train_path(i)) for i in ids), tuple(ids), args.testlike_seed, cfg)
@@ -131,14 +148,17 @@ def _orientation_run(args, dd) -> str | None:
     return str(run)
 
 
-def _check_args(args, dd, classes) -> None:
+def _check_args(args, dd, groups) -> None:
     """Every refusal before the expensive part."""
     if not args.budget > 0:  # 0 would stop every read before it starts: a table of empty rows
         raise DlClsError(f"--budget must be > 0 seconds per image, got {args.budget}")
-    if args.test_from and classes is None:
-        raise DlClsError("--test-from needs --classes (the group whose test images to read)")
-    if args.test_from and len(classes) == dd.num_classes:
+    if args.test_from and len(groups) != 1:
+        raise DlClsError("--test-from needs exactly one --classes group (the group whose test images to read)")
+    if args.test_from and len(groups[0]) == dd.num_classes:
         raise DlClsError("--test-from with --classes all: a full-class member reads every test image; drop it")
+    if args.name and len(groups) > 1:
+        raise DlClsError("--name names one expert; with several --classes groups each gets its default name "
+                         "(ocr-all, ocr-3-4-7-14, ...)")
     if args.write_normalised:
         check_target(args.write_normalised)
 
@@ -147,23 +167,31 @@ def _expert_name(args, classes, num_classes) -> str:
     return args.name or ("ocr-all" if len(classes) == num_classes else "ocr-" + "-".join(map(str, classes)))
 
 
+def _outputs(args, dd, groups) -> list:
+    """The expert run dirs to write, one per group (none with --no-expert); refused before any reading when one
+    exists."""
+    if args.no_expert:
+        return []
+    outs = [run_path(args.work, _expert_name(args, g, dd.num_classes)) for g in groups]
+    for out in outs:
+        if out.exists():
+            raise DlClsError(f"{out} already exists; outputs are never overwritten. Pick another --name.")
+    return outs
+
+
 def run(args) -> int:
     dd = load_data(args.data, label_fixes=args.label_fixes)
-    classes = parse_classes(args.classes, dd.num_classes)
-    if classes is not None and set(classes) - set(range(dd.num_classes)):
-        raise DlClsError(f"--classes {args.classes}: {dd.root}/meta.csv has classes 0..{dd.num_classes - 1}")
-    expert = classes is not None and not args.no_expert
-    out = run_path(args.work, _expert_name(args, classes, dd.num_classes)) if expert else None
-    if out is not None and out.exists():  # fail before the expensive part
-        raise DlClsError(f"{out} already exists; outputs are never overwritten. Pick another --name.")
-    _check_args(args, dd, classes)
+    groups = parse_groups(args.classes, dd.num_classes)
+    outs = _outputs(args, dd, groups)
+    _check_args(args, dd, groups)
+    classes = read_classes(groups)
     test_ids = group_test_ids(args.test_from, args.work, dd, classes) if args.test_from else dd.test_ids
     engine = make_engine(args.engine, args.lang, args.tesseract)
     engine.check()
     settings = ReadSettings(lang=args.lang, title_frac=args.title_frac, all_turns=args.all_turns)
     orient_run = _orientation_run(args, dd)
     root = settings_dir(args.work, engine, settings, args.cache, orient_run)
-    testlike = _testlike_pages(args, dd, classes) if expert else None
+    testlike = _testlike_pages(args, dd, classes) if outs else None
     jobs = _jobs(dd, classes, test_ids, testlike)
     n_tl = len(testlike.ids) if testlike else 0
     print(f"ocr: {len(jobs)} images ({len(jobs) - len(test_ids) - n_tl} train, {n_tl} test-like copies of them, "
@@ -177,12 +205,12 @@ def run(args) -> int:
         counts = write_normalised(args.write_normalised, table, dd, progress=not args.no_progress)
         print(f"wrote {args.write_normalised}: {counts['normalised']} test images normalised, {counts['copied']} "
               f"copied unchanged (not read); use it with dl-cls train ... test_dir={args.write_normalised}")
-    if expert:
+    if outs:
         from dl_cls.ocr.rundir import build_expert_run, describe
 
         info = {"label_fixes": str(args.label_fixes), "ocr_dir": str(root.resolve()), "settings": settings.key(),
                 "stats": stats, "test_from": args.test_from,
                 "testlike": {"seed": args.testlike_seed, "config": args.testlike_config} if testlike else None}
-        summary = build_expert_run(out, table, dd, args.work, classes, args.keywords, info)
-        print(describe(summary, out))
+        for out, group in zip(outs, groups):
+            print(describe(build_expert_run(out, table, dd, args.work, group, args.keywords, info), out))
     return 0

@@ -35,11 +35,20 @@ class EngineTimeout(Exception):
 
 @dataclass
 class OcrText:
-    """What one OCR call read: words in reading order, their confidences (0-100) and line numbers."""
+    """What one OCR call read: words in reading order, their confidences (0-100), line numbers and the top edge of
+    each word's box in pixels of the image read (an engine that gives no boxes leaves `tops` empty)."""
 
     words: list[str] = field(default_factory=list)
     confs: list[float] = field(default_factory=list)
     lines: list[tuple] = field(default_factory=list)
+    tops: list[float] = field(default_factory=list)
+
+    def above(self, y: float) -> "OcrText":
+        """The words whose box starts above `y` (the title band of a page read whole); all of them without boxes."""
+        if len(self.tops) != len(self.words):
+            return self
+        keep = [i for i, top in enumerate(self.tops) if top < y]
+        return OcrText(*([seq[i] for i in keep] for seq in (self.words, self.confs, self.lines, self.tops)))
 
     @property
     def text(self) -> str:
@@ -115,6 +124,7 @@ def parse_tsv(tsv: str) -> OcrText:
         result.words.append(text)
         result.confs.append(float(row["conf"]))
         result.lines.append((row["block_num"], row["par_num"], row["line_num"]))
+        result.tops.append(float(row.get("top") or 0))
     return result
 
 

@@ -53,6 +53,34 @@ def view_as(page: np.ndarray, label: int) -> np.ndarray:
     return turn(out, (360 - orientation) % 360)
 
 
+def _compose_table() -> np.ndarray:
+    """C[L, v]: the label of view_as(x, v) for a page x whose label is L (the 8 poses form a group; found by
+    trying every label on an asymmetric probe instead of deriving the algebra by hand)."""
+    probe = np.arange(6).reshape(2, 3)
+    table = np.zeros((len(LABELS), len(LABELS)), int)
+    for lab in range(len(LABELS)):
+        for v in range(len(LABELS)):
+            seen = view_as(view_as(probe, lab), v)
+            table[lab, v] = next(k for k in range(len(LABELS))
+                                 if (fixed := orient(seen, *LABELS[k])).shape == probe.shape and (fixed == probe).all())
+    return table
+
+
+COMPOSE = _compose_table()
+
+
+def views(x: np.ndarray) -> np.ndarray:
+    """The 8 views of one model input (S, S): view v is view_as(x, v)."""
+    return np.stack([view_as(x, v) for v in range(len(LABELS))])
+
+
+def tta_average(view_probs: np.ndarray) -> np.ndarray:
+    """(8 views, 8 labels) probabilities of the 8 views of one page -> (8,) over the page's own labels: label L of
+    the page is label COMPOSE[L, v] of view v; the views' probabilities of it are averaged."""
+    out = np.array([view_probs[np.arange(len(LABELS)), COMPOSE[lab]].mean() for lab in range(len(LABELS))])
+    return out / out.sum()
+
+
 def prepare(page: np.ndarray, size: int) -> np.ndarray:
     """The model's input: grey uint8 (size, size), the page's long side at `size` and its aspect ratio kept
     (portrait vs landscape is evidence), centred on white paper. Square, so a quarter turn keeps the shape."""

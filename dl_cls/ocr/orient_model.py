@@ -34,7 +34,7 @@ from dl_cls.data.folds import ensure_folds, load_folds, train_table_hash
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, atomic_write_text, write_made_dir
 from dl_cls.lock import Lock
-from dl_cls.ocr.orient_data import LABELS, Example, page_examples, prepare, view_as
+from dl_cls.ocr.orient_data import LABELS, Example, page_examples, prepare, tta_average, view_as, views
 from dl_cls.ocr.table import as_flag
 from dl_cls.procs import default_workers, worker_pool
 from dl_cls.runs import CONFIG_FILE, RunConfig, git_commit, package_versions, read_run_config, run_path, \
@@ -149,12 +149,21 @@ class OrientationModel:
         self.net, self.img_size, self.run_dir = net.eval(), int(img_size), run_dir
         self.labels = list(LABELS)
 
-    def predict(self, pages: list[np.ndarray]) -> np.ndarray:
+    def predict(self, pages: list[np.ndarray], tta: bool = False) -> np.ndarray:
         """Deskewed pages (RGB or grey uint8, any size) -> (N, 8) probabilities, rows summing to 1; column i is
-        LABELS[i], the (orientation, mirrored) to pass to dl_cls.orient.orient."""
+        LABELS[i], the (orientation, mirrored) to pass to dl_cls.orient.orient. `tta`: averaged over the 8 views
+        of each page (8x the work, still a few ms per page)."""
         if len(pages) == 0:
             return np.zeros((0, len(LABELS)))
-        return _probs(self.net, np.stack([prepare(p, self.img_size) for p in pages]))
+        return predict_inputs(self.net, np.stack([prepare(p, self.img_size) for p in pages]), tta)
+
+
+def predict_inputs(net: torch.nn.Module, x: np.ndarray, tta: bool) -> np.ndarray:
+    """(N, S, S) model inputs -> (N, 8) probabilities, with or without the 8-view average."""
+    if not tta:
+        return _probs(net, x)
+    probs = _probs(net, np.concatenate([views(xi) for xi in x])).reshape(len(x), len(LABELS), len(LABELS))
+    return np.stack([tta_average(p) for p in probs])
 
 
 
@@ -164,11 +173,15 @@ def score_table(rows: pd.DataFrame) -> dict:
     class_name): a deskew that left the page near 45 degrees, a strong skew, mirror-only and turn-only errors,
     each class."""
     ok = rows["pred"] == rows["label"]
+    ok_tta = rows["pred_tta"] == rows["label"] if "pred_tta" in rows else None  # the 8-view average
     turn_ok = rows["pred"] % 4 == rows["label"] % 4
     mirror_ok = (rows["pred"] >= 4) == (rows["label"] >= 4)
 
     def acc(mask) -> dict:
-        return {"n": int(mask.sum()), "accuracy": round(float(ok[mask].mean()), 4) if mask.any() else None}
+        out = {"n": int(mask.sum()), "accuracy": round(float(ok[mask].mean()), 4) if mask.any() else None}
+        if ok_tta is not None:
+            out["accuracy_tta"] = round(float(ok_tta[mask].mean()), 4) if mask.any() else None
+        return out
 
     every = pd.Series(True, index=rows.index)
     return {**acc(every), "turn_accuracy": round(float(turn_ok.mean()), 4) if len(rows) else None,
@@ -200,8 +213,10 @@ def holdout(examples: list[Example], dd: DataDir, folds: pd.DataFrame, s: Orient
             raise DlClsError(f"holdout fold {k}: WORK/folds.csv has folds {sorted(set(fold_of.values()))}")
         net = fit(np.stack([e.x_upright for e, h in zip(examples, held) if not h]), s, seed=k + 1)
         test = [e for e, h in zip(examples, held) if h]
-        probs = _probs(net, np.stack([view_as(e.x_upright, e.label) for e in test]))
-        parts.append(_rows(test, probs, {"fold": k, "class_name": [names[e.page_id] for e in test]}))
+        x = np.stack([view_as(e.x_upright, e.label) for e in test])
+        tta = predict_inputs(net, x, tta=True).argmax(1)  # what the reader uses (ReadSettings.orient_tta)
+        parts.append(_rows(test, _probs(net, x), {"fold": k, "class_name": [names[e.page_id] for e in test],
+                                                   "pred_tta": tta}))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -350,6 +365,7 @@ def score_test_images(model: OrientationModel, dd: DataDir, truth_path) -> tuple
             probs = model.predict([page])[0]
             spent += time.perf_counter() - t
             rows.append({"label": label_of(geometry, skew), "pred": int(probs.argmax()),
+                         "pred_tta": int(model.predict([page], tta=True)[0].argmax()),
                          "skew_deg": geometry["skew_deg"],
                          "deskew_error": deskew_error(geometry, skew),
                          "class_name": class_of.get(int(targets[r.ID]), "?") if r.ID in targets else "?"})

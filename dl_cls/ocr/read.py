@@ -5,9 +5,13 @@ Tesseract's own orientation detection (psm 0) was right only ~30% of the time on
 and cannot see mirroring; choosing among candidate poses by OCR confidence was right on only 61% of real dense
 Korean train pages (an upside-down or mirrored page still yields confident garbage) and cost a title read per
 candidate. So the pose comes from the orientation model trained on the user's own train pages
-(dl_cls.ocr.orient_model): when it is sure, that one pose is read (title band, then page: 2 engine calls); when it
-is unsure, its likeliest 2-3 poses are read on their title band and the most confident reading wins. Without a
-model (--orientation ocr) the text-direction test (dl_cls.orient) leaves the 4 candidates the OCR decides among.
+(dl_cls.ocr.orient_model): when it is sure, that one pose is read; when it is unsure, its likeliest 2-3 poses are
+read and the most confident reading wins. Without a model (--orientation ocr) the text-direction test
+(dl_cls.orient) leaves the 4 candidates the OCR decides among.
+
+Since reader version 4 a pose costs one engine call: the page is read whole and its title is the words whose boxes
+start in the title band (the title band read on its own was a second call and a second model load; measured in
+bench/ocr_speed.py).
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ import numpy as np
 from dl_cls.ocr.engine import EngineTimeout, OcrEngine, OcrText, preprocess
 from dl_cls.orient import candidates, orient
 
-READER_VERSION = 3  # bump when a change here changes what is read (it is part of the cache key)
+READER_VERSION = 4  # bump when a change here changes what is read (it is part of the cache key)
 
 
 @dataclass(frozen=True)
@@ -36,7 +40,10 @@ class ReadSettings:
     keep_conf: float = 30.0  # words below this are dropped from the text (table rules read as | I l ...)
     all_turns: bool = False  # 8 candidates instead of the 4 the text-direction test leaves
     orient_sure: float = 0.9  # the orientation model's pick alone is read from this probability on
+    orient_tta: bool = True  # the orientation model averages the 8 views of the page (sample test: 90.9 -> 92.9%)
     binarise: bool = True  # background-normalise + adaptive threshold before the engine (else tesseract's own)
+    one_call: bool = True  # one engine call per pose: the title is the page reading's words in the title band
+    max_side: int = 2000  # the page is read at most this long (pixels, after the upscale)
 
     def key(self) -> dict:
         return {**asdict(self), "reader_version": READER_VERSION}
@@ -97,7 +104,7 @@ def _poses(upright: np.ndarray, text_cands: list, orienter, sure: float) -> list
     Without a model: the text-direction candidates."""
     if orienter is None:
         return text_cands
-    probs = orienter.predict([upright])[0]
+    probs = orienter.predict([upright], tta=s.orient_tta)[0]
     order = np.argsort(-probs, kind="stable")
     picked = [int(order[0])]
     while probs[picked].sum() < sure and len(picked) < 3:
@@ -105,30 +112,59 @@ def _poses(upright: np.ndarray, text_cands: list, orienter, sure: float) -> list
     return [tuple(orienter.labels[i]) for i in picked]
 
 
+def work_scale(shape, s: ReadSettings) -> float:
+    """The scale the page is read at: `upscale`, but never past `max_side` pixels on the long side (an 8000 px
+    photo is brought down before deskewing, which would otherwise take minutes and gigabytes)."""
+    return min(s.upscale, s.max_side / max(shape[:2]))
+
+
 def read_document(img: np.ndarray, engine: OcrEngine, s: ReadSettings, budget_s: float = 60.0,
                   orienter=None) -> dict:
     """One table row (orientation, mirrored, skew_deg, n_chars, mean_conf, title, text) plus `note`:
-    'ok', or 'budget' when the time budget ran out (the row then holds what was read by then).
-    `orienter`: the orientation model (dl_cls.ocr.orient_model), whose sure pick is the only pose read."""
+    'ok', or 'budget' when the time budget ran out (the row then holds what was read by then; the budget covers
+    deskewing and the pose model too). `orienter`: the orientation model (dl_cls.ocr.orient_model), whose sure
+    pick is the only pose read."""
     deadline = Deadline(budget_s)
-    # upscale once, before deskewing: rotating the small page would blur its thin strokes further
-    skew, upright, cands = candidates(upscaled_grey(img, s.upscale), all_turns=s.all_turns)
-    cands = _poses(upright, cands, orienter, s.orient_sure)
-    row = dict(orientation=0, mirrored=False, skew_deg=round(skew, 2), n_chars=0, mean_conf=0.0, title="", text="",
-               note="ok")
-    best, title = cands[0], OcrText()
+    row = dict(orientation=0, mirrored=False, skew_deg=0.0, n_chars=0, mean_conf=0.0, title="", text="", note="ok")
+    title = page = OcrText()
     try:
-        if len(cands) > 1:  # the OCR decides among them: the most confident title reading wins
-            best, title = _best_title(upright, cands, engine, s, deadline)
-        else:
-            title = engine.read(_prepared(title_band(orient(upright, *best), s.title_frac), s), s.title_psm,
-                                deadline.left())
+        # scale once, before deskewing: rotating the small page would blur its thin strokes further
+        skew, upright, cands = candidates(upscaled_grey(img, work_scale(img.shape, s)), all_turns=s.all_turns)
+        row["skew_deg"] = round(skew, 2)
+        deadline.left()
+        cands = _poses(upright, cands, orienter, s.orient_sure)
+        read = _read_one_call if s.one_call else _read_two_calls
+        best, title, page = read(upright, cands, engine, s, deadline)
         row.update(orientation=best[0], mirrored=best[1])
-        page = engine.read(_prepared(orient(upright, *best), s), s.page_psm, deadline.left())
     except EngineTimeout:
         row["note"] = "budget"
-        page = OcrText()
     return _fill(row, _kept(title, s.keep_conf), _kept(page, s.keep_conf), s.min_conf)
+
+
+def _read_one_call(upright, cands, engine, s: ReadSettings, deadline) -> tuple[tuple, OcrText, OcrText]:
+    """Each candidate pose read whole, once (one engine call; the title is the words boxed in the title band);
+    the most confident reading wins. A sure pose model leaves one candidate: one call per page."""
+    best = None
+    for pose in cands:
+        page_img = orient(upright, *pose)
+        page = engine.read(_prepared(page_img, s), s.page_psm, deadline.left())
+        score = reading_score(page)
+        if best is None or score > best[0]:
+            best = (score, pose, page.above(page_img.shape[0] * s.title_frac), page)
+    return best[1], best[2], best[3]
+
+
+def _read_two_calls(upright, cands, engine, s: ReadSettings, deadline) -> tuple[tuple, OcrText, OcrText]:
+    """The reader before version 4 (kept for bench/ocr_speed.py): the title band read on its own (the most
+    confident of the candidates' title readings wins), then the winner's page."""
+    if len(cands) > 1:
+        best, title = _best_title(upright, cands, engine, s, deadline)
+    else:
+        best = cands[0]
+        title = engine.read(_prepared(title_band(orient(upright, *best), s.title_frac), s), s.title_psm,
+                            deadline.left())
+    page = engine.read(_prepared(orient(upright, *best), s), s.page_psm, deadline.left())
+    return best, title, page
 
 
 def _best_title(upright, cands, engine, s: ReadSettings, deadline) -> tuple[tuple, OcrText]:
