@@ -311,3 +311,8 @@ def write_image(path, rgb: np.ndarray, quality: int = 95) -> None:
     """Write an RGB image atomically; the format follows the file suffix."""
     path = Path(path)
     atomic_write_bytes(path, encode_image(rgb, path.suffix, quality))
+
+
+def as_flag(value) -> bool:
+    """A bool column of an OCR or truth table as it comes: a bool in memory, True/False (or 1/0) text in a CSV."""
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "1.0")

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,12 +16,12 @@ from builders import make_data, make_run, noisy_probs
 
 from dl_cls.cli import main
 from dl_cls.data.sample import SIZE, render
-from dl_cls.errors import DlClsError
+from dl_cls.errors import DataError, DlClsError
 from dl_cls.ocr.engine import EngineMissing, OcrText, TesseractEngine, parse_tsv
 from dl_cls.ocr.expert import fuzzy_in, learn_keywords, rule_class, title_key
 from dl_cls.ocr.orient_data import LABELS
 from dl_cls.ocr.read import ReadSettings, read_document
-from dl_cls.ocr.table import Job, ReadContext, TestlikePages, cached_row, entry_path, read_all
+from dl_cls.ocr.table import Job, ReadContext, TestlikePages, _read_all, cached_row, entry_path, read_all
 from dl_cls.orient import normalise, orient, rotate_any, text_direction
 
 GROUP = [3, 4, 7, 14]
@@ -172,6 +174,41 @@ def test_a_changed_image_is_read_again(tmp_path):
     assert json.loads(entry_path(root, jobs[0]).read_text())["row"]["ID"] == "img0.png"
 
 
+def test_every_bad_image_is_named_before_any_reading(tmp_path):
+    """Issue 24: ocr found bad images mid-run, one at a time."""
+    jobs, engine = _jobs(tmp_path), FakeEngine()
+    Path(jobs[0].path).write_bytes(b"")
+    Path(jobs[2].path).write_bytes(b"not a png")
+    with pytest.raises(DataError) as err:
+        read_all(jobs, ReadContext(engine, ReadSettings(upscale=1.0), 30, str(tmp_path / "c")), 1, progress=False)
+    assert len(err.value.problems) == 2 and "img0.png" in str(err.value) and "img2.png" in str(err.value)
+    assert engine.calls == 0
+
+
+def test_a_second_reader_of_one_cache_waits_and_reuses_the_first_ones_readings(tmp_path, capsys):
+    """Issue 24: two ocr commands on one --cache both read every page."""
+    import threading
+
+    from dl_cls.lock import Lock
+
+    jobs, root = _jobs(tmp_path), tmp_path / "cache"
+    first, second = FakeEngine(), FakeEngine()
+    settings = ReadSettings(upscale=1.0)
+    root.mkdir()
+    holder = Lock(root, "test").acquire()  # the first command, still reading
+    done = []
+    t = threading.Thread(target=lambda: done.append(
+        read_all(jobs, ReadContext(second, settings, 30, str(root)), 1, progress=False)))
+    t.start()
+    t.join(1.5)
+    assert t.is_alive() and second.calls == 0  # waiting, not reading
+    read_all_rows = _read_all(jobs, ReadContext(first, settings, 30, str(root)), 1, progress=False)
+    holder.release()
+    t.join(30)
+    assert not t.is_alive() and read_all_rows[1]["read"] == 3 and done[0][1]["cached"] == 3 and second.calls == 0
+    assert "waiting for it to end" in capsys.readouterr().out
+
+
 def test_time_budget_keeps_what_was_read():
     class Slow(FakeEngine):
         def read(self, image, psm, timeout=None):
@@ -181,6 +218,25 @@ def test_time_budget_keeps_what_was_read():
 
     row = read_document(render(4, 96, np.random.default_rng(0)), Slow(), ReadSettings(upscale=1.0), budget_s=5)
     assert row["note"] == "budget" and row["n_chars"] == 0 and row["text"] == ""
+
+
+def test_a_huge_image_is_read_scaled_down_and_the_budget_covers_the_deskew():
+    """Issue 24 fault 8: an 8000 px photo took 170 s and 1.2 GB before the engine started (deskewing it at x2).
+    It is brought to the reader's max_side first; a budget spent before the engine says so and reads nothing."""
+    class Shapes(FakeEngine):
+        shapes: list = []
+
+        def read(self, image, psm, timeout=None):
+            self.shapes.append(image.shape)
+            return super().read(image, psm, timeout)
+
+    page = cv2.resize(render(4, 200, np.random.default_rng(0)), (8000, 6000), interpolation=cv2.INTER_NEAREST)
+    engine = Shapes()
+    row = read_document(page, engine, ReadSettings(max_side=1000), budget_s=60)
+    assert row["note"] == "ok" and engine.shapes and max(max(s) for s in engine.shapes) <= 1000 * 1.05
+    engine.shapes.clear()
+    row = read_document(page, engine, ReadSettings(max_side=1000), budget_s=1e-6)
+    assert row["note"] == "budget" and engine.shapes == []
 
 
 # ------------------------------------------------------------------------------------------ keywords

@@ -193,6 +193,21 @@ def test_predict_gives_a_probability_row_per_page(tiny_run):
     np.testing.assert_allclose(tta.sum(axis=1), 1.0, atol=1e-6)
 
 
+def test_a_cut_model_file_is_one_line_saying_to_retrain(tiny_run, tmp_path):
+    """Issue 24: a truncated model.pt ended in torch's long message (dl-cls ocr and orient now load it before
+    announcing the run as reused)."""
+    import shutil
+
+    work = tmp_path / "work"
+    shutil.copytree(tiny_run[0], work)
+    run = work / "runs" / tiny_run[1].name
+    data = (run / "model.pt").read_bytes()
+    (run / "model.pt").write_bytes(data[: len(data) // 3])
+    with pytest.raises(DlClsError, match="damaged or cut") as err:
+        load_orientation(run)
+    assert "\n" not in str(err.value) and f"delete {run}" in str(err.value)
+
+
 def test_ledger_lists_it_and_the_ensembler_skips_it(tiny_run):
     from dl_cls.ensemble.discover import discover
     from dl_cls.runstate import list_runs

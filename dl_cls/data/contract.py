@@ -292,7 +292,7 @@ def inspect_image(path: Path) -> tuple[tuple[int, int, str] | None, str | None]:
         return None, f"{path}: not a readable image ({exc})"
 
 
-def _inspect_all(paths: list[Path]) -> list[tuple[tuple[int, int, str] | None, str | None]]:
+def inspect_images(paths: list[Path]) -> list[tuple[tuple[int, int, str] | None, str | None]]:
     # PIL releases the GIL while decoding, so threads give a real speed-up here.
     with ThreadPoolExecutor(max_workers=4) as pool:
         return list(pool.map(inspect_image, paths))
@@ -323,7 +323,7 @@ def check_data(root, label_fixes="default", progress: bool = False) -> CheckRepo
     test_ids = dd.test_ids if dd else _listed_ids(root / "sample_submission.csv")
     for split, ids in (("train", train_ids), ("test", test_ids)):
         paths = [root / split / i for i in ids if (root / split / i).exists()]
-        results = _inspect_all(paths)
+        results = inspect_images(paths)
         problems.extend(p for _, p in results if p)
         good = [info for info, _ in results if info]
         lines.append(f"{split} images: {len(ids)} listed, {len(good)} readable; {_size_stats(good)}")

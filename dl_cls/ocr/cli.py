@@ -135,15 +135,17 @@ def _orientation_run(args, dd) -> str | None:
     """The orientation model's run dir (trained now when this data dir and split have none), or None."""
     if args.orientation != "model":
         return None
-    from dl_cls.ocr.orient_model import train_orientation
+    from dl_cls.ocr.orient_model import load_orientation, train_orientation
 
     try:
         run = train_orientation(dd, args.work, testlike=args.testlike_config, label_fixes=args.label_fixes, log=print)
     except DlClsError as exc:  # e.g. too few pages for the default 5 folds
         raise DlClsError(f"orientation model: {exc}; make the folds first (dl-cls folds --n-folds 3) or let the OCR "
                          "choose the pose (--orientation ocr)") from None
+    load_orientation(run)  # a damaged model.pt is named here, before it is announced or sent to the workers
     held = (json.loads((run / "summary.json").read_text(encoding="utf-8")).get("holdout") or {})
-    score = f" (held-out: {held['accuracy']:.1%} of {held['n']} test-like train pages)" if held else ""
+    tta = f", {held['accuracy_tta']:.1%} averaged over its 8 views as the reader uses it" if held.get("accuracy_tta") else ""
+    score = f" (held-out: {held['accuracy']:.1%} of {held['n']} test-like train pages{tta})" if held else ""
     print(f"orientation model: {run}{score}; `dl-cls orient` prints its errors by cause and class", flush=True)
     return str(run)
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dl_cls.io import check_made, made_dir_target, read_image, write_image, write_made_dir
-from dl_cls.ocr.table import as_flag
+from dl_cls.io import as_flag, check_made, made_dir_target, read_image, write_image, write_made_dir
 from dl_cls.orient import normalise
 from dl_cls.progress import Progress
 

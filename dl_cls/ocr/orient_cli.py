@@ -70,6 +70,7 @@ def run(args) -> int:
     t0 = time.time()
     reused = is_finished(orientation_run_dir(dd, args.work, s, args.testlike, args.label_fixes))
     run_dir = train_orientation(dd, args.work, s, testlike=args.testlike, label_fixes=args.label_fixes, log=print)
+    model = load_orientation(run_dir)  # a damaged model.pt is named before anything is announced
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     print(f"orientation model {run_dir} ({'reused' if reused else 'trained'}; {read_run_config(run_dir).model_config}"
           f" at {summary['img_size']} px, {summary['epochs']} epochs, {summary['examples']} examples; trained in "
@@ -78,7 +79,7 @@ def run(args) -> int:
         _print_score(f"held-out folds {summary['holdout_folds']} (test-like corrupted train pages)", summary["holdout"])
     truth = dd.root / TRUTH_FILE
     if truth.is_file():
-        score, ms = score_test_images(load_orientation(run_dir), dd, truth)
+        score, ms = score_test_images(model, dd, truth)
         _print_score(f"test images ({TRUTH_FILE})", score)
         print(f"  inference {ms:.1f} ms/page on one thread (deskewed page in, probabilities out)")
     print(f"seconds: {time.time() - t0:.1f}")

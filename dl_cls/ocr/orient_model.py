@@ -32,10 +32,9 @@ import torch.nn.functional as F
 from dl_cls.data.contract import DataDir
 from dl_cls.data.folds import ensure_folds, load_folds, train_table_hash
 from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_csv, atomic_write_text, write_made_dir
+from dl_cls.io import as_flag, atomic_write_csv, atomic_write_text, write_made_dir
 from dl_cls.lock import Lock
 from dl_cls.ocr.orient_data import LABELS, Example, page_examples, prepare, tta_average, view_as, views
-from dl_cls.ocr.table import as_flag
 from dl_cls.procs import default_workers, worker_pool
 from dl_cls.runs import CONFIG_FILE, RunConfig, git_commit, package_versions, read_run_config, run_path, \
     split_hash, write_run_config
@@ -336,8 +335,10 @@ def load_orientation(run_dir) -> OrientationModel:
     net = _net(config.get("model"))
     try:
         net.load_state_dict(torch.load(run_dir / WEIGHTS, map_location="cpu", weights_only=True))
-    except (OSError, RuntimeError) as exc:
-        raise DlClsError(f"{run_dir / WEIGHTS}: cannot load the orientation model ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds (RuntimeError, EOFError, UnpicklingError)
+        first = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else type(exc).__name__
+        raise DlClsError(f"{run_dir / WEIGHTS}: the orientation model is damaged or cut ({first}); delete "
+                         f"{run_dir} and run again to retrain it (dl-cls orient)") from None
     return OrientationModel(net, int(config.get("img_size")), run_dir)
 
 

@@ -20,8 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dl_cls.errors import DlClsError
+from dl_cls.data.contract import inspect_images
+from dl_cls.errors import DataError, DlClsError
 from dl_cls.io import atomic_write_csv, atomic_write_text, read_image
+from dl_cls.lock import Lock, is_held
 from dl_cls.procs import worker_pool
 from dl_cls.progress import Progress
 from dl_cls.testlike import TestlikeConfig, testlike_copy
@@ -146,11 +148,40 @@ def read_one(job: Job) -> dict:
     return row
 
 
+CACHE_WAIT_S = 24 * 3600  # a second command on one cache waits for the first as long as a long pass may take
+
+
+def _cache_lock(root: Path) -> Lock:
+    """One reader per cache dir: a second `dl-cls ocr` on the same pages and settings waits, then takes what the
+    first wrote instead of reading every page again."""
+    root.mkdir(parents=True, exist_ok=True)
+    lock = Lock(root, f"OCR cache {root}")
+    if is_held(lock.path):
+        print(f"another dl-cls ocr is reading into {root}: waiting for it to end, then its readings are reused",
+              flush=True)
+    return lock.acquire(wait_s=CACHE_WAIT_S)
+
+
+def check_images(jobs: list[Job]) -> None:
+    """Every image to read decodes (as check-data checks them): all bad ones named at once, before any reading."""
+    paths = sorted({Path(j.path) for j in jobs})
+    problems = [problem for _, problem in inspect_images(paths) if problem]
+    if problems:
+        raise DataError(problems, "images that cannot be read (fix or remove them, then run dl-cls ocr again)")
+
+
 def read_all(jobs: list[Job], ctx: ReadContext, workers: int, progress: bool = True) -> tuple[pd.DataFrame, dict]:
     """Rows of every job, from the cache where possible; the rest read in `workers` processes."""
     root = Path(ctx.root)
+    with _cache_lock(root):
+        return _read_all(jobs, ctx, workers, progress)
+
+
+def _read_all(jobs: list[Job], ctx: ReadContext, workers: int, progress: bool) -> tuple[pd.DataFrame, dict]:
+    root = Path(ctx.root)
     rows = {j: cached_row(root, j) for j in jobs}
     todo = [j for j, r in rows.items() if r is None]
+    check_images(todo)
     stats = {"images": len(jobs), "cached": len(jobs) - len(todo), "read": len(todo), "budget_hit": 0}
     bar = Progress(len(todo), "ocr", "img", enabled=progress)  # a bar in a terminal, a few lines in a log
     if todo:
@@ -192,8 +223,3 @@ def read_table(path) -> pd.DataFrame:
         raise DlClsError(f"{path}: line {int(dup.to_numpy().argmax()) + 2}: ID {df['ID'][dup].iloc[0]} appears twice")
     df["n_chars"] = pd.to_numeric(df["n_chars"], errors="coerce").fillna(0).astype(int)
     return df.reindex(columns=list(df.columns) + [c for c in TRUTH if c not in df.columns])
-
-
-def as_flag(value) -> bool:
-    """A bool column of an OCR or truth table as it comes: a bool in memory, True/False (or 1/0) text in a CSV."""
-    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "1.0")
