@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
@@ -96,21 +98,57 @@ def load_folds(work_dir, dd: DataDir | None = None) -> pd.DataFrame:
         raise DlClsError(f"{path} not found: run `dl-cls folds` (or `make folds`) first")
     cut = _cut_short(path)
     folds = pd.DataFrame(columns=["ID", "fold"]) if cut == "empty file" else \
-        read_csv(path, dtype={"ID": str}, keep_default_na=False)
+        read_csv(path, dtype=str, keep_default_na=False)
     if list(folds.columns) != ["ID", "fold"]:
         raise DataError([f"{path}: columns must be ID,fold; found {','.join(map(str, folds.columns))}"])
-    bad = [i for i, v in enumerate(folds["fold"]) if not str(v).strip().isdigit()]
-    if bad and not (cut and bad == [len(folds) - 1]):
-        i = bad[0]
-        raise DlClsError(f"{path}: line {i + 2}: fold {folds['fold'].iloc[i]!r} is not a fold number (0, 1, ...); "
-                         f"{len(bad)} such line(s)" + _REGENERATE)
+    _check_fold_numbers(path, folds, cut)
     if cut or folds.empty:
         raise DlClsError(f"{path}: {cut or 'no rows'}" + _REGENERATE)
-    folds["fold"] = folds["fold"].astype(int)
+    folds["fold"] = folds["fold"].str.strip().astype(int)
+    n_folds = _check_split(path, folds)
     if dd is not None:
-        _check_ids(path, folds, dd)
+        _check_ids(path, folds, dd)  # first: rows cut at a line boundary are named as such, not as an empty fold
         folds = folds.set_index("ID").loc[dd.train["ID"]].reset_index()
+    _check_no_empty_fold(path, folds, n_folds)
     return folds
+
+
+def _check_fold_numbers(path: Path, folds: pd.DataFrame, cut: str | None) -> None:
+    """Every fold is a plain number (0, 1, ...); the last line of a cut file is left to the cut-short message."""
+    bad = [i for i, v in enumerate(folds["fold"]) if not re.fullmatch(r"[0-9]+", str(v).strip())]
+    if bad and not (cut and bad == [len(folds) - 1]):
+        i = bad[0]
+        raise DlClsError(f"{path}: line {i + 2}: fold {str(folds['fold'].iloc[i])!r} is not a fold number (0, 1, "
+                         f"...), ID {folds['ID'].iloc[i]}; {len(bad)} such line(s)" + _REGENERATE)
+
+
+def _check_split(path: Path, folds: pd.DataFrame) -> int:
+    """Each ID once, and only the folds of the split (folds.json's n_folds): an edited row would otherwise train
+    on the last of two folds, or plan a fold of one image. Returns the split's number of folds."""
+    dup = folds["ID"][folds["ID"].duplicated(keep=False)]
+    if len(dup):
+        first = dup.iloc[0]
+        lines = [str(i + 2) for i in dup.index[dup == first]]
+        times = "twice" if len(lines) == 2 else f"{len(lines)} times"
+        raise DlClsError(f"{path}: ID {first} is listed {times} (lines {' and '.join(lines)}); "
+                         f"{dup.nunique()} such ID(s)" + _REGENERATE)
+    n_folds = _read_settings(path.parent / SETTINGS_FILE).get("n_folds")
+    where = f"folds.json: n_folds={n_folds}" if isinstance(n_folds, int) else "the folds it has"
+    if not isinstance(n_folds, int):
+        n_folds = folds["fold"].nunique()
+    outside = np.flatnonzero(folds["fold"].to_numpy() >= n_folds)
+    if len(outside):
+        i = outside[0]
+        raise DlClsError(f"{path}: line {i + 2}: fold {folds['fold'].iloc[i]} is not a fold of this split ({where}, "
+                         f"folds 0..{n_folds - 1}), ID {folds['ID'].iloc[i]}; {len(outside)} such line(s)"
+                         + _REGENERATE)
+    return n_folds
+
+
+def _check_no_empty_fold(path: Path, folds: pd.DataFrame, n_folds: int) -> None:
+    empty = sorted(set(range(n_folds)) - set(folds["fold"]))
+    if empty:
+        raise DlClsError(f"{path}: fold(s) {', '.join(map(str, empty))} of the {n_folds} have no ID" + _REGENERATE)
 
 
 _REGENERATE = ("; regenerate it with `dl-cls folds --force` (the --seed and --n-folds in folds.json give the same "
