@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import yaml
 
 from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_text
+from dl_cls.io import atomic_write_text, read_text
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -112,15 +112,18 @@ def _build(cls: type[T], data: dict, where: str) -> T:
         raise DlClsError(f"{where or cls.__name__}: {exc}") from None
 
 
-def read_yaml_mapping(path: str | Path) -> dict:
-    """A YAML file whose top level is a mapping (empty file: {}); every problem names the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise DlClsError(f"config file {path} not found")
+def read_yaml(path: str | Path, missing: str = "file not found"):
+    """The YAML document of a file a user can point at (read and decoded by io.read_text); every problem is one
+    DlClsError naming the file."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return yaml.safe_load(read_text(path, missing))
     except yaml.YAMLError as exc:
         raise DlClsError(f"{path}: not valid YAML: {exc}") from None
+
+
+def read_yaml_mapping(path: str | Path) -> dict:
+    """A YAML file whose top level is a mapping (empty file: {}); every problem names the file."""
+    data = read_yaml(path, "config file not found") or {}
     if not isinstance(data, dict):
         raise DlClsError(f"{path}: expected a mapping at the top level")
     return data

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import json
 import logging
 import os
@@ -63,15 +64,35 @@ def atomic_write_csv(df: pd.DataFrame, path, float_format: str | None = None) ->
     atomic_write_text(path, df.to_csv(index=False, float_format=float_format))
 
 
-def read_csv(path, missing: str = "file not found", **kwargs) -> pd.DataFrame:
-    """pd.read_csv where every failure is one DlClsError naming the file (IDs are always read as text)."""
-    kwargs.setdefault("dtype", {"ID": str})
+def read_text(path, missing: str = "file not found") -> str:
+    """The text of a file a user can point at (a YAML config, a CSV, a JSON): the one place its bytes are read and
+    decoded, so a missing file, a directory or bytes that are not UTF-8 are one DlClsError naming the file, never a
+    traceback. A UTF-8 byte-order mark (spreadsheet exports) is dropped."""
+    path = Path(path)
     try:
-        return pd.read_csv(path, **kwargs)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise DlClsError(f"{path}: {missing}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise DlClsError(f"{path}: not a readable CSV ({exc})") from exc
+    except IsADirectoryError:
+        raise DlClsError(f"{path}: is a directory; give a file") from None
+    except OSError as exc:
+        raise DlClsError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DlClsError(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); save it "
+                         "as UTF-8") from None
+
+
+def read_csv(path, missing: str = "file not found", **kwargs) -> pd.DataFrame:
+    """pd.read_csv where every failure is one DlClsError naming the file (IDs are always read as text); the bytes
+    are read and decoded by read_text."""
+    kwargs.setdefault("dtype", {"ID": str})
+    text = read_text(path, missing)
+    try:
+        return pd.read_csv(io.StringIO(text), **kwargs)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DlClsError(f"{path}: not a readable CSV ({exc})") from None
 
 
 def create_run_dir(path) -> Path:

@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 from sklearn.metrics import f1_score
 
-from dl_cls.config import load_config
+from dl_cls.config import load_config, read_yaml
 from dl_cls.data.contract import DataDir, load_data
 from dl_cls.errors import DataError, DlClsError
 from dl_cls.io import atomic_write_text, read_csv
@@ -170,10 +170,7 @@ def read_run_config(run_dir) -> RunConfig:
     path = Path(run_dir) / CONFIG_FILE
     if not path.is_file():
         raise DlClsError(f"{path} not found: {run_dir} is not a run dir")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise DlClsError(f"{path}: cannot read config ({exc})") from exc
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise DlClsError(f"{path}: not a run config (expected a mapping with data_dir, num_classes, classes)")
     return RunConfig.from_dict(data, path)

@@ -14,10 +14,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from dl_cls.augment.ops import Op, param_problems
-from dl_cls.config import CONFIG_DIR
+from dl_cls.config import CONFIG_DIR, read_yaml
 from dl_cls.errors import DlClsError
 
 PRESET_DIR = CONFIG_DIR / "augment"
@@ -66,11 +64,8 @@ def load_preset(name_or_path: str, build: bool = True) -> Preset:
     """The preset, its keys, ops and every op's param names checked (even with build=False); build=True also
     constructs the ops."""
     path = preset_path(name_or_path)
-    raw = path.read_bytes()
-    try:
-        doc = yaml.safe_load(raw) or {}
-    except yaml.YAMLError as exc:
-        raise DlClsError(f"{path}: not valid YAML: {exc}") from None
+    doc = read_yaml(path) or {}
+    raw = path.read_bytes()  # the preset's hash is over its bytes, as augment sets record it
     problems = []
     if not isinstance(doc, dict):
         raise DlClsError(f"{path}: expected a mapping with keys {sorted(_TOP_KEYS)}")

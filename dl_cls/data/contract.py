@@ -17,6 +17,7 @@ from PIL import Image
 
 from dl_cls.config import CONFIG_DIR
 from dl_cls.errors import DataError, DlClsError
+from dl_cls.io import read_csv
 
 log = logging.getLogger("dl_cls")
 
@@ -83,9 +84,9 @@ def _read_csv(path: Path, columns: list[str], problems: list[str]) -> pd.DataFra
         problems.append(f"{path}: file missing")
         return None
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        problems.append(f"{path}: not a readable CSV ({exc})")
+        df = read_csv(path, dtype=str, keep_default_na=False)
+    except DlClsError as exc:  # not UTF-8, not a CSV: one problem among the others found
+        problems.append(str(exc))
         return None
     missing = [c for c in columns if c not in df.columns]
     if missing:

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from dl_cls.data.contract import DataDir
-from dl_cls.errors import DataError
-from dl_cls.io import atomic_write_csv
+from dl_cls.errors import DataError, DlClsError
+from dl_cls.io import atomic_write_csv, read_csv
 
 MAX_LISTED = 10  # rows named per kind of fault; the count is always given
 
@@ -30,11 +30,9 @@ def check_submission(sub, dd: DataDir) -> list[str]:
     where = str(sub) if isinstance(sub, (str, Path)) else "submission"
     if isinstance(sub, (str, Path)):
         try:
-            sub = pd.read_csv(sub, dtype=str, keep_default_na=False)
-        except FileNotFoundError:
-            return [f"{where}: file not found"]
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            return [f"{where}: not a readable CSV ({exc})"]
+            sub = read_csv(sub, dtype=str, keep_default_na=False)
+        except DlClsError as exc:  # missing, not UTF-8, not a CSV
+            return [str(exc)]
     else:
         sub = sub.astype(str)
     if list(sub.columns) != ["ID", "target"]:

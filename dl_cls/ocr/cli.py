@@ -163,6 +163,8 @@ def _check_args(args, dd, groups) -> None:
                          "(ocr-all, ocr-3-4-7-14, ...)")
     if args.write_normalised:
         check_target(args.write_normalised)
+    if args.testlike_config:  # read now even where unused (--no-expert): a wrong file is named before any page
+        load_testlike_config(args.testlike_config)
 
 
 def _expert_name(args, classes, num_classes) -> str:

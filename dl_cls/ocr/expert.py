@@ -23,6 +23,7 @@ from sklearn.pipeline import make_pipeline
 
 from dl_cls.config import CONFIG_DIR
 from dl_cls.errors import DlClsError
+from dl_cls.io import read_csv
 from dl_cls.runs import prob_columns
 
 DEFAULT_KEYWORDS = CONFIG_DIR / "ocr_keywords.csv"
@@ -65,10 +66,7 @@ def load_keyword_file(spec, classes) -> pd.DataFrame:
     path = DEFAULT_KEYWORDS if spec == "default" else Path(spec)
     if spec == "default" and not path.is_file():
         return pd.DataFrame(columns=["class", "keyword", "source"])
-    try:
-        df = pd.read_csv(path, dtype={"keyword": str}, comment="#")
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise DlClsError(f"{path}: cannot read the keyword list ({exc})") from exc
+    df = read_csv(path, "keyword list not found", dtype={"keyword": str}, comment="#")
     if not {"class", "keyword"} <= set(df.columns):
         raise DlClsError(f"{path}: needs columns class,keyword (has {', '.join(map(str, df.columns))})")
     bad = pd.to_numeric(df["class"], errors="coerce").isna() | df["keyword"].isna()
