@@ -49,6 +49,13 @@ def _check_preview_out(out: Path) -> None:
         raise DlClsError(f"--out {out} already exists; it is never overwritten (pass another --out)")
 
 
+def _check_preview_counts(args) -> None:
+    """Counts that would make no sheet (or a traceback deep in the drawing) are refused before any work."""
+    for flag, value, low in (("--n", args.n, 1), ("--copies", args.copies, 1), ("--tile", args.tile, 16)):
+        if value < low:
+            raise DlClsError(f"{flag} must be >= {low}, got {value}")
+
+
 def run(args) -> int:
     from dl_cls.augment.preset import format_preset, load_preset
 
@@ -62,6 +69,7 @@ def run(args) -> int:
         from dl_cls.augment.preview import preview_sheet
         from dl_cls.viz import save_png
 
+        _check_preview_counts(args)
         preset = load_preset(args.preview)
         if args.out:
             _check_preview_out(Path(args.out))
