@@ -109,7 +109,6 @@ def _part_of_split(run_dir: Path, config: RunConfig, done: list[int]) -> str:
     split = config.folds or done
     rest = ",".join(str(k) for k in split if k not in done)
     what = f"fold{'s' if len(done) > 1 else ''} {','.join(map(str, done))} of {len(split)} finished"
-    # short: the printed ledger shows 60 characters of it
     return f"{what}; complete: make train RESUME={run_dir.name} FOLDS={rest}" if rest else what
 
 

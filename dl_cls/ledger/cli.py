@@ -55,12 +55,17 @@ def ledger(work) -> pd.DataFrame:
                              ignore_index=True)
 
 
+NOTE_WIDTH = 60  # the table's note column; longer notes follow the table in full
+
+
 def format_ledger(table: pd.DataFrame) -> str:
     shown = table.astype(object).where(table.notna(), "")  # blanks, not None / <NA> / NaN
     for col in SCORES:
         shown[col] = [f"{v:.4f}" if v != "" else "" for v in shown[col]]
-    shown["note"] = shown["note"].str.slice(0, 60)
-    return shown.to_string(index=False)
+    long = [(n, note) for n, note in zip(shown["name"], shown["note"]) if len(note) > NOTE_WIDTH]
+    shown["note"] = [note if len(note) <= NOTE_WIDTH else note[: NOTE_WIDTH - 1] + "…" for note in shown["note"]]
+    # a note may hold a command to copy (make train RESUME=x FOLDS=1,2): a cut one is printed whole below
+    return shown.to_string(index=False) + "".join(f"\n{name}: {note}" for name, note in long)
 
 
 def latest_ensemble(work) -> Path:
