@@ -2,7 +2,7 @@
 confused pairs and suggested specialist groups. Used by `dl-cls report` and the notebook alike."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -30,6 +30,19 @@ class Analysis:
     ids: np.ndarray
     y_true: np.ndarray
     probs: np.ndarray  # (N, len(classes))
+    missing: list[str] = field(default_factory=list)  # train IDs of the run's classes that oof.csv does not predict
+
+    @property
+    def coverage_warning(self) -> str | None:
+        """Said before any figure when oof.csv lacks some of the run's train images (a cut file, a partial run):
+        every score is then over fewer images than the run has."""
+        if not self.missing:
+            return None
+        n = len(self.y_true)
+        eg = ", ".join(self.missing[:3]) + (" ..." if len(self.missing) > 3 else "")
+        return (f"{self.run_dir / 'oof.csv'} predicts {n} of the run's {n + len(self.missing)} train images "
+                f"({len(self.missing)} missing, e.g. {eg}; a cut file or a partial run): every figure below is over "
+                f"those {n} only")
 
     @property
     def name(self) -> str:
@@ -96,8 +109,9 @@ def load_analysis(run, work="work") -> Analysis:
         raise DataError([f"{run.path / 'oof.csv'}: ID {i} has true class {t}, not one of the run's classes "
                          f"{run.classes}" for i, t in zip(ids[outside][:10], y[outside][:10])],
                         f"{run.path}: OOF rows outside the run's classes (label fixes differ?)")
+    expected = dd.train.loc[dd.train["target"].isin(run.classes), "ID"]
     return Analysis(run_dir=run.path, config=run.config, dd=dd, classes=run.classes, ids=ids, y_true=y,
-                    probs=run.oof_probs())
+                    probs=run.oof_probs(), missing=sorted(set(expected) - set(ids)))
 
 
 def per_class_table(y_true, y_pred, classes, names) -> pd.DataFrame:

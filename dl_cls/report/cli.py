@@ -2,6 +2,7 @@
 and a gallery of misclassified OOF images, written to RUN/report/ (report-2/, ... if that exists)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +53,7 @@ def groups_table(a: Analysis, groups: list[list[int]]) -> pd.DataFrame:
 
 
 def summary_text(a: Analysis, per_class: pd.DataFrame, pairs: pd.DataFrame, groups, threshold, min_count) -> str:
-    lines = [f"# Report: {a.run_dir}", "",
+    lines = [f"# Report: {a.run_dir}", ""] + ([f"**Warning:** {a.coverage_warning}", ""] if a.missing else []) + [
              f"OOF macro F1 {a.macro_f1:.4f}, accuracy {a.accuracy:.4f}, {len(a.y_true)} images, "
              f"{len(a.classes)} classes, {int((a.y_pred != a.y_true).sum())} misclassified", "",
              "## Per class (worst F1 first)", "",
@@ -78,6 +79,8 @@ def _gallery_note(a: Analysis, max_errors: int, written: bool) -> str:
 
 def run(args) -> int:
     a = load_analysis(args.run, args.work)
+    if a.coverage_warning:  # loud, before the work: the figures to come are over fewer images than the run has
+        print(f"warning: {a.coverage_warning}", file=sys.stderr, flush=True)
     with Lock(a.run_dir, f"report of {a.run_dir}", name=".report.lock"):
         out = Path(args.out) if args.out else next_report_dir(a.run_dir)
         with new_output_dir(out):  # no half-written report
