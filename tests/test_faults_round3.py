@@ -180,3 +180,31 @@ def test_a_csv_that_is_not_utf8_is_named_among_the_problems(sample_copy, latin1_
     (sample_copy / "train.csv").write_bytes((sample_copy / "train.csv").read_bytes() + b"caf\xe9.jpg,0\n")
     assert main(["check-data", str(sample_copy)]) == 1
     assert "train.csv: not UTF-8 text (byte 0xe9" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------------------------- rough edges
+def _sample_probs(sample_dir, tmp_path, cell=None, drop=None):
+    import pandas as pd
+
+    labels = pd.read_csv(sample_dir / "test_labels.csv", dtype={"ID": str})
+    probs = pd.DataFrame(np.full((len(labels), 17), 1 / 17), columns=[f"p_{c}" for c in range(17)]).astype(object)
+    probs.insert(0, "ID", labels["ID"])
+    if cell is not None:
+        probs.loc[4, "p_3"] = cell
+    probs = probs.drop(columns=drop or [])
+    probs.to_csv(tmp_path / "test_probs.csv", index=False)
+    return ["score", str(tmp_path / "test_probs.csv"), "--labels", str(sample_dir / "test_labels.csv")]
+
+
+@pytest.mark.parametrize("cell, says", [("", "p_3 is empty"), ("5", "p_3 is 5")])
+def test_score_names_an_empty_cell_and_refuses_a_probability_above_1(sample_dir, tmp_path, capsys, cell, says):
+    assert main(_sample_probs(sample_dir, tmp_path, cell=cell)) == 2
+    line = _err_line(capsys)
+    assert "line 6" in line and says in line and "not a probability (a number in [0, 1])" in line, line
+
+
+@pytest.mark.parametrize("data", [True, False])
+def test_score_refuses_a_table_missing_a_class_column(sample_dir, tmp_path, capsys, data):
+    args = _sample_probs(sample_dir, tmp_path, drop=["p_5"]) + (["--data", str(sample_dir)] if data else [])
+    assert main(args) == 2
+    assert "no column for class(es) 5 of" in _err_line(capsys)
