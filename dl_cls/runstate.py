@@ -91,6 +91,10 @@ def _run_state(run_dir: Path, config: RunConfig, summary: dict | None) -> tuple[
             return "partial", "folds finished after the last merge: run merge-folds", len(done), total
         n_done = len(merged) if isinstance(merged, list) else len(done)
         return "finished", "", n_done, max(total, n_done)
+    damaged = summary is None and (run_dir / "summary.json").is_file()
+    if damaged and done:  # its folds are whole: a merge writes it again
+        return "partial", f"{run_dir / 'summary.json'} is damaged (not a JSON object): `dl-cls merge-folds " \
+                          f"{run_dir.name}` writes it again", len(done), total
     if summary is not None and summary.get("requested_done") and summary.get("folds_done") == done:
         return "partial", _part_of_split(run_dir, config, done), len(done), len(config.folds or done)
     if done:
@@ -98,8 +102,8 @@ def _run_state(run_dir: Path, config: RunConfig, summary: dict | None) -> tuple[
         what = f"folds {','.join(map(str, missing))} not trained" if missing else "not merged"
         return "partial", f"{what}: `make train RESUME={run_dir.name}` (or FOLDS=...), then merge-folds", \
             len(done), total
-    if (run_dir / "summary.json").is_file() and summary is None:
-        return "failed", "summary.json unreadable", 0, total
+    if damaged:
+        return "failed", f"{run_dir / 'summary.json'} is damaged (not a JSON object)", 0, total
     return "failed", f"no fold finished and nothing is running (crashed or stopped): `make train " \
                      f"RESUME={run_dir.name}`", 0, total
 

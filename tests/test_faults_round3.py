@@ -123,7 +123,15 @@ def test_ocr_refuses_an_empty_class_group(tmp_path, fake_ocr, capsys, classes, s
 # ---------------------------------------------------------------------------------------------- 6: runs hint
 def test_runs_never_cuts_the_command_of_a_partial_run(tmp_path, capsys):
     p = make_project(tmp_path)
-    run = p["work"] / "runs" / "partial-run"
+    _partial_run(p)
+    assert main(["runs", "--work", str(p["work"])]) == 0
+    out = capsys.readouterr().out
+    assert "make train RESUME=partial-run FOLDS=1,2\n" in out or "make train RESUME=partial-run FOLDS=1,2 " in out
+
+
+def _partial_run(p, name="partial-run"):
+    """A `--folds 0` run of a 3-fold split, merged (what the ledger calls partial)."""
+    run = p["work"] / "runs" / name
     ids = [i for i, k in zip(p["ids"], p["folds"]) if k == 0]
     make_run(run, p["data"], ids, [0] * len(ids), np.full((len(ids), 6), 1 / 6), p["test_ids"],
              np.full((12, 6), 1 / 6))
@@ -133,9 +141,16 @@ def test_runs_never_cuts_the_command_of_a_partial_run(tmp_path, capsys):
     (run / "fold0" / "fold.json").write_text("{}")
     (run / "summary.json").write_text(json.dumps({"folds_done": [0], "complete": False, "folds_requested": [0],
                                                   "requested_done": True, "oof_f1": 0.5}))
+    return run
+
+
+def test_runs_names_a_damaged_summary_json_and_how_to_mend_it(tmp_path, capsys):
+    p = make_project(tmp_path)
+    run = _partial_run(p)
+    (run / "summary.json").write_text('{"folds_done": [0], "compl')  # cut short
     assert main(["runs", "--work", str(p["work"])]) == 0
     out = capsys.readouterr().out
-    assert "make train RESUME=partial-run FOLDS=1,2\n" in out or "make train RESUME=partial-run FOLDS=1,2 " in out
+    assert f"{run / 'summary.json'} is damaged (not a JSON object): `dl-cls merge-folds partial-run`" in out
 
 
 # ---------------------------------------------------------------------------------------------- 7: not UTF-8
