@@ -95,14 +95,22 @@ def _run(name: str, module, args) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
-        print(f"dl-cls {name}: error: {exc.filename or '?'}: {exc.strerror} (check the path and its permissions)",
-              file=sys.stderr)
+        print(f"dl-cls {name}: error: {_path_message(exc)}", file=sys.stderr)
         return 2
     except (OSError, RuntimeError) as exc:  # disk full (ENOSPC, or torch.save's RuntimeError for it): one line
         if not is_disk_full(exc):
             raise
         print(f"dl-cls {name}: error: {disk_full_message(exc)}", file=sys.stderr)
         return 2
+
+def _path_message(exc: OSError) -> str:
+    """A path the command could not use; a dangling link is named as such (mkdir calls it 'File exists')."""
+    path = exc.filename
+    if path and os.path.islink(path) and not os.path.exists(path):
+        return (f"{path} is a symbolic link to {os.readlink(path)}, which does not exist (a dangling link): create "
+                "what it points to, or give another path")
+    return f"{path or '?'}: {exc.strerror} (check the path and its permissions)"
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -150,6 +150,11 @@ def compose_config(cls: type[T], layers: list, overrides: list[str] | dict | Non
         sources.update({key: str(path) for key in layer})
     if overrides:
         extra = overrides if isinstance(overrides, dict) else parse_overrides(overrides)
+        if layers:  # a bad key=value on top of the files is blamed on it, not on the last file
+            try:
+                _build(cls, extra, "")
+            except DlClsError as exc:
+                raise DlClsError(f"key=value override {exc}") from None
         data = _merge(data, extra)
         sources.update({key: "override" for key in extra})
     where = str(layers[-1]) if layers else ""

@@ -223,3 +223,19 @@ def test_score_refuses_a_table_missing_a_class_column(sample_dir, tmp_path, caps
     args = _sample_probs(sample_dir, tmp_path, drop=["p_5"]) + (["--data", str(sample_dir)] if data else [])
     assert main(args) == 2
     assert "no column for class(es) 5 of" in _err_line(capsys)
+
+
+def test_a_bad_override_is_blamed_on_the_command_line_not_the_model_yaml(sample_dir, tmp_path, capsys):
+    assert main(["train", "--model", "tiny", "--data", str(sample_dir), "--work", str(tmp_path), "--cpu",
+                 "--dry-run", "img_size=abc"]) == 2
+    line = _err_line(capsys)
+    assert "key=value override img_size: expected int, got 'abc'" in line and "tiny.yaml" not in line
+
+
+def test_a_dangling_work_link_is_named_as_such(sample_dir, tmp_path, capsys):
+    work = tmp_path / "work"
+    work.symlink_to(tmp_path / "gone")
+    assert main(["folds", "--data", str(sample_dir), "--work", str(work), "--n-folds", "2"]) == 2
+    line = _err_line(capsys)
+    assert f"{work} is a symbolic link to {tmp_path / 'gone'}, which does not exist (a dangling link)" in line
+    assert "File exists" not in line
