@@ -108,6 +108,8 @@ def manifest_problem(aug_dir) -> str | None:
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != digest:
         lines = max(0, data.count(b"\n") - 1)
+        if lines == rows:
+            return f"{path} was edited since it was written (its {rows} rows are all there; its hash differs)"
         return f"{path} has {lines} rows but {rows} were written (cut or edited since; its hash differs)"
     return None
 

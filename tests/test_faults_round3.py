@@ -239,3 +239,20 @@ def test_a_dangling_work_link_is_named_as_such(sample_dir, tmp_path, capsys):
     line = _err_line(capsys)
     assert f"{work} is a symbolic link to {tmp_path / 'gone'}, which does not exist (a dangling link)" in line
     assert "File exists" not in line
+
+
+def test_an_edited_manifest_is_called_edited_and_a_cut_one_cut(tmp_path):
+    import hashlib
+
+    from dl_cls.augsets import COMPLETE, MANIFEST, manifest_problem
+
+    rows = "".join(f"a{i}.jpg,0,a{i}.jpg,0,flip\n" for i in range(4))
+    data = ("ID,target,source_id,copy,ops\n" + rows).encode()
+    (tmp_path / MANIFEST).write_bytes(data)
+    (tmp_path / COMPLETE).write_text(json.dumps({"manifest_rows": 4,
+                                                 "manifest_sha256": hashlib.sha256(data).hexdigest()}))
+    assert manifest_problem(tmp_path) is None
+    (tmp_path / MANIFEST).write_bytes(data.replace(b"a2.jpg,0,", b"a2.jpg,1,", 1))  # a row edited
+    assert "was edited since it was written (its 4 rows are all there" in manifest_problem(tmp_path)
+    (tmp_path / MANIFEST).write_bytes(data[: data.index(b"a2.jpg")])  # cut at a line boundary
+    assert "has 2 rows but 4 were written" in manifest_problem(tmp_path)
