@@ -256,3 +256,18 @@ def test_an_edited_manifest_is_called_edited_and_a_cut_one_cut(tmp_path):
     assert "was edited since it was written (its 4 rows are all there" in manifest_problem(tmp_path)
     (tmp_path / MANIFEST).write_bytes(data[: data.index(b"a2.jpg")])  # cut at a line boundary
     assert "has 2 rows but 4 were written" in manifest_problem(tmp_path)
+
+
+def test_ensemble_without_data_over_two_data_dirs_refuses_and_lists_them(tmp_path, capsys):
+    p = make_project(tmp_path)
+    other = tmp_path / "data2"
+    shutil.copytree(p["data"], other)
+    for name in ("a", "b"):  # finished
+        (p["work"] / "runs" / name / "summary.json").write_text(json.dumps({"complete": True, "oof_f1": 0.5}))
+    config = yaml.safe_load((p["work"] / "runs" / "b" / "config.yaml").read_text())
+    (p["work"] / "runs" / "b" / "config.yaml").write_text(yaml.safe_dump({**config, "data_dir": str(other)}))
+    assert main(["ensemble", "--work", str(p["work"]), "--name", "e"]) == 2
+    line = _err_line(capsys)
+    assert "come from 2 data dirs" in line and f"{other}: b" in line and "pass --data DIR" in line, line
+    assert not (p["work"] / "ensembles").exists()
+    assert main(["ensemble", "--work", str(p["work"]), "--name", "e", "--data", str(other)]) == 0

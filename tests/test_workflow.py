@@ -192,7 +192,7 @@ def _table(text: str) -> dict[str, str]:
 def test_ensemble_without_runs_takes_finished_members_and_specialists(project, capsys):
     work = project["work"]
     with Lock(work / "runs" / "running" / "fold1", "fold 1"):
-        code = cli_main(["ensemble", "--work", str(work), "--name", "auto"])
+        code = cli_main(["ensemble", "--work", str(work), "--name", "auto", "--data", str(project["data"])])
     out = capsys.readouterr().out
     assert code == 0, out
     rows = _table(out.split("\n\n")[0])
@@ -225,7 +225,8 @@ def test_ensemble_runs_and_specialists_still_choose(project, capsys):
     cfg = yaml.safe_load((work / "ensembles" / "chosen" / "config.yaml").read_text())
     assert [Path(m).name for m in cfg["members"]] == ["a", "b"] and cfg["specialists"] == []
     capsys.readouterr()
-    assert cli_main(["ensemble", "--work", str(work), "--name", "nospec", "--specialist", "spec"]) == 0
+    assert cli_main(["ensemble", "--work", str(work), "--name", "nospec", "--specialist", "spec", "--data",
+                     str(project["data"])]) == 0
     out = capsys.readouterr().out
     cfg = yaml.safe_load((work / "ensembles" / "nospec" / "config.yaml").read_text())
     assert [Path(m).name for m in cfg["members"]] == ["a", "b", "c"]

@@ -1,7 +1,8 @@
 """`dl-cls ensemble` without RUNS: take every finished run of the same data and folds from WORK/runs.
 
 Full-class runs become members, class-subset runs (2+ classes) specialists, applied oldest first. The reference
-is the data dir given with --data (else the newest finished full-class run's) and the split of WORK/folds.csv
+is the data dir given with --data (else the one every finished full-class run shares: runs of two data dirs
+without --data are refused, listed) and the split of WORK/folds.csv
 (the one every new run trains on; else the newest member's). Everything else is skipped with the reason.
 """
 from __future__ import annotations
@@ -36,6 +37,8 @@ def _folds_hash(work: Path) -> str | None:
 def _reference(infos: list[RunInfo], work: Path, data_dir) -> tuple[str | None, str | None, object]:
     """(data dir, split hash, label fixes) the chosen runs must share."""
     finished = [i for i in infos if i.state == "finished" and i.kind == "member"]
+    if not data_dir:
+        _one_data_dir(finished, work)
     newest = max(finished, key=lambda i: (i.date or "", i.name)) if finished else None
     data = str(Path(data_dir).resolve()) if data_dir else (newest.data_dir if newest else None)
     if data_dir and newest is not None:  # the newest member of that data decides the label fixes
@@ -44,6 +47,18 @@ def _reference(infos: list[RunInfo], work: Path, data_dir) -> tuple[str | None, 
     split = _folds_hash(work) or (newest.split_hash if newest else None)
     fixes = newest.config.label_fixes if newest else None
     return data, split, fixes
+
+
+def _one_data_dir(finished: list[RunInfo], work: Path) -> None:
+    """Without --data the finished members must agree on their data dir (as --help promises): picking the newer
+    of two would ensemble another data set's runs without a word."""
+    by_data: dict = {}
+    for info in finished:
+        by_data.setdefault(info.data_dir, []).append(info.name)
+    if len(by_data) > 1:
+        listed = "; ".join(f"{d}: {', '.join(sorted(names))}" for d, names in sorted(by_data.items(), key=str))
+        raise DlClsError(f"the finished runs in {work / 'runs'} come from {len(by_data)} data dirs ({listed}); "
+                         "pass --data DIR (make ensemble DATA=DIR) to choose which")
 
 
 def _why_not(info: RunInfo, data, split, fixes) -> str | None:
