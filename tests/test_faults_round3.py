@@ -271,3 +271,16 @@ def test_ensemble_without_data_over_two_data_dirs_refuses_and_lists_them(tmp_pat
     assert "come from 2 data dirs" in line and f"{other}: b" in line and "pass --data DIR" in line, line
     assert not (p["work"] / "ensembles").exists()
     assert main(["ensemble", "--work", str(p["work"]), "--name", "e", "--data", str(other)]) == 0
+
+
+def test_profile_out_keeps_a_profile_csv_the_user_edited(sample_dir, tmp_path, capsys):
+    out = tmp_path / "profile"
+    args = ["profile", str(sample_dir / "train"), "--out", str(out), "--limit", "8", "--workers", "1"]
+    assert main(args) == 0
+    assert main(args) == 0  # unedited: a re-run writes it again
+    table = out / "profile.csv"
+    table.write_text(table.read_text() + "my,note\n")
+    capsys.readouterr()
+    assert main(args) == 2
+    assert "profile.csv was edited since dl-cls profile wrote it" in _err_line(capsys)
+    assert table.read_text().endswith("my,note\n")

@@ -67,8 +67,19 @@ def _prepare_out(out: Path, fit: bool) -> None:
     if fit and fitted.is_file() and _written_hashes(out).get(fitted.name) != file_sha256(fitted):
         raise DlClsError(f"{fitted} was edited since dl-cls profile --fit wrote it (or not written by it); "
                          "refusing to overwrite it: move it away or pick another --out")
+    written = _written_hashes(out)
+    edited = sorted(n for n, h in written.items() if (out / n).is_file() and file_sha256(out / n) != h)
+    if edited:  # profile.csv, stats_*.csv opened in a spreadsheet and saved: the user's now
+        raise DlClsError(f"{out / edited[0]} was edited since dl-cls profile wrote it ({len(edited)} such file(s)); "
+                         "refusing to overwrite it: move it away or pick another --out")
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).touch()
+
+
+def _record_written(out: Path, paths: list[Path]) -> None:
+    """Add the hashes of files just written to the marker: a later run replaces them only while unedited."""
+    hashes = {**_written_hashes(out), **{p.name: file_sha256(p) for p in paths}}
+    atomic_write_text(out / MARKER, json.dumps(hashes, sort_keys=True) + "\n")
 
 
 def _check_args(args):
@@ -120,11 +131,14 @@ def run(args) -> int:
 def _write_outputs(out: Path, data: dict[str, pd.DataFrame], summary: pd.DataFrame) -> None:
     from dl_cls.profile.plots import save_histograms  # matplotlib only when plots are wanted
 
-    atomic_write_csv(summary, out / "profile.csv", float_format="%.4g")
+    written = [out / "profile.csv"]
+    atomic_write_csv(summary, written[0], float_format="%.4g")
     for n, d in data.items():
         safe = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in n)
-        atomic_write_csv(d, out / f"stats_{safe}.csv", float_format="%.5g")
+        written.append(out / f"stats_{safe}.csv")
+        atomic_write_csv(d, written[-1], float_format="%.5g")
     paths = save_histograms(data, out)
+    _record_written(out, written + [Path(p) for p in paths])
     print(f"wrote {out / 'profile.csv'}, per-image stats_*.csv and {len(paths)} plots hist_*.png")
 
 
@@ -146,5 +160,5 @@ def _fit(args, fit: Path, ref: Path, test_df, ref_df, base, out: Path) -> None:
               "# Review it, then check it: dl-cls profile TRAIN TEST --testlike THIS_FILE\n")
     path = out / "testlike.yaml"
     atomic_write_text(path, header + yaml.safe_dump(config_to_dict(fitted.config), sort_keys=False))
-    atomic_write_text(out / MARKER, json.dumps({**_written_hashes(out), path.name: file_sha256(path)}) + "\n")
+    _record_written(out, [path])
     print(f"wrote {path}")
