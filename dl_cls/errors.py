@@ -51,5 +51,8 @@ def disk_full_message(exc: BaseException) -> str:
     except OSError:
         free = f"free space of {probe} unknown"
     what = f"writing {filename}" if filename else "writing (file not known)"
+    partial = getattr(exc, "partial_bytes", None)
+    if partial:  # removed since, so the free space below does not count it
+        what += f", {human_bytes(partial)} of it written before the disk filled"
     return (f"disk full {what} ({free}); what was written before is whole: free some space, then re-run the "
             "same command to resume")

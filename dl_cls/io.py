@@ -44,10 +44,16 @@ def atomic_write_with(path, write) -> None:
         os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException as exc:
+        size = os.path.getsize(tmp) if os.path.exists(tmp) else 0
         if os.path.exists(tmp):
             os.unlink(tmp)
-        if is_disk_full(exc) and getattr(exc, "filename", None) is None:  # say which file could not be written
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from exc
+        if not is_disk_full(exc):
+            raise
+        if getattr(exc, "filename", None) is None:  # say which file could not be written
+            full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            full.partial_bytes = size
+            raise full from exc
+        exc.partial_bytes = size  # the free space is measured after this partial file is gone: say what it took
         raise
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 from builders import make_project, make_run
-from test_faults_state import _err_line
+from test_faults_state import _err_line, disk_full  # noqa: F401 - a fixture
 
 from dl_cls.cli import main
 
@@ -284,3 +284,11 @@ def test_profile_out_keeps_a_profile_csv_the_user_edited(sample_dir, tmp_path, c
     assert main(args) == 2
     assert "profile.csv was edited since dl-cls profile wrote it" in _err_line(capsys)
     assert table.read_text().endswith("my,note\n")
+
+
+def test_disk_full_says_how_much_of_the_file_was_written(tmp_path, disk_full, capsys):
+    p = make_project(tmp_path)
+    disk_full("submission.csv")
+    assert main(["ensemble", "a", "b", "--work", str(p["work"]), "--name", "e", "--method", "soft"]) == 2
+    line = _err_line(capsys)  # the partial file is removed before the free space is measured: its size is said
+    assert "submission.csv, " in line and " B of it written before the disk filled (" in line, line
