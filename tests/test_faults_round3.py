@@ -292,3 +292,25 @@ def test_disk_full_says_how_much_of_the_file_was_written(tmp_path, disk_full, ca
     assert main(["ensemble", "a", "b", "--work", str(p["work"]), "--name", "e", "--method", "soft"]) == 2
     line = _err_line(capsys)  # the partial file is removed before the free space is measured: its size is said
     assert "submission.csv, " in line and " B of it written before the disk filled (" in line, line
+
+
+def test_augment_starts_again_a_set_a_corrupt_train_image_stopped(tmp_path, capsys):
+    from builders import make_data
+
+    data = make_data(tmp_path / "data", np.repeat(np.arange(3), 4), 2, 3)
+    good = (data / "train" / "tr0005.jpg").read_bytes()
+    (data / "train" / "tr0005.jpg").write_bytes(good[:40])  # cut: not a readable image
+    args = ["augment", "--data", str(data), "--work", str(tmp_path / "w"), "--scale", "2", "--size", "24",
+            "--workers", "1", "--no-progress", "--label-fixes", "none", "--out"]
+    assert main(args + [str(tmp_path / "set")]) == 2
+    assert "tr0005.jpg: not a readable image" in _err_line(capsys)
+    assert list((tmp_path / "set" / "images").iterdir())  # some images made before it stopped
+    (data / "train" / "tr0005.jpg").write_bytes(good)  # the user mends it
+    assert main(args + [str(tmp_path / "set")]) == 0  # was: refused until the half-made set was deleted by hand
+    assert main(args + [str(tmp_path / "ref")]) == 0
+    from test_faults import _snapshot
+
+    assert _snapshot(tmp_path / "set") == _snapshot(tmp_path / "ref")
+    (data / "train" / "tr0005.jpg").write_bytes(good[:-1] + b"\0")  # a finished set is never replaced
+    assert main(args + [str(tmp_path / "set")]) == 2
+    assert "train images changed since this set was made" in capsys.readouterr().err

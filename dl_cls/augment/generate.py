@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ import pandas as pd
 from dl_cls.augment.ops import OpStats
 from dl_cls.augment.preset import Preset
 from dl_cls.augment.worker import THREAD_ENV, WorkerState, init_worker, work
-from dl_cls.augsets import MANIFEST_COLUMNS, write_manifest
+from dl_cls.augsets import COMPLETE, MANIFEST, MANIFEST_COLUMNS, write_manifest
 from dl_cls.data.folds import PSEUDO_PREFIX
 from dl_cls.pseudosets import aug_record
 from dl_cls.errors import DlClsError, human_bytes
@@ -194,6 +195,10 @@ def prepare_out_dir(out: Path, settings: dict) -> None:
                 raise DlClsError(f"{sfile}: unreadable settings file; delete {out} yourself to start over") from None
             old_cmp = {k: v for k, v in old.items() if k != "data"}
             new_cmp = {k: v for k, v in settings.items() if k != "data"}
+            changed = {k for k in set(old_cmp) | set(new_cmp) if old_cmp.get(k) != new_cmp.get(k)}
+            if changed == {"sources_sha256"} and _clear_unfinished(out):
+                atomic_write_text(sfile, json.dumps(settings, indent=2) + "\n")
+                return
             if old_cmp != new_cmp:
                 diff = [f"{k}: existing {old_cmp.get(k)!r} vs now {new_cmp.get(k)!r}"
                         + (" (train images changed since this set was made)" if k == "sources_sha256" else "")
@@ -209,6 +214,30 @@ def prepare_out_dir(out: Path, settings: dict) -> None:
                              "pass --out to write elsewhere or delete it yourself")
     (out / "images").mkdir(parents=True, exist_ok=True)
     atomic_write_text(sfile, json.dumps(settings, indent=2) + "\n")
+
+
+def _clear_unfinished(out: Path) -> bool:
+    """A set this command started and never finished (no manifest) whose only difference is its source images (a
+    corrupt train image stopped it and was replaced): dl_cls's own half-made work, so it is started again. Only
+    the images its journal lists are deleted; anything else in it keeps the set (False: the caller refuses)."""
+    if (out / MANIFEST).exists() or (out / COMPLETE).exists():
+        return False  # finished once: never replaced
+    if {p.name for p in out.iterdir()} - {SETTINGS, JOURNAL, "images", ".lock"}:
+        return False
+    listed = set()
+    if (out / JOURNAL).is_file():
+        for line in (out / JOURNAL).read_text(errors="replace").splitlines():
+            with suppress(ValueError, TypeError, AttributeError):
+                listed.add(json.loads(line).get("ID"))
+    images = list((out / "images").iterdir()) if (out / "images").is_dir() else []
+    if any(p.name not in listed and not p.name.endswith(".tmp") for p in images):
+        return False
+    for path in images:
+        path.unlink()
+    (out / JOURNAL).unlink(missing_ok=True)
+    logging.getLogger(__name__).warning("%s: never finished and its train images changed since it was started: "
+                                        "started again (%d images it had made deleted)", out, len(images))
+    return True
 
 
 def read_journal(out: Path, jobs: pd.DataFrame) -> dict[str, dict]:
