@@ -57,6 +57,15 @@ def test_a_fold_the_split_does_not_have_is_refused_naming_the_row(sample_dir, fo
     assert not (folds3 / "runs").exists()
 
 
+def test_a_fold_with_no_id_left_is_refused(sample_dir, folds3, capsys):
+    path = folds3 / "folds.csv"
+    path.write_text(path.read_text().replace(",2\n", ",1\n"))
+    for args in _folds_and_train(sample_dir, folds3):
+        capsys.readouterr()
+        assert main(args) == 2, args
+        assert "folds.csv: fold(s) 2 of the 3 have no ID" in _err_line(capsys)
+
+
 def test_an_id_listed_twice_in_folds_csv_is_refused_naming_it(sample_dir, folds3, capsys):
     path = folds3 / "folds.csv"
     image_id = path.read_text().splitlines()[3].split(",")[0]

@@ -32,7 +32,7 @@ from dl_cls.augsets import COMPLETE, MANIFEST, MANIFEST_COLUMNS, write_manifest
 from dl_cls.data.folds import PSEUDO_PREFIX
 from dl_cls.pseudosets import aug_record
 from dl_cls.errors import DlClsError, human_bytes
-from dl_cls.lock import Lock
+from dl_cls.lock import Lock, is_held
 from dl_cls.procs import worker_pool
 from dl_cls.progress import Progress  # a bar in a terminal, a few lines in a log
 from dl_cls.io import atomic_write_text
@@ -220,8 +220,8 @@ def _clear_unfinished(out: Path) -> bool:
     """A set this command started and never finished (no manifest) whose only difference is its source images (a
     corrupt train image stopped it and was replaced): dl_cls's own half-made work, so it is started again. Only
     the images its journal lists are deleted; anything else in it keeps the set (False: the caller refuses)."""
-    if (out / MANIFEST).exists() or (out / COMPLETE).exists():
-        return False  # finished once: never replaced
+    if (out / MANIFEST).exists() or (out / COMPLETE).exists() or is_held(out / ".lock"):
+        return False  # finished once, or a writer is at it: never replaced
     if {p.name for p in out.iterdir()} - {SETTINGS, JOURNAL, "images", ".lock"}:
         return False
     listed = set()
