@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -198,3 +199,19 @@ def test_the_pose_of_each_test_image_is_recorded(sample_dir):
     for image_id, turn in zip(forms["ID"], forms["turn"]):
         h, w = read_image(sample_dir / "test" / image_id).shape[:2]
         assert (w > h) == (turn % 2 == 1), (image_id, turn, h, w)
+
+
+def test_far_camera_loses_fine_detail_keeps_coarse_shapes_and_is_seeded():
+    """The sample's test pages lose letter detail (as real test photos do: issue 23), not their layout."""
+    from dl_cls.data.photo import far_camera
+
+    yy, xx = np.mgrid[:240, :180]
+    fine = np.where((yy + xx) % 2 == 0, 40, 220).astype(np.uint8)  # 1-px strokes
+    coarse = np.where((yy // 40 + xx // 40) % 2 == 0, 40, 220).astype(np.uint8)  # 40-px blocks
+    img = np.dstack([fine] * 3)
+    out = far_camera(img, np.random.default_rng(0))
+    assert out.shape == img.shape and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, far_camera(img, np.random.default_rng(0)))
+    assert out[20:-20, 20:-20].std() < 0.2 * fine.std()  # 1-px strokes are gone
+    kept = far_camera(np.dstack([coarse] * 3), np.random.default_rng(0))[..., 0].astype(float)
+    assert np.corrcoef(kept.ravel(), coarse.ravel())[0, 1] > 0.9  # the layout survives

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from dl_cls.data import fonts
 from dl_cls.data import hangul as ko
-from dl_cls.data.photo import photograph
+from dl_cls.data.photo import far_camera, photograph
 from dl_cls.testlike import corrupt_testlike
 from dl_cls.errors import DlClsError
 from dl_cls.io import atomic_write_csv, check_made, made_dir_target, write_image, write_made_dir
@@ -597,7 +597,7 @@ def _write(root: Path, seed: int, n_train: int, n_test: int, size: int) -> None:
         rng = _rng(seed, "test-corrupt", i)
         other = clean[(i + 1 + int(rng.integers(0, len(clean) - 1))) % len(clean)] if len(clean) > 1 else None
         geometry: dict = {}
-        img = corrupt_testlike(clean[i], rng, other=other, geometry=geometry)
+        img = corrupt_testlike(far_camera(clean[i], rng), rng, other=other, geometry=geometry)
         image_id = _image_id(seed, "test", i)
         write_image(root / "test" / image_id, img)
         test_rows.append((image_id, int(t)))

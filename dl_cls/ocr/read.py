@@ -97,7 +97,7 @@ class Deadline:
         return left
 
 
-def _poses(upright: np.ndarray, text_cands: list, orienter, sure: float) -> list:
+def _poses(upright: np.ndarray, text_cands: list, orienter, s: ReadSettings) -> list:
     """The (orientation, mirrored) candidates to read, likeliest first. With the orientation model: its pick alone
     when it is sure (right on 99.6% of such held-out sample pages), else its likeliest poses until they hold
     `sure` of the probability (at most 3; mostly a page and its mirror image), for the OCR to decide among.
@@ -105,6 +105,7 @@ def _poses(upright: np.ndarray, text_cands: list, orienter, sure: float) -> list
     if orienter is None:
         return text_cands
     probs = orienter.predict([upright], tta=s.orient_tta)[0]
+    sure = s.orient_sure
     order = np.argsort(-probs, kind="stable")
     picked = [int(order[0])]
     while probs[picked].sum() < sure and len(picked) < 3:
@@ -132,7 +133,7 @@ def read_document(img: np.ndarray, engine: OcrEngine, s: ReadSettings, budget_s:
         skew, upright, cands = candidates(upscaled_grey(img, work_scale(img.shape, s)), all_turns=s.all_turns)
         row["skew_deg"] = round(skew, 2)
         deadline.left()
-        cands = _poses(upright, cands, orienter, s.orient_sure)
+        cands = _poses(upright, cands, orienter, s)
         read = _read_one_call if s.one_call else _read_two_calls
         best, title, page = read(upright, cands, engine, s, deadline)
         row.update(orientation=best[0], mirrored=best[1])
