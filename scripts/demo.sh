@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole pipeline on the embedded sample dataset, on CPU: sample -> check-data -> folds -> augment ->
-# two small members + one specialist for the confused form family {3,4,7,14} -> ensemble -> OCR expert for that
-# family (when tesseract is installed) -> ensemble with it -> report -> scores.
+# two small members + one specialist for the confused form family {3,4,7,14} -> ensemble -> OCR (when tesseract is
+# installed): the full-class text member and the family expert from one reading -> ensemble with them -> report
+# -> scores.
 # Everything goes to DEMO_WORK (default work/demo), which is recreated on each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,21 +40,24 @@ $X train --data "$D" --work "$W" --model tiny --aug "$A" --name spec-3-4-7-14 --
 step "7/8 ensemble"
 $X ensemble tiny tiny2 --specialist spec-3-4-7-14 --work "$W" --name demo --test-labels "$D/test_labels.csv"
 FINAL=demo
-# OCR expert: reads the group's train images and the test images the ensemble puts in the group (the only rows a
-# specialist changes); its cache lives outside DEMO_WORK, so a second demo reads nothing again
+# OCR: one pass reads every train page, its test-like copy and every test page, and writes the full-class text
+# member (ocr-all) and the family expert (ocr-3-4-7-14) from that one table; its cache lives outside DEMO_WORK, so
+# a second demo reads nothing again
 if command -v tesseract >/dev/null 2>&1 && tesseract --list-langs 2>/dev/null | grep -qx kor; then
-  step "7/8 OCR expert on {3,4,7,14} + ensemble with it as a second specialist"
-  $X ocr --data "$D" --work "$W" --classes 3,4,7,14 --label-fixes none --test-from demo \
+  step "7/8 OCR: full-class text member + family expert, then the ensemble with them"
+  $X ocr --data "$D" --work "$W" --classes all 3,4,7,14 --label-fixes none \
     --cache "${DEMO_OCR_CACHE:-work/ocr-cache}" --no-progress
-  $X ensemble tiny tiny2 --specialist spec-3-4-7-14 ocr-3-4-7-14 --work "$W" --name demo-ocr \
+  $X ensemble tiny tiny2 ocr-all --specialist spec-3-4-7-14 ocr-3-4-7-14 --work "$W" --name demo-ocr \
     --test-labels "$D/test_labels.csv"
   FINAL=demo-ocr
 else
-  echo "OCR expert skipped: tesseract with Korean data not found (make ocr-deps installs it)"
+  echo "OCR skipped: tesseract with Korean data not found (make ocr-deps installs it)"
 fi
 step "8/8 report + sample test-set scores (test_labels.csv)"
 $X report "$W/ensembles/$FINAL" --work "$W"
-for f in "$W"/runs/tiny/test_probs.csv "$W"/runs/tiny2/test_probs.csv "$W"/ensembles/demo*/submission.csv; do
+for f in "$W"/runs/tiny/test_probs.csv "$W"/runs/tiny2/test_probs.csv "$W"/runs/ocr-all/test_probs.csv \
+         "$W"/ensembles/demo*/submission.csv; do
+  [ -f "$f" ] || continue
   printf '%-45s ' "$f"; $X score "$f" --labels "$D/test_labels.csv"
 done
 step "done: report in $W/ensembles/$FINAL/report/"

@@ -6,7 +6,7 @@ and a full-class text member's clean OOF 0.88 became 0.54: real test pages read 
 family test titles against 43% of test-like copies and 63% of clean train pages). Nothing in the OOF shows that;
 these figures do, on any data dir, since they need no labels.
 
-`test_shrink` turns the gap into the measured rule the ensemble applies: a text member's test probabilities are
+`shrink_factor` turns the gap into the measured rule the ensemble applies: a text member's test probabilities are
 pulled towards uniform by the ratio of the test pages' keyword rate to the test-like copies' (a linear blend or
 stack on probabilities then weighs the member by that much less on the test than its OOF chose).
 """
@@ -79,7 +79,7 @@ def worse_line(table: dict) -> str | None:
             f"uniform by x{shrink_factor(table):.2f}")
 
 
-def describe(table: dict) -> list[str]:
+def describe(table: dict, comparable: bool = True) -> list[str]:
     """The side-by-side table dl-cls ocr prints."""
     lines = ["label-free readability (no labels needed; test = your test pages):",
              f"  {'pages':<10} {'n':>5} {'title keyword':>13} {'rule fires':>10} {'word conf':>9} {'letters':>8} "
@@ -89,7 +89,9 @@ def describe(table: dict) -> list[str]:
         if m:
             lines.append(f"  {kind:<10} {m['pages']:>5} {m['title_keyword']:>13.0%} {m['rule_fired']:>10.0%} "
                          f"{m['word_conf']:>9} {m['letters']:>8} {m['readable_title']:>14.0%}")
-    line = worse_line(table)
+    line = worse_line(table) if comparable else (
+        "  the test pages read are every class's, the train pages only the group's: not compared (read them with "
+        "--classes all GROUP, or only the group's test pages with --test-from RUN)")
     if line:
-        lines.append("  " + line)
+        lines.append("  " + line.strip())
     return lines

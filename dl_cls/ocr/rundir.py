@@ -73,9 +73,7 @@ def build_expert_run(out: Path, table: pd.DataFrame, dd, work, classes, keywords
     oof_on = "testlike" if "testlike" in pages else "clean"
     oof = _oof_rows(oofs[oof_on][0], pages[oof_on], classes, every_row=full)
     summary = {**_summary(out.name, pages, oofs, oof_on, test, readable, fired_test, classes, info), "member": full}
-    summary["readability"] = {kind: page_readability(rows, file_kw, expert.keywords)
-                              for kind, rows in {**pages, "test": table[table["split"] == "test"]}.items()}
-    summary["test_shrink"] = shrink_factor(summary["readability"])
+    summary.update(_readability(table, dd, file_kw, expert.keywords, bool(info.get("test_from"))))
     config = RunConfig.from_dict(_config(dd, work, classes, folds, keywords_spec, info, oof_on), out / CONFIG_FILE)
     create_run_dir(out)
     try:
@@ -88,6 +86,19 @@ def build_expert_run(out: Path, table: pd.DataFrame, dd, work, classes, keywords
         shutil.rmtree(out, ignore_errors=True)  # we made it just now: no half-written run dir
         raise
     return summary
+
+
+def _readability(table: pd.DataFrame, dd, shipped, keywords, test_from: bool) -> dict:
+    """The label-free readability of every kind of page the table holds, and the test shrink. The test pages are
+    compared with train pages of the same class mix: every train page when the pass read every class (`--classes
+    all ...`), the group's when the test pages read are the ones put in the group (--test-from); else not at all."""
+    kinds = {"clean": "train", "testlike": "testlike", "test": "test"}
+    figures = {kind: page_readability(table[table["split"] == split], shipped, keywords)
+               for kind, split in kinds.items() if (table["split"] == split).any()}
+    read = set(table.loc[table["split"] == "train", "ID"])
+    comparable = test_from or set(dd.train["ID"]) <= read
+    return {"readability": figures, "readability_comparable": bool(comparable),
+            "test_shrink": shrink_factor(figures) if comparable else 1.0}
 
 
 def _config(dd, work, classes, folds, keywords_spec, info, oof_on) -> dict:
@@ -152,7 +163,7 @@ def describe(summary: dict, out: Path) -> str:
     secs = summary.get("seconds_per_page")
     lines.append(f"  test images with text {summary['test_coverage']:.0%}; CPU seconds per page (as each was read, "
                  f"one worker): {'-' if secs is None else secs}")
-    lines += describe_readability(summary.get("readability") or {})
+    lines += describe_readability(summary.get("readability") or {}, summary.get("readability_comparable", True))
     use = "bare dl-cls ensemble takes it as a member" if summary.get("member") else \
         f"dl-cls ensemble RUNS... --specialist {out.name} (bare dl-cls ensemble takes it as a specialist)"
     lines.append(f"Use it: {use}")
