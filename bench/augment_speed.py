@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dl_cls.augment.ops import apply_ops, derive_seed  # noqa: E402
 from dl_cls.augment.preset import load_preset  # noqa: E402
 from dl_cls.augment.worker import pin_threads, resize_long_side  # noqa: E402
-from dl_cls.io import encode_image, read_image  # noqa: E402
+from dl_cls.core.io import encode_image, read_image  # noqa: E402
 
 
 def synthetic_pages(out: Path, n: int, h: int = 600, w: int = 500) -> list[Path]:

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dl_cls.core.io import read_image
 from dl_cls.data.sample import generate_sample
-from dl_cls.io import read_image
+from dl_cls.imaging.page_geometry import TURNS, orient, rotate_any
 from dl_cls.ocr.engine import TesseractEngine
 from dl_cls.ocr.read import ReadSettings, read_document
-from dl_cls.orient import TURNS, orient, rotate_any
 
 FAMILY = (3, 4, 7, 14)
 PROBE = np.arange(6).reshape(2, 3)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from dl_cls.core.io import read_image
 from dl_cls.data.contract import load_data
 from dl_cls.data.sample import generate_sample
-from dl_cls.io import read_image
 from dl_cls.ocr.engine import TesseractEngine
 from dl_cls.ocr.expert import load_keyword_file, rule_class
 from dl_cls.ocr.orient_data import LABELS, label_of

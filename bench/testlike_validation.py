@@ -3,7 +3,7 @@
 For one trained run (its fold models, its TTA), this predicts each fold's validation originals under
   - the legacy corruption (dl_cls/testlike.py as of commit 6b3274d, read from git history),
   - the calibrated corruption (the shipped configs/testlike/default.yaml), as the trainer does,
-  - the calibrated corruption, then deskewed by dl_cls.orient (the normaliser's geometry step),
+  - the calibrated corruption, then deskewed by dl_cls.imaging.page_geometry (the normaliser's geometry step),
 and the data dir's test images as they are and deskewed (all fold models averaged, as `dl-cls predict`). With the
 sample's test_labels.csv it prints OOF macro F1 per validation and test macro F1 per input, so the gap between a
 validation and the test can be read off. Turns and mirrors are not normalised here: the run's TTA averages all
@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dl_cls import orient
-from dl_cls.io import read_image
-from dl_cls.runs import load_truth, macro_f1, read_run_config
-from dl_cls.testlike import corrupt_testlike, testlike_rng
+from dl_cls.artifacts.runs import load_truth, macro_f1, read_run_config
+from dl_cls.core.io import read_image
+from dl_cls.imaging import page_geometry
+from dl_cls.imaging.testlike import corrupt_testlike, testlike_rng
 from dl_cls.train import dist, loop, tta
 from dl_cls.train import model as model_lib
 from dl_cls.train.config import recipe_from_run
@@ -50,7 +50,7 @@ def calibrated(img, rng, other):
 
 
 def deskewed(img: np.ndarray) -> np.ndarray:
-    return orient.deskew(img, orient.estimate_skew(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)))
+    return page_geometry.deskew(img, page_geometry.estimate_skew(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)))
 
 
 def corrupted_set(paths, ids, corrupt, seed: int, size: int, then=None) -> np.ndarray:

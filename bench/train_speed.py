@@ -26,7 +26,7 @@ os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from dl_cls.io import write_image  # noqa: E402
+from dl_cls.core.io import write_image  # noqa: E402
 from dl_cls.train import dist, loop  # noqa: E402
 from dl_cls.train.config import load_train_config  # noqa: E402
 from dl_cls.train.data import ImageStore, SeededSampler, TrainSet, online_transform, want_cache  # noqa: E402

@@ -11,8 +11,8 @@ import logging
 import os
 import sys
 
-from dl_cls.errors import DlClsError, disk_full_message, is_disk_full
-from dl_cls.procs import Terminated, on_sigterm_interrupt
+from dl_cls.core.errors import DlClsError, disk_full_message, is_disk_full
+from dl_cls.core.procs import Terminated, on_sigterm_interrupt
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {

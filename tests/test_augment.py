@@ -19,7 +19,7 @@ from dl_cls.augment import fastops
 from dl_cls.augment.generate import AugSettings, parse_oversample, plan_copies, plan_jobs, run_augment
 from dl_cls.augment.ops import Op, apply_ops, derive_seed
 from dl_cls.augment.preset import available_presets, load_preset
-from dl_cls.errors import DlClsError
+from dl_cls.core.errors import DlClsError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -275,7 +275,7 @@ def test_other_settings_never_mix_into_an_existing_dir(data_dir, tmp_path):
     with pytest.raises(DlClsError, match="scale"):
         _run(data_dir, tmp_path / "a", scale=3)
     assert _snapshot(tmp_path / "a") == before
-    from dl_cls.lock import Lock
+    from dl_cls.core.lock import Lock
 
     held = Lock(tmp_path / "a", "set").acquire()  # another run writing into it right now
     with pytest.raises(DlClsError, match="is being written by pid"):

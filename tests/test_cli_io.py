@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from dl_cls import cli
-from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_bytes, create_run_dir, read_image, write_image
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import atomic_write_bytes, create_run_dir, read_image, write_image
 
 
 def test_help_lists_every_command(capsys):

@@ -1,4 +1,4 @@
-"""Typed config loading with key=value overrides; a run dir's typed config.yaml (dl_cls.runs.RunConfig)."""
+"""Typed config loading with key=value overrides; a run dir's typed config.yaml (dl_cls.artifacts.runs.RunConfig)."""
 from __future__ import annotations
 
 import re
@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from dl_cls.config import load_config, parse_overrides, save_config
-from dl_cls.errors import DlClsError
-from dl_cls.runs import read_run_config, write_run_config
+from dl_cls.artifacts.runs import read_run_config, write_run_config
+from dl_cls.core.config import load_config, parse_overrides, save_config
+from dl_cls.core.errors import DlClsError
 
 
 @dataclass
@@ -74,7 +74,7 @@ def test_model_configs_compose_defaults_and_name_the_file_of_a_typo(tmp_path, ca
     assert "lr: 0.01" in out and "# override" in out and "# configs/models/tiny.yaml" in out
 
 
-# --- a run dir's config.yaml: dl_cls.runs.RunConfig ----------------------------------------------------------------
+# --- a run dir's config.yaml: dl_cls.artifacts.runs.RunConfig -------------------------------------------------
 
 def _write_as_before(run_dir, data: dict) -> bytes:
     """config.yaml as write_run_config wrote a plain dict before the config was typed."""

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 
 from dl_cls.cli import main
+from dl_cls.core.errors import DataError, DlClsError
 from dl_cls.data.contract import check_data, load_data
 from dl_cls.data.folds import ensure_folds, load_folds, manifest_folds, train_rows_for_fold
-from dl_cls.errors import DataError, DlClsError
 
 
 def _problems(root, **kw):

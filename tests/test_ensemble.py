@@ -11,13 +11,13 @@ import pytest
 import yaml
 from builders import K, make_project, make_run, noisy_probs
 
+from dl_cls.artifacts.runs import EnsembleOptions, RunConfig, macro_f1, read_run_config, write_run_config
 from dl_cls.cli import main
+from dl_cls.core.errors import DlClsError
 from dl_cls.ensemble.cv import predict
-from dl_cls.runs import EnsembleOptions, RunConfig, macro_f1, read_run_config, write_run_config
 from dl_cls.ensemble.specialists import refine, tune_and_refine
 from dl_cls.ensemble.stacking import stack_heldout
 from dl_cls.ensemble.voting import hard_vote, soft_vote, weighted_heldout, weighted_vote
-from dl_cls.errors import DlClsError
 
 
 def test_soft_vote_is_the_mean():
@@ -243,8 +243,8 @@ def test_a_specialist_that_hurts_is_not_applied(project):
 
 
 def test_ensemble_options_are_written_as_before_read_back_typed_and_a_typo_is_named(tmp_path):
+    from dl_cls.artifacts.runstate import ensemble_info
     from dl_cls.ensemble.cli import CONFIG_KEYS, options
-    from dl_cls.runstate import ensemble_info
 
     runs = {n: SimpleNamespace(path=tmp_path / n) for n in ("a", "b", "s")}
     args = Namespace(method=None, mass_threshold=0.4, seed=3)  # what argparse gives the ensembler
@@ -275,8 +275,8 @@ def test_ensemble_options_are_written_as_before_read_back_typed_and_a_typo_is_na
 def test_oof_pages_note_only_for_a_specialist_on_cleaner_pages():
     from types import SimpleNamespace
 
+    from dl_cls.artifacts.runs import RunConfig
     from dl_cls.ensemble.cli import oof_pages_note
-    from dl_cls.runs import RunConfig
 
     def run(name, **keys):
         return SimpleNamespace(name=name, config=RunConfig.from_dict({"data_dir": "/d", **keys}))

@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from dl_cls.cli import main
-from dl_cls.errors import DlClsError
-from dl_cls.io import read_image
-from dl_cls.lock import Lock
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import read_image
+from dl_cls.core.lock import Lock
 
 REPO = Path(__file__).resolve().parent.parent
 DLCLS = [sys.executable, "-m", "dl_cls.cli"]
@@ -154,7 +154,7 @@ def test_train_killed_mid_fold_resumes_identically_and_trains_only_its_folds(sam
 def test_a_second_writer_is_refused_and_a_dead_writers_lock_is_taken_over(sample_dir, tmp_path, reference_run):
     run = _copy_run(reference_run, tmp_path)
     (run / "fold1").mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from dl_cls.lock import Lock; "
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from dl_cls.core.lock import Lock; "
                                "held = Lock(sys.argv[1], 'x').acquire(); print('held', flush=True); time.sleep(600)",
                                str(run / "fold1")], env=_env(), stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"  # another process is training fold 1 right now

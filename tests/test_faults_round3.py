@@ -253,7 +253,7 @@ def test_a_dangling_work_link_is_named_as_such(sample_dir, tmp_path, capsys):
 def test_an_edited_manifest_is_called_edited_and_a_cut_one_cut(tmp_path):
     import hashlib
 
-    from dl_cls.augsets import COMPLETE, MANIFEST, manifest_problem
+    from dl_cls.artifacts.augsets import COMPLETE, MANIFEST, manifest_problem
 
     rows = "".join(f"a{i}.jpg,0,a{i}.jpg,0,flip\n" for i in range(4))
     data = ("ID,target,source_id,copy,ops\n" + rows).encode()

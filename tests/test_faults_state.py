@@ -17,7 +17,7 @@ from builders import make_project, make_run
 from test_faults import FAST, _snapshot
 
 from dl_cls.cli import main
-from dl_cls.io import MADE_MARKER
+from dl_cls.core.io import MADE_MARKER
 
 SAMPLE = ["--train-per-class", "1", "--test-per-class", "1", "--size", "48"]
 

@@ -15,14 +15,14 @@ import pytest
 from builders import make_data, make_run, noisy_probs
 
 from dl_cls.cli import main
+from dl_cls.core.errors import DataError, DlClsError
 from dl_cls.data.sample import SIZE, render
-from dl_cls.errors import DataError, DlClsError
+from dl_cls.imaging.page_geometry import normalise, orient, rotate_any, text_direction
 from dl_cls.ocr.engine import EngineMissing, OcrText, TesseractEngine, parse_tsv
 from dl_cls.ocr.expert import fuzzy_in, learn_keywords, rule_class, title_key
 from dl_cls.ocr.orient_data import LABELS
 from dl_cls.ocr.read import ReadSettings, read_document
 from dl_cls.ocr.table import Job, ReadContext, TestlikePages, _read_all, cached_row, entry_path, read_all
-from dl_cls.orient import normalise, orient, rotate_any, text_direction
 
 GROUP = [3, 4, 7, 14]
 # a word of every title variant of the sample's family (dl_cls.data.hangul.FAMILY_TITLES), matched as the expert does
@@ -146,7 +146,7 @@ def test_table_is_cached_per_image_and_a_killed_entry_is_redone(tmp_path):
 
 
 def test_testlike_jobs_read_the_trainers_copies_and_record_their_pose(tmp_path):
-    from dl_cls.testlike import testlike_copy
+    from dl_cls.imaging.testlike import testlike_copy
 
     jobs, root = _jobs(tmp_path), tmp_path / "cache"
     paths, ids = [j.path for j in jobs], [j.id for j in jobs]
@@ -189,7 +189,7 @@ def test_a_second_reader_of_one_cache_waits_and_reuses_the_first_ones_readings(t
     """Issue 24: two ocr commands on one --cache both read every page."""
     import threading
 
-    from dl_cls.lock import Lock
+    from dl_cls.core.lock import Lock
 
     jobs, root = _jobs(tmp_path), tmp_path / "cache"
     first, second = FakeEngine(), FakeEngine()
@@ -280,8 +280,8 @@ def _project(tmp_path, no_text_test=(0, 1)):
 
 @pytest.mark.slow  # a few seconds: make test runs it, make test-fast skips it
 def test_expert_run_dir_loads_and_blends_as_a_specialist(tmp_path, capsys):
+    from dl_cls.artifacts.runs import load_run
     from dl_cls.data.contract import load_data
-    from dl_cls.runs import load_run
     from dl_cls.ocr.rundir import build_expert_run
 
     data, work, table = _project(tmp_path)
@@ -327,9 +327,9 @@ def _with_testlike(table: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.mark.slow  # a few seconds
 def test_expert_oof_is_predicted_on_the_testlike_copies_with_the_clean_figure_beside(tmp_path, capsys):
+    from dl_cls.artifacts.runs import load_run
     from dl_cls.data.contract import load_data
     from dl_cls.ocr.rundir import build_expert_run, describe
-    from dl_cls.runs import load_run
 
     data, work, table = _project(tmp_path)
     dd = load_data(data, None)
@@ -352,11 +352,11 @@ def test_expert_oof_is_predicted_on_the_testlike_copies_with_the_clean_figure_be
 
 @pytest.mark.slow  # a few seconds
 def test_full_class_ocr_member_covers_every_row_and_is_discovered_as_a_member(tmp_path):
+    from dl_cls.artifacts.runs import load_run
     from dl_cls.data.contract import load_data
     from dl_cls.ensemble.discover import discover
     from dl_cls.ocr.cli import parse_classes
     from dl_cls.ocr.rundir import build_expert_run
-    from dl_cls.runs import load_run
 
     data, work, table = _project(tmp_path)
     names = {0: "ZULU", 1: "YANKEE", 5: "XRAY"}
@@ -379,10 +379,10 @@ def test_full_class_ocr_member_covers_every_row_and_is_discovered_as_a_member(tm
 
 
 def test_test_from_reads_only_what_the_ensemble_puts_in_the_group(tmp_path):
+    from dl_cls.artifacts.runs import load_run
     from dl_cls.data.contract import load_data
     from dl_cls.ocr.cli import group_test_ids
     from dl_cls.ocr.rundir import build_expert_run
-    from dl_cls.runs import load_run
 
     data, work, table = _project(tmp_path, no_text_test=())
     dd = load_data(data, None)
@@ -485,8 +485,8 @@ def _quadrant_page(h=60, w=40) -> np.ndarray:
 
 def _normalise_project(tmp_path):
     """A data dir whose test image te0000 is the page mirrored then turned 90 deg clockwise; te0001 is not read."""
+    from dl_cls.core.io import write_image
     from dl_cls.data.contract import load_data
-    from dl_cls.io import write_image
 
     data = make_data(tmp_path / "data", [0, 1] * 3, 2, 2)
     page = _quadrant_page()
@@ -498,7 +498,7 @@ def _normalise_project(tmp_path):
 
 
 def test_write_normalised_undoes_a_turn_and_mirror(tmp_path):
-    from dl_cls.io import MADE_MARKER, read_image
+    from dl_cls.core.io import MADE_MARKER, read_image
     from dl_cls.ocr.normalised import write_normalised
 
     dd, page, table = _normalise_project(tmp_path)

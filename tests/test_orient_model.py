@@ -1,4 +1,4 @@
-"""The page-orientation model: its label convention against dl_cls.orient, the examples it learns from, the run dir
+"""The page-orientation model: its label convention against page_geometry, the examples it learns from, the run dir
 (reused, never overwritten, one writer), predict's shape, and that it learns orientation from a few pages."""
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dl_cls.errors import DlClsError
-from dl_cls.lock import Lock
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.lock import Lock
+from dl_cls.imaging.page_geometry import deskew, estimate_skew, orient
+from dl_cls.imaging.testlike import corrupt_testlike, default_config
 from dl_cls.ocr.orient_data import LABELS, label_of, make_example, prepare, upright, view_as
 from dl_cls.ocr.orient_model import KIND, OrientSettings, load_orientation, train_orientation
-from dl_cls.orient import deskew, estimate_skew, orient
-from dl_cls.testlike import corrupt_testlike, default_config
 
 
 def _asymmetric_page(h: int = 90, w: int = 60) -> np.ndarray:
@@ -83,7 +83,7 @@ def test_tta_maps_each_views_prediction_back_to_the_pages_label():
 def test_corrupted_sample_page_is_brought_upright_by_its_label(sample_dir):
     """End to end on a real corruption: deskewed and turned by its label, the page matches the upright page
     better than in any other of the 8 views."""
-    from dl_cls.io import read_image
+    from dl_cls.core.io import read_image
 
     ids = pd.read_csv(sample_dir / "train.csv")["ID"]
     cfg = replace(default_config(), crop=replace(default_config().crop, p=0.0), overlap_p=0.0)
@@ -101,7 +101,7 @@ def test_corrupted_sample_page_is_brought_upright_by_its_label(sample_dir):
 
 
 def test_make_example_is_seeded_by_page_and_copy(sample_dir):
-    from dl_cls.io import read_image
+    from dl_cls.core.io import read_image
 
     image_id = pd.read_csv(sample_dir / "train.csv")["ID"][0]
     img = read_image(sample_dir / "train" / image_id)
@@ -133,7 +133,7 @@ def _folds(data, work) -> None:
 
 def test_train_writes_a_run_dir_with_its_record(sample_dir, tiny_run):
     work, run = tiny_run
-    from dl_cls.runs import read_run_config, split_hash
+    from dl_cls.artifacts.runs import read_run_config, split_hash
 
     assert run.parent == work / "runs" and run.name.startswith("orient-")
     config = read_run_config(run)
@@ -209,8 +209,8 @@ def test_a_cut_model_file_is_one_line_saying_to_retrain(tiny_run, tmp_path):
 
 
 def test_ledger_lists_it_and_the_ensembler_skips_it(tiny_run):
+    from dl_cls.artifacts.runstate import list_runs
     from dl_cls.ensemble.discover import discover
-    from dl_cls.runstate import list_runs
 
     work, run = tiny_run
     info = {i.name: i for i in list_runs(work)}[run.name]
@@ -222,7 +222,7 @@ def test_ledger_lists_it_and_the_ensembler_skips_it(tiny_run):
 
 
 def test_load_refuses_a_run_that_is_not_an_orientation_run(tmp_path):
-    from dl_cls.runs import RunConfig, write_run_config
+    from dl_cls.artifacts.runs import RunConfig, write_run_config
 
     write_run_config(tmp_path, RunConfig(data_dir="data", num_classes=3))
     with pytest.raises(DlClsError, match="not an orientation run"):
@@ -232,7 +232,7 @@ def test_load_refuses_a_run_that_is_not_an_orientation_run(tmp_path):
 def _known_test_images(data, n: int = 6) -> None:
     """Replace the first n test images by corrupted train pages and write their geometry, as the sample's
     test_orientation.csv records it."""
-    from dl_cls.io import read_image, write_image
+    from dl_cls.core.io import read_image, write_image
 
     train = pd.read_csv(data / "train.csv")["ID"]
     test = pd.read_csv(data / "sample_submission.csv")["ID"][:n]

@@ -1,13 +1,13 @@
-"""Image statistics (dl_cls.imgstats, dl_cls.orient) on known corruption, and the profile stage (table, plots, --fit)."""
+"""Image statistics (imgstats, page_geometry) on known corruption, and the profile stage (table, plots, --fit)."""
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
 
-from dl_cls import imgstats as S
 from dl_cls.data import sample
-from dl_cls.orient import estimate_skew, fold_angle
+from dl_cls.imaging import imgstats as S
+from dl_cls.imaging.page_geometry import estimate_skew, fold_angle
 
 
 def _upright(target: int, size: int, seed: int) -> np.ndarray:
@@ -177,8 +177,8 @@ KNOWN = ["turn_p=[0.6,0.15,0.1,0.15]", "rotate.skew_p=0.5", "rotate.skew_sigma=8
 @pytest.mark.slow
 def test_fit_recovers_known_parameters(tmp_path, capsys):
     """Corrupt clean sample pages with a known config; --fit on them recovers what it can measure."""
-    from dl_cls.io import write_image
-    from dl_cls.testlike import corrupt_testlike, load_testlike_config, testlike_rng
+    from dl_cls.core.io import write_image
+    from dl_cls.imaging.testlike import corrupt_testlike, load_testlike_config, testlike_rng
 
     known = load_testlike_config(None, KNOWN)
     (tmp_path / "train").mkdir()
@@ -201,7 +201,7 @@ def test_fit_recovers_known_parameters(tmp_path, capsys):
     assert abs(np.mean(fitted.noise.std) - 3) <= 1.5, fitted.noise
     assert abs(np.mean(fitted.blur.sigma) - 0.7) <= 0.35, fitted.blur
     # gain and bias trade off on bright pages (whites clip), so the bias is fitted to the mean grey it produces
-    from dl_cls.imgstats import grey, mean_grey
+    from dl_cls.imaging.imgstats import grey, mean_grey
 
     def median_grey(cfg):
         return np.median([mean_grey(grey(corrupt_testlike(_upright(i % 17, 384, i), testlike_rng(9, f"{i}-0"),

@@ -11,15 +11,15 @@ import pytest
 import yaml
 
 from builders import make_data, make_project, make_run
+from dl_cls.artifacts.pseudosets import load as load_pseudo, read_pointer
+from dl_cls.artifacts.runs import load_run
 from dl_cls.cli import main as cli_main
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import MADE_MARKER
 from dl_cls.data.contract import load_data
 from dl_cls.data.folds import NO_FOLD, PSEUDO_PREFIX, manifest_folds, train_rows_for_fold
-from dl_cls.errors import DlClsError
-from dl_cls.io import MADE_MARKER
 from dl_cls.pseudo import write as pseudo_write
 from dl_cls.pseudo.select import PseudoConfig, choose
-from dl_cls.pseudosets import load as load_pseudo, read_pointer
-from dl_cls.runs import load_run
 
 
 def _one_hot(labels, k, p):

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from dl_cls.cli import main
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import read_image
 from dl_cls.data.contract import check_data
 from dl_cls.data.sample import CLASS_NAMES, generate_sample
-from dl_cls.errors import DlClsError
-from dl_cls.io import read_image
 
 
 def _files(root):
@@ -171,10 +171,10 @@ def test_tesseract_reads_the_korean_title_of_an_upright_page():
     import numpy as np
 
     from dl_cls.data.sample import render
+    from dl_cls.imaging.page_geometry import candidates, orient
     from dl_cls.ocr.engine import EngineMissing, TesseractEngine, preprocess
     from dl_cls.ocr.expert import load_keyword_file, rule_class
     from dl_cls.ocr.read import title_band, upscaled_grey
-    from dl_cls.orient import candidates, orient
 
     engine = TesseractEngine("kor+eng")
     try:

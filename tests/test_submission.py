@@ -7,9 +7,9 @@ import pytest
 from builders import make_data
 
 from dl_cls.cli import main
+from dl_cls.core.errors import DataError
 from dl_cls.data.contract import load_data
 from dl_cls.ensemble.submission import check_submission, write_submission
-from dl_cls.errors import DataError
 
 
 @pytest.fixture

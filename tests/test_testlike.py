@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dl_cls.testlike import corrupt_testlike
-from dl_cls.testlike import testlike_rng as make_rng  # a test_* name would be collected
-from dl_cls.io import read_image
-from dl_cls.viz import contact_sheet, save_png
+from dl_cls.imaging.testlike import corrupt_testlike
+from dl_cls.imaging.testlike import testlike_rng as make_rng  # a test_* name would be collected
+from dl_cls.core.io import read_image
+from dl_cls.imaging.viz import contact_sheet, save_png
 
 
 def _page(h=320, w=226):
@@ -57,7 +57,7 @@ def test_mix_of_corruptions_appears():
 
 def test_calibrated_defaults_keep_the_frame_and_narrow_skew():
     """The default config's geometry: most frames equal the input's (or its w/h swap); the white corner fill."""
-    from dl_cls.testlike import default_config
+    from dl_cls.imaging.testlike import default_config
 
     c = default_config()
     assert abs(c.turn_p[1] + c.turn_p[3] - 0.48) < 0.02 and c.rotate.white_fill_p >= 0.9
@@ -68,8 +68,8 @@ def test_calibrated_defaults_keep_the_frame_and_narrow_skew():
 
 
 def test_config_file_and_overrides(tmp_path):
-    from dl_cls.errors import DlClsError
-    from dl_cls.testlike import DEFAULT_CONFIG, TestlikeConfig, load_testlike_config, default_config
+    from dl_cls.core.errors import DlClsError
+    from dl_cls.imaging.testlike import DEFAULT_CONFIG, TestlikeConfig, load_testlike_config, default_config
 
     assert load_testlike_config() == default_config()
     assert load_testlike_config(DEFAULT_CONFIG) == default_config()
@@ -94,7 +94,7 @@ def test_config_file_and_overrides(tmp_path):
 
 
 def test_config_changes_output_deterministically():
-    from dl_cls.testlike import load_testlike_config
+    from dl_cls.imaging.testlike import load_testlike_config
 
     img = _page()
     strong = load_testlike_config(None, ["noise.p=1", "noise.std=[20,20]"])
@@ -134,7 +134,7 @@ def test_trainer_validation_takes_a_fitted_corruption_config(sample_dir, tmp_pat
     import pandas as pd
     import yaml
 
-    from dl_cls.errors import DlClsError
+    from dl_cls.core.errors import DlClsError
     from dl_cls.train.config import load_train_config
     from dl_cls.train.data import testlike_images
 

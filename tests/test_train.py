@@ -16,11 +16,11 @@ import torch
 import yaml
 from timm.models import get_pretrained_cfg
 
-from dl_cls.augsets import write_manifest
+from dl_cls.artifacts.augsets import write_manifest
+from dl_cls.artifacts.runs import read_run_config, write_run_config
 from dl_cls.cli import main as cli_main
-from dl_cls.errors import DataError, DlClsError
-from dl_cls.io import read_image, write_image
-from dl_cls.runs import read_run_config, write_run_config
+from dl_cls.core.errors import DataError, DlClsError
+from dl_cls.core.io import read_image, write_image
 from dl_cls.train import kfold, loop
 from dl_cls.train import model as model_lib
 from dl_cls.train.config import MODELS_DIR, load_train_config

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dl_cls.errors import DlClsError
-from dl_cls.io import read_image, write_image
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import read_image, write_image
 from dl_cls.train import kfold
 from dl_cls.train.config import load_train_config
 from dl_cls.train.data import ImageStore, crop_rows, fit, online_transform, resize

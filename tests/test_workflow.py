@@ -14,12 +14,12 @@ import pytest
 import yaml
 from builders import make_project
 
-from dl_cls.augsets import current_set, pointer_path, read_pointer, record_current
+from dl_cls.artifacts.augsets import current_set, pointer_path, read_pointer, record_current
+from dl_cls.artifacts.runs import split_hash
 from dl_cls.cli import main as cli_main
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.lock import Lock, is_held
 from dl_cls.data.contract import load_data
-from dl_cls.errors import DlClsError
-from dl_cls.lock import Lock, is_held
-from dl_cls.runs import split_hash
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -303,7 +303,7 @@ class _Tty(StringIO):
 
 
 def test_progress_is_a_bar_in_a_terminal_and_a_few_lines_in_a_log():
-    from dl_cls.progress import Progress
+    from dl_cls.core.progress import Progress
 
     log = StringIO()
     with Progress(1000, "augment doc", unit="img", stream=log) as bar:

@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from dl_cls.cli_options import add_data, add_label_fixes, add_work
-from dl_cls.errors import DlClsError
+from dl_cls.core.cli_options import add_data, add_label_fixes, add_work
+from dl_cls.core.errors import DlClsError
 
 
 def add_arguments(parser) -> None:
@@ -67,7 +67,7 @@ def run(args) -> int:
 
     if args.preview:
         from dl_cls.augment.preview import preview_sheet
-        from dl_cls.viz import save_png
+        from dl_cls.imaging.viz import save_png
 
         _check_preview_counts(args)
         preset = load_preset(args.preview)
@@ -104,7 +104,7 @@ def _pseudo_set(value: str | None, work, dd):
     """--pseudo: None, or the checked pseudo set (made for this data dir)."""
     if value is None or value.lower() == "none":
         return None
-    from dl_cls import pseudosets
+    from dl_cls.artifacts import pseudosets
 
     if value.lower() == "current":
         path = pseudosets.current_dir(work, dd.root)
@@ -118,7 +118,7 @@ def _pseudo_set(value: str | None, work, dd):
 
 def _record_current(work, dd, out: Path, settings, preset_name: str) -> None:
     """The set is complete (manifest.csv written): make it the one `dl-cls train` uses for this data dir."""
-    from dl_cls.augsets import record_current
+    from dl_cls.artifacts.augsets import record_current
 
     pointer = record_current(work, dd.root, out, dd.train, {"preset": preset_name, "scale": settings.scale,
                                                             "seed": settings.seed, "size": settings.size})

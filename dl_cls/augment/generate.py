@@ -28,14 +28,14 @@ import pandas as pd
 from dl_cls.augment.ops import OpStats
 from dl_cls.augment.preset import Preset
 from dl_cls.augment.worker import THREAD_ENV, WorkerState, init_worker, work
-from dl_cls.augsets import COMPLETE, MANIFEST, MANIFEST_COLUMNS, write_manifest
+from dl_cls.artifacts.augsets import COMPLETE, MANIFEST, MANIFEST_COLUMNS, write_manifest
 from dl_cls.data.folds import PSEUDO_PREFIX
-from dl_cls.pseudosets import aug_record
-from dl_cls.errors import DlClsError, human_bytes
-from dl_cls.lock import Lock, is_held
-from dl_cls.procs import worker_pool
-from dl_cls.progress import Progress  # a bar in a terminal, a few lines in a log
-from dl_cls.io import atomic_write_text
+from dl_cls.artifacts.pseudosets import aug_record
+from dl_cls.core.errors import DlClsError, human_bytes
+from dl_cls.core.lock import Lock, is_held
+from dl_cls.core.procs import worker_pool
+from dl_cls.core.progress import Progress  # a bar in a terminal, a few lines in a log
+from dl_cls.core.io import atomic_write_text
 
 DEFAULT_SIZE = 512
 SETTINGS = "settings.json"
@@ -50,7 +50,7 @@ class AugSettings:
     size: int = DEFAULT_SIZE
     balance: bool = False
     oversample: dict = field(default_factory=dict)  # target -> factor
-    pseudo: object = None  # a dl_cls.pseudosets.PseudoSet whose images get `scale` outputs each, or None
+    pseudo: object = None  # a dl_cls.artifacts.pseudosets.PseudoSet whose images get `scale` outputs each, or None
 
     def dir_name(self, preset_name: str) -> str:
         name = f"{preset_name}_x{self.scale}_s{self.seed}"
@@ -274,7 +274,7 @@ def _complete(path: Path, rec: dict) -> bool:
 
 def _clean_temp_files(images: Path) -> int:
     n = 0
-    for p in images.glob(".*.tmp"):  # dl_cls.io's temp files from a write that was killed
+    for p in images.glob(".*.tmp"):  # dl_cls.core.io's temp files from a write that was killed
         p.unlink(missing_ok=True)
         n += 1
     return n
@@ -307,7 +307,7 @@ def _run_jobs(todo: list[tuple], state: WorkerState, workers: int, on_result) ->
         finally:
             cv2.setNumThreads(n_cv)
         return
-    # chunks keep a source's copies on one worker; the workers die with this process (dl_cls.procs)
+    # chunks keep a source's copies on one worker; the workers die with this process (dl_cls.core.procs)
     chunk = max(1, min(16, len(todo) // (workers * 8) or 1))
     with _single_thread_env(), worker_pool(workers, init_worker, (state,)) as pool:
         for rec in pool.imap_unordered(work, todo, chunksize=chunk):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dl_cls.augment import fastops
-from dl_cls.errors import DlClsError
+from dl_cls.core.errors import DlClsError
 
 # Augraphy effects measured fast enough (< ~20 ms on a 512-px page with our parameters, numba JIT warmed up)
 # and surviving 1000 random draws (bench/augment_speed.py --draws). Left out on purpose:

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dl_cls.augment.ops import Op, param_problems
-from dl_cls.config import CONFIG_DIR, read_yaml
-from dl_cls.errors import DlClsError
+from dl_cls.core.config import CONFIG_DIR, read_yaml
+from dl_cls.core.errors import DlClsError
 
 PRESET_DIR = CONFIG_DIR / "augment"
 _TOP_KEYS = {"description", "budget_ms", "ops"}

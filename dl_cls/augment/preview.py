@@ -15,7 +15,7 @@ from dl_cls.augment.worker import WorkerState, init_worker, make_image
 def preview_sheet(dd, preset: Preset, n: int = 8, copies: int = 4, seed: int = 0, size: int = 512,
                   tile: int = 200) -> np.ndarray:
     """n source images (one per class, spread over the classes) x (original + `copies` augmented)."""
-    from dl_cls.viz import contact_sheet
+    from dl_cls.imaging.viz import contact_sheet
 
     train = dd.train
     firsts = train.groupby("target", sort=True).head(1)

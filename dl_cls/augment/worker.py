@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 
 from dl_cls.augment.ops import apply_ops, derive_seed
+from dl_cls.core.io import read_image, write_image
 from dl_cls.data.folds import PSEUDO_PREFIX
-from dl_cls.io import read_image, write_image
 
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 

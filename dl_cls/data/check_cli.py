@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from dl_cls.cli_options import add_label_fixes
+from dl_cls.core.cli_options import add_label_fixes
 from dl_cls.data.contract import check_data
 
 

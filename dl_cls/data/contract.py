@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from dl_cls.config import CONFIG_DIR
-from dl_cls.errors import DataError, DlClsError
-from dl_cls.io import read_csv
+from dl_cls.core.config import CONFIG_DIR
+from dl_cls.core.errors import DataError, DlClsError
+from dl_cls.core.io import read_csv
 
 log = logging.getLogger("dl_cls")
 

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
+from dl_cls.core.errors import DataError, DlClsError
+from dl_cls.core.io import atomic_write_csv, atomic_write_text, read_csv
 from dl_cls.data.contract import DataDir
-from dl_cls.errors import DataError, DlClsError
-from dl_cls.io import atomic_write_csv, atomic_write_text, read_csv
 
 FOLDS_FILE = "folds.csv"
 SETTINGS_FILE = "folds.json"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dl_cls.cli_options import add_data, add_label_fixes, add_work
+from dl_cls.core.cli_options import add_data, add_label_fixes, add_work
 from dl_cls.data.contract import load_data
 from dl_cls.data.folds import FOLDS_FILE, ensure_folds
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import ImageFont
 
-from dl_cls.errors import DlClsError
+from dl_cls.core.errors import DlClsError
 
 NANUM = Path("/usr/share/fonts/truetype/nanum")
 NOTO = Path("/usr/share/fonts/opentype/noto")

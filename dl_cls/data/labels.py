@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dl_cls.errors import DataError, DlClsError
-from dl_cls.io import read_csv
+from dl_cls.core.errors import DataError, DlClsError
+from dl_cls.core.io import read_csv
 
 
 def _few(ids, n=5) -> str:

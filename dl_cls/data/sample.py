@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import atomic_write_csv, check_made, made_dir_target, write_image, write_made_dir
 from dl_cls.data import fonts
 from dl_cls.data import hangul as ko
 from dl_cls.data.photo import far_camera, photograph
-from dl_cls.testlike import corrupt_testlike
-from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_csv, check_made, made_dir_target, write_image, write_made_dir
+from dl_cls.imaging.testlike import corrupt_testlike
 
 CLASS_NAMES = [
     "account_number",
@@ -614,7 +614,7 @@ def _write(root: Path, seed: int, n_train: int, n_test: int, size: int) -> None:
 
 
 def _contact_sheet(path: Path, train_examples: dict, test_examples: list) -> None:
-    from dl_cls.viz import contact_sheet, save_png
+    from dl_cls.imaging.viz import contact_sheet, save_png
 
     images = [train_examples[t] for t in sorted(train_examples)] + [img for img, _ in test_examples]
     captions = [f"{t} {CLASS_NAMES[t]}" for t in sorted(train_examples)] + [c for _, c in test_examples]

@@ -2,9 +2,9 @@
 targets integers of meta.csv's classes. Exit 0 when good, 2 with every fault listed otherwise."""
 from __future__ import annotations
 
+from dl_cls.core.errors import DataError
 from dl_cls.data.contract import load_data
 from dl_cls.ensemble.submission import check_submission
-from dl_cls.errors import DataError
 
 
 def add_arguments(parser) -> None:

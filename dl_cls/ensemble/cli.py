@@ -11,15 +11,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from dl_cls.cli_options import add_work
+from dl_cls.artifacts.runs import (EnsembleOptions, RunConfig, load_run, load_truth, resolve_run_dir, run_path,
+                                   write_run_config)
+from dl_cls.core.cli_options import add_work
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import atomic_write_csv, new_output_dir
+from dl_cls.core.lock import Lock
 from dl_cls.ensemble.core import METHODS, build_ensemble
 from dl_cls.ensemble.members import align_runs
 from dl_cls.ensemble.submission import submission_from_probs, write_submission
 from dl_cls.ensemble.text_runs import shrink_text_runs
-from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_csv, new_output_dir
-from dl_cls.lock import Lock
-from dl_cls.runs import EnsembleOptions, RunConfig, load_run, load_truth, resolve_run_dir, run_path, write_run_config
 
 FLOAT_FORMAT = "%.6f"
 # config.yaml's key order, as the ensembler has always written it (EnsembleOptions' keys among the contract keys)

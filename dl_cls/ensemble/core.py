@@ -7,11 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dl_cls.artifacts.runs import LoadedRun, macro_f1
 from dl_cls.ensemble.cv import predict
 from dl_cls.ensemble.specialists import group_f1, tune_and_refine
 from dl_cls.ensemble.stacking import stack_heldout
 from dl_cls.ensemble.voting import hard_vote, soft_vote, weighted_heldout, weighted_vote
-from dl_cls.runs import LoadedRun, macro_f1
 
 TABLE_COLUMNS = ["kind", "name", "oof_macro_f1", "fitted_macro_f1", "oof_macro_f1_before", "group_f1_before",
                  "group_f1_after", "test_macro_f1", "chosen", "detail"]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from dl_cls.errors import DlClsError
-from dl_cls.runs import LoadedRun, load_run, split_hash
-from dl_cls.runstate import RunInfo, list_runs
+from dl_cls.artifacts.runs import LoadedRun, load_run, split_hash
+from dl_cls.artifacts.runstate import RunInfo, list_runs
+from dl_cls.core.errors import DlClsError
 
 
 @dataclass

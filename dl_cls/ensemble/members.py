@@ -1,9 +1,9 @@
-"""Line up loaded runs for an ensemble: same IDs, same folds, same test order (loading is dl_cls.runs.load_run)."""
+"""Line up loaded runs for an ensemble: same IDs, same folds, same test order (loading is artifacts.runs.load_run)."""
 from __future__ import annotations
 
+from dl_cls.artifacts.runs import LoadedRun
+from dl_cls.core.errors import DataError
 from dl_cls.data.contract import DataDir
-from dl_cls.errors import DataError
-from dl_cls.runs import LoadedRun
 
 
 def _examples(ids, n: int = 5) -> str:

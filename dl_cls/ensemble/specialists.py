@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import f1_score
 
+from dl_cls.artifacts.runs import macro_f1
 from dl_cls.ensemble.cv import heldout, predict
-from dl_cls.runs import macro_f1
 
 BLEND_GRID = np.linspace(0.0, 1.0, 11)
 

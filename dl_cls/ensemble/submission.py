@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dl_cls.core.errors import DataError, DlClsError
+from dl_cls.core.io import atomic_write_csv, read_csv
 from dl_cls.data.contract import DataDir
-from dl_cls.errors import DataError, DlClsError
-from dl_cls.io import atomic_write_csv, read_csv
 
 MAX_LISTED = 10  # rows named per kind of fault; the count is always given
 

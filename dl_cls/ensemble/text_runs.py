@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from dl_cls.runs import LoadedRun
+from dl_cls.artifacts.runs import LoadedRun
 
 
 def shrink_text_runs(runs: list[LoadedRun]) -> list[str]:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from dl_cls.artifacts.runs import macro_f1
+from dl_cls.core.progress import Progress
 from dl_cls.ensemble.cv import heldout, predict
-from dl_cls.progress import Progress
-from dl_cls.runs import macro_f1
 
 N_RANDOM_WEIGHTS = 200  # Dirichlet draws tried by fit_weights, besides uniform and each member alone
 

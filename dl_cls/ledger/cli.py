@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from dl_cls.cli_options import add_work
-from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_csv
-from dl_cls.runs import resolve_run_dir
-from dl_cls.runstate import RunInfo, list_runs
+from dl_cls.artifacts.runs import resolve_run_dir
+from dl_cls.artifacts.runstate import RunInfo, list_runs
+from dl_cls.core.cli_options import add_work
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import atomic_write_csv
 
 COLUMNS = ["name", "kind", "model", "img_size", "aug_set", "aug_scale", "pseudo", "folds", "oof_f1", "clean_f1",
            "testlike_f1", "wall", "date", "state", "note"]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dl_cls.errors import DlClsError
-from dl_cls.viz import save_figure
+from dl_cls.core.errors import DlClsError
+from dl_cls.imaging.viz import save_figure
 
 COLORS = {"member": "#4c72b0", "specialist": "#dd8452", "ensemble": "#55a868"}
 

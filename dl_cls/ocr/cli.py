@@ -7,16 +7,16 @@ import json
 
 import numpy as np
 
-from dl_cls.cli_options import add_data, add_label_fixes, add_work
+from dl_cls.artifacts.runs import load_run, resolve_run_dir, run_path
+from dl_cls.core.cli_options import add_data, add_label_fixes, add_work
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.procs import default_workers
 from dl_cls.data.contract import load_data
-from dl_cls.errors import DlClsError
+from dl_cls.imaging.testlike import load_testlike_config
 from dl_cls.ocr.engine import make_engine
 from dl_cls.ocr.normalised import check_target, write_normalised
 from dl_cls.ocr.read import ReadSettings
 from dl_cls.ocr.table import Job, ReadContext, TestlikePages, read_all, settings_dir, write_table
-from dl_cls.procs import default_workers
-from dl_cls.runs import load_run, resolve_run_dir, run_path
-from dl_cls.testlike import load_testlike_config
 
 
 def add_arguments(parser) -> None:

@@ -19,7 +19,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from dl_cls.errors import DlClsError
+from dl_cls.core.errors import DlClsError
 
 INSTALL_HINT = ("install it with `make ocr-deps` (as root: apt-get install tesseract-ocr tesseract-ocr-kor), "
                 "or point --tesseract at the binary")

@@ -21,10 +21,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from dl_cls.config import CONFIG_DIR
-from dl_cls.errors import DlClsError
-from dl_cls.io import read_csv
-from dl_cls.runs import prob_columns
+from dl_cls.artifacts.runs import prob_columns
+from dl_cls.core.config import CONFIG_DIR
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import read_csv
 
 DEFAULT_KEYWORDS = CONFIG_DIR / "ocr_keywords.csv"
 RULE_WEIGHT = 0.8  # a firing keyword rule: 0.8 on its class + 0.2 x the TF-IDF model's probabilities

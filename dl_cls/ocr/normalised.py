@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dl_cls.io import as_flag, check_made, made_dir_target, read_image, write_image, write_made_dir
-from dl_cls.orient import normalise
-from dl_cls.progress import Progress
+from dl_cls.core.io import as_flag, check_made, made_dir_target, read_image, write_image, write_made_dir
+from dl_cls.core.progress import Progress
+from dl_cls.imaging.page_geometry import normalise
 
 KIND = "normalised test images"
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import time
 
-from dl_cls.cli_options import add_data, add_label_fixes, add_work
+from dl_cls.artifacts.runs import read_run_config
+from dl_cls.core.cli_options import add_data, add_label_fixes, add_work
+from dl_cls.core.errors import DlClsError
 from dl_cls.data.contract import load_data
-from dl_cls.errors import DlClsError
 from dl_cls.ocr.orient_model import (OrientSettings, is_finished, load_orientation, orientation_run_dir,
                                      score_test_images, train_orientation)
-from dl_cls.runs import read_run_config
 
 TRUTH_FILE = "test_orientation.csv"
 

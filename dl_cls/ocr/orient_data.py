@@ -1,6 +1,6 @@
 """Labelled examples for the page-orientation model, made from the train pages themselves (upright and unmirrored
-by definition): each page is corrupted test-like, deskewed exactly as the OCR reader deskews (dl_cls.orient), and
-labelled with the (orientation, mirrored) that `dl_cls.orient.orient` needs to bring it upright again.
+by definition): each page is corrupted test-like, deskewed exactly as the OCR reader deskews (page_geometry), and
+labelled with the (orientation, mirrored) that `page_geometry.orient` needs to bring it upright again.
 
 No torch here: this module runs in the spawned generator processes, which should start fast.
 """
@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from dl_cls.io import read_image
-from dl_cls.orient import PAPER, deskew, estimate_skew, fold_angle, orient, turn
-from dl_cls.testlike import TestlikeConfig, corrupt_testlike, testlike_rng
+from dl_cls.core.io import read_image
+from dl_cls.imaging.page_geometry import PAPER, deskew, estimate_skew, fold_angle, orient, turn
+from dl_cls.imaging.testlike import TestlikeConfig, corrupt_testlike, testlike_rng
 
-# (orientation, mirrored) in dl_cls.orient.orient's convention: turn the deskewed page clockwise by `orientation`
+# (orientation, mirrored) in page_geometry.orient's convention: turn the deskewed page clockwise by `orientation`
 # degrees, then flip it left-right if `mirrored`. Column i of a prediction is LABELS[i].
 LABELS: list[tuple[int, bool]] = [(0, False), (90, False), (180, False), (270, False),
                                   (0, True), (90, True), (180, True), (270, True)]
@@ -23,7 +23,7 @@ LABELS: list[tuple[int, bool]] = [(0, False), (90, False), (180, False), (270, F
 
 def label_of(geometry: dict, skew_est: float) -> int:
     """The LABELS index that brings upright a page corrupted with `geometry` (corrupt_testlike's flip_h, flip_v,
-    turn, skew_deg) and then deskewed by `skew_est` (dl_cls.orient.estimate_skew's angle).
+    turn, skew_deg) and then deskewed by `skew_est` (page_geometry.estimate_skew's angle).
 
     Flips come first: flip_v = flip_h then a half turn, so mirrored = flip_h xor flip_v and flip_v adds 2 quarter
     turns. The turn that is left after deskewing is the corruption's rotation minus the estimate (all

@@ -6,7 +6,7 @@ and costs an OCR call per candidate; this model costs a few ms per page and does
 believes.
 
 Examples: every train page, `copies` test-like corruptions each (the calibrated config, seeded by (seed, page,
-copy)), deskewed by dl_cls.orient as the reader does, stored upright. Training shows each one in a random one of
+copy)), deskewed by imaging.page_geometry as the reader does, stored upright. Training shows each one in a random one of
 the 8 views with the matching label, so the classes are exactly balanced and a page's identity says nothing about
 its label, while skew, crop, overlap, lighting and noise stay as calibrated. Held-out accuracy: a model trained on
 the pages of the other folds (WORK/folds.csv) predicts the fold's corrupted pages as the reader would see them (the
@@ -29,16 +29,16 @@ import timm
 import torch
 import torch.nn.functional as F
 
+from dl_cls.artifacts.runs import (CONFIG_FILE, RunConfig, git_commit, package_versions, read_run_config, run_path,
+                                   split_hash, write_run_config)
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import as_flag, atomic_write_csv, atomic_write_text, write_made_dir
+from dl_cls.core.lock import Lock
+from dl_cls.core.procs import default_workers, worker_pool
 from dl_cls.data.contract import DataDir
 from dl_cls.data.folds import ensure_folds, load_folds, train_table_hash
-from dl_cls.errors import DlClsError
-from dl_cls.io import as_flag, atomic_write_csv, atomic_write_text, write_made_dir
-from dl_cls.lock import Lock
+from dl_cls.imaging.testlike import TestlikeConfig, default_config, testlike_rng
 from dl_cls.ocr.orient_data import LABELS, Example, page_examples, prepare, tta_average, view_as, views
-from dl_cls.procs import default_workers, worker_pool
-from dl_cls.runs import CONFIG_FILE, RunConfig, git_commit, package_versions, read_run_config, run_path, \
-    split_hash, write_run_config
-from dl_cls.testlike import TestlikeConfig, default_config, testlike_rng
 
 __all__ = ["LABELS", "KIND", "OrientSettings", "OrientationModel", "train_orientation", "load_orientation",
            "orientation_run_dir"]
@@ -150,7 +150,7 @@ class OrientationModel:
 
     def predict(self, pages: list[np.ndarray], tta: bool = False) -> np.ndarray:
         """Deskewed pages (RGB or grey uint8, any size) -> (N, 8) probabilities, rows summing to 1; column i is
-        LABELS[i], the (orientation, mirrored) to pass to dl_cls.orient.orient. `tta`: averaged over the 8 views
+        LABELS[i], the (orientation, mirrored) to pass to page_geometry.orient. `tta`: averaged over the 8 views
         of each page (8x the work, still a few ms per page)."""
         if len(pages) == 0:
             return np.zeros((0, len(LABELS)))
@@ -258,7 +258,7 @@ def _folds(work, dd: DataDir) -> pd.DataFrame:
 def _plan(dd, work, s: OrientSettings, testlike: str | None, label_fixes):
     """(data dir, folds, corruption config, identity, run dir) of a run; nothing is trained or written."""
     from dl_cls.data.contract import load_data
-    from dl_cls.testlike import load_testlike_config
+    from dl_cls.imaging.testlike import load_testlike_config
 
     dd = dd if isinstance(dd, DataDir) else load_data(dd, label_fixes)
     folds = _folds(work, dd)
@@ -345,9 +345,9 @@ def load_orientation(run_dir) -> OrientationModel:
 def score_test_images(model: OrientationModel, dd: DataDir, truth_path) -> tuple[dict, float]:
     """Accuracy on the test images of a data dir whose corruption geometry is known (ID,turn,flip_h,flip_v,skew_deg),
     each deskewed as the reader does; and the model's ms per page on one thread (predict only)."""
-    from dl_cls.io import read_csv, read_image
+    from dl_cls.core.io import read_csv, read_image
+    from dl_cls.imaging.page_geometry import deskew, estimate_skew
     from dl_cls.ocr.orient_data import deskew_error, label_of
-    from dl_cls.orient import deskew, estimate_skew
 
     truth = read_csv(truth_path)
     labels_path = Path(dd.root) / "test_labels.csv"

@@ -7,7 +7,7 @@ Korean train pages (an upside-down or mirrored page still yields confident garba
 candidate. So the pose comes from the orientation model trained on the user's own train pages
 (dl_cls.ocr.orient_model): when it is sure, that one pose is read; when it is unsure, its likeliest 2-3 poses are
 read and the most confident reading wins. Without a model (--orientation ocr) the text-direction test
-(dl_cls.orient) leaves the 4 candidates the OCR decides among.
+(dl_cls.imaging.page_geometry) leaves the 4 candidates the OCR decides among.
 
 Since reader version 4 a pose costs one engine call: the page is read whole and its title is the words whose boxes
 start in the title band (the title band read on its own was a second call and a second model load; measured in
@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
+from dl_cls.imaging.page_geometry import candidates, orient
 from dl_cls.ocr.engine import EngineTimeout, OcrEngine, OcrText, preprocess
-from dl_cls.orient import candidates, orient
 
 READER_VERSION = 4  # bump when a change here changes what is read (it is part of the cache key)
 

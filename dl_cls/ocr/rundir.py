@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dl_cls.artifacts.runs import (CONFIG_FILE, RunConfig, git_commit, macro_f1, package_versions, prob_columns,
+                                   split_hash, write_run_config)
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import as_flag, atomic_write_csv, atomic_write_text, create_run_dir
 from dl_cls.data.folds import load_folds
-from dl_cls.errors import DlClsError
-from dl_cls.io import as_flag, atomic_write_csv, atomic_write_text, create_run_dir
 from dl_cls.ocr.expert import cross_validate, load_keyword_file, predict_test
 from dl_cls.ocr.readability import describe as describe_readability
 from dl_cls.ocr.readability import page_readability, shrink_factor
-from dl_cls.runs import (CONFIG_FILE, RunConfig, git_commit, macro_f1, package_versions, prob_columns, split_hash,
-                         write_run_config)
 
 FLOAT_FORMAT = "%.6f"
 

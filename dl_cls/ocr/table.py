@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from dl_cls.core.errors import DataError, DlClsError
+from dl_cls.core.io import atomic_write_csv, atomic_write_text, read_image
+from dl_cls.core.lock import Lock, is_held
+from dl_cls.core.procs import worker_pool
+from dl_cls.core.progress import Progress
 from dl_cls.data.contract import inspect_images
-from dl_cls.errors import DataError, DlClsError
-from dl_cls.io import atomic_write_csv, atomic_write_text, read_image
-from dl_cls.lock import Lock, is_held
-from dl_cls.procs import worker_pool
-from dl_cls.progress import Progress
-from dl_cls.testlike import TestlikeConfig, testlike_copy
+from dl_cls.imaging.testlike import TestlikeConfig, testlike_copy
 
 COLUMNS = ["ID", "split", "orientation", "mirrored", "skew_deg", "n_chars", "mean_conf", "title", "text"]
 TABLE = "ocr.csv"
@@ -45,7 +45,7 @@ class Job:
 
 @dataclass(frozen=True)
 class TestlikePages:
-    """Seeded test-like copies of a list of train pages (dl_cls.testlike.testlike_copy, as the trainer validates):
+    """Seeded test-like copies of a list of train pages (imaging.testlike.testlike_copy, as the trainer validates):
     what a test page looks like, with a known pose, on pages whose class is known."""
     __test__ = False  # not a pytest test class
     paths: tuple[str, ...]

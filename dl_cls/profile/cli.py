@@ -10,12 +10,12 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from dl_cls.config import config_to_dict
-from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_csv, atomic_write_text, file_sha256
+from dl_cls.core.config import config_to_dict
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import atomic_write_csv, atomic_write_text, file_sha256
+from dl_cls.imaging.testlike import DEFAULT_CONFIG, load_testlike_config
 from dl_cls.profile.collect import frame_matches, list_images, measure_folder
 from dl_cls.profile.table import format_table, side_by_side, summarise
-from dl_cls.testlike import DEFAULT_CONFIG, load_testlike_config
 
 JPEG_QUALITY = 95  # assumed for a JPEG test set (its real quality is not read from the files)
 MARKER = ".dl_cls_profile"  # written into --out, so a later run only ever replaces a profile dir it made

@@ -1,4 +1,4 @@
-"""Measure every image of a folder (dl_cls.imgstats.measure) in parallel, plus the folder-level frame statistic."""
+"""Measure every image of a folder (imaging.imgstats.measure) in parallel, plus the folder-level frame statistic."""
 from __future__ import annotations
 
 import functools
@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dl_cls.errors import DlClsError
-from dl_cls.imgstats import measure
-from dl_cls.io import IMAGE_SUFFIXES, image_files, read_image
-from dl_cls.progress import Progress
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import IMAGE_SUFFIXES, image_files, read_image
+from dl_cls.core.progress import Progress
+from dl_cls.imaging.imgstats import measure
 
 def list_images(folder, limit: int | None = None, seed: int = 0) -> list[Path]:
     """The folder's image files, sorted; with `limit`, a seeded sample of that many (same files every time)."""
@@ -35,7 +35,7 @@ def _measure_file(path: str) -> dict:
 
 @functools.lru_cache(maxsize=4)
 def _testlike_config(path: str):
-    from dl_cls.testlike import load_testlike_config
+    from dl_cls.imaging.testlike import load_testlike_config
 
     return load_testlike_config(path)
 
@@ -43,7 +43,7 @@ def _testlike_config(path: str):
 def _measure_corrupted(job: tuple[str, str, str, int]) -> dict:
     """The test-like corruption of one image (seeded by ID, another image of the folder as the overlapping
     sheet, as the trainer's validation does), measured."""
-    from dl_cls.testlike import corrupt_testlike, testlike_rng
+    from dl_cls.imaging.testlike import corrupt_testlike, testlike_rng
 
     path, other, config, seed = job
     rng = testlike_rng(seed, Path(path).name)
@@ -52,7 +52,7 @@ def _measure_corrupted(job: tuple[str, str, str, int]) -> dict:
 
 
 def _progress(it, total: int, desc: str):
-    """Yield from it, with dl_cls.progress's bar in a terminal and a few lines in a log."""
+    """Yield from it, with dl_cls.core.progress's bar in a terminal and a few lines in a log."""
     with Progress(total, desc, "img") as bar:
         for item in it:
             bar.update()

@@ -16,10 +16,11 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from dl_cls import imgstats
-from dl_cls.io import encode_image, read_image
-from dl_cls.orient import fold_angle
-from dl_cls.testlike import BlurConfig, LightingConfig, NoiseConfig, TestlikeConfig, blur, grain, lighting, skew_rotate
+from dl_cls.core.io import encode_image, read_image
+from dl_cls.imaging import imgstats
+from dl_cls.imaging.page_geometry import fold_angle
+from dl_cls.imaging.testlike import (BlurConfig, LightingConfig, NoiseConfig, TestlikeConfig, blur, grain, lighting,
+                                     skew_rotate)
 
 QUANTILES = [10, 25, 50, 75, 90]
 

@@ -1,4 +1,4 @@
-"""One figure per statistic: the folders' histograms overlaid (matplotlib's object API, saved via dl_cls.viz)."""
+"""One figure per statistic: the folders' histograms overlaid (matplotlib's object API, saved via imaging.viz)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +8,8 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from dl_cls.imaging.viz import save_png
 from dl_cls.profile.table import DISTRIBUTIONS
-from dl_cls.viz import save_png
 
 PLOTTED = {**DISTRIBUTIONS, "skew": ("residual skew, signed deg", 1)}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dl_cls.imgstats import GREY_SAT
+from dl_cls.imaging.imgstats import GREY_SAT
 
 # statistic -> (label, decimals) for distributions
 DISTRIBUTIONS = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from dl_cls.cli_options import add_data, add_work
-from dl_cls.errors import DlClsError
+from dl_cls.core.cli_options import add_data, add_work
+from dl_cls.core.errors import DlClsError
 
 
 def add_arguments(parser) -> None:
@@ -26,8 +26,8 @@ def add_arguments(parser) -> None:
 
 def find_source(value: str | None, work, data_root: Path) -> Path:
     """--from as given, else the newest finished ensemble made from data_root."""
-    from dl_cls.runs import resolve_run_dir
-    from dl_cls.runstate import list_runs
+    from dl_cls.artifacts.runs import resolve_run_dir
+    from dl_cls.artifacts.runstate import list_runs
 
     if value:
         return resolve_run_dir(value, work, kinds=("ensembles", "runs"))
@@ -41,7 +41,7 @@ def find_source(value: str | None, work, data_root: Path) -> Path:
 
 def load_source(path: Path, data_root: Path):
     """The source run with its probability tables, full-class and of this data dir; else one line."""
-    from dl_cls.runs import load_run
+    from dl_cls.artifacts.runs import load_run
 
     try:
         source = load_run(path)
@@ -58,7 +58,7 @@ def load_source(path: Path, data_root: Path):
 
 def source_round(config) -> int:
     """The pseudo round a source already carries: the highest of its members' (an ensemble) or its own."""
-    from dl_cls.runs import read_run_config
+    from dl_cls.artifacts.runs import read_run_config
 
     if config.kind != "ensemble" or config.ensemble is None:
         return int(config.pseudo_round or 0)
@@ -72,11 +72,11 @@ def source_round(config) -> int:
 
 
 def run(args) -> int:
-    from dl_cls.config import load_config
+    from dl_cls.artifacts.pseudosets import ROOT, record_current
+    from dl_cls.artifacts.runs import check_name, load_truth
+    from dl_cls.core.config import load_config
     from dl_cls.pseudo.select import DEFAULT_CONFIG, PseudoConfig, choose, format_table
     from dl_cls.pseudo.write import write_set
-    from dl_cls.pseudosets import ROOT, record_current
-    from dl_cls.runs import check_name, load_truth
 
     cfg_path = Path(args.config) if args.config else DEFAULT_CONFIG
     cfg = load_config(PseudoConfig, cfg_path, args.overrides)

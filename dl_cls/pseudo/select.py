@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from dl_cls.config import CONFIG_DIR
+from dl_cls.artifacts.runs import LoadedRun
+from dl_cls.core.config import CONFIG_DIR
+from dl_cls.core.errors import DlClsError
 from dl_cls.data.contract import DataDir
-from dl_cls.errors import DlClsError
-from dl_cls.runs import LoadedRun
 
 DEFAULT_CONFIG = CONFIG_DIR / "pseudo" / "default.yaml"
 

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from dl_cls.augsets import manifest_problem, write_manifest
+from dl_cls.artifacts.augsets import manifest_problem, write_manifest
+from dl_cls.artifacts.pseudosets import KIND, MANIFEST_COLUMNS, SETTINGS
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import MADE_MARKER, atomic_write_bytes, atomic_write_text, mark_made
+from dl_cls.core.lock import Lock
+from dl_cls.core.progress import Progress
 from dl_cls.data.folds import PSEUDO_PREFIX
-from dl_cls.errors import DlClsError
-from dl_cls.io import MADE_MARKER, atomic_write_bytes, atomic_write_text, mark_made
-from dl_cls.lock import Lock
-from dl_cls.progress import Progress
-from dl_cls.pseudosets import KIND, MANIFEST_COLUMNS, SETTINGS
 
 VOLATILE = ("written",)  # settings keys that may differ between a run and its resume
 
@@ -55,7 +55,7 @@ def _whole(dst: Path, src: Path) -> bool:
 
 def copy_images(chosen: pd.DataFrame, test_dir: Path, out: Path, progress: bool = True) -> int:
     """Copy each chosen test image into out/images (atomically); returns how many were copied now."""
-    for tmp in (out / "images").glob(".*.tmp"):  # dl_cls.io's temp file of a copy that was killed
+    for tmp in (out / "images").glob(".*.tmp"):  # dl_cls.core.io's temp file of a copy that was killed
         tmp.unlink(missing_ok=True)
     new = 0
     with Progress(len(chosen), "pseudo images", unit="img", enabled=progress) as bar:

@@ -12,10 +12,10 @@ from scipy.cluster.hierarchy import linkage
 from scipy.spatial.distance import squareform
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
+from dl_cls.artifacts.runs import macro_f1
+from dl_cls.artifacts.runs import RunConfig, load_run, load_truth, resolve_run_dir
+from dl_cls.core.errors import DataError
 from dl_cls.data.contract import DataDir
-from dl_cls.runs import macro_f1
-from dl_cls.runs import RunConfig, load_run, load_truth, resolve_run_dir
-from dl_cls.errors import DataError
 
 GROUP_THRESHOLD = 0.03  # mean mutual confusion rate between the two halves a suggested group is joined from
 GROUP_MIN_COUNT = 2  # a pair counts only with at least this many confused images: one stray error links nothing

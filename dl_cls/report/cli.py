@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dl_cls.cli_options import add_work
-from dl_cls.io import atomic_write_csv, atomic_write_text, new_output_dir
-from dl_cls.lock import Lock
+from dl_cls.core.cli_options import add_work
+from dl_cls.core.io import atomic_write_csv, atomic_write_text, new_output_dir
+from dl_cls.core.lock import Lock
+from dl_cls.imaging.viz import save_png
 from dl_cls.report.analysis import GROUP_MIN_COUNT, GROUP_THRESHOLD, Analysis, load_analysis
-from dl_cls.viz import save_png
 
 
 def add_arguments(parser) -> None:
@@ -88,7 +88,7 @@ def run(args) -> int:
             pairs = a.pairs(args.top)
             groups = a.groups(args.threshold, args.min_count)
             from dl_cls.report.plots import confusion_figure, error_gallery  # matplotlib only here
-            from dl_cls.viz import save_figure
+            from dl_cls.imaging.viz import save_figure
 
             save_figure(confusion_figure(a), out / "confusion_matrix.png")
             atomic_write_csv(per_class, out / "per_class.csv", float_format="%.4f")

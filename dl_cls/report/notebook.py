@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dl_cls.io import encode_image, read_image
+from dl_cls.core.io import encode_image, read_image
+from dl_cls.imaging.viz import letterbox
 from dl_cls.report.analysis import Analysis
-from dl_cls.viz import letterbox
 
 
 def png(rgb_or_figure):
@@ -15,7 +15,7 @@ def png(rgb_or_figure):
 
     if isinstance(rgb_or_figure, np.ndarray):
         return Image(data=encode_image(rgb_or_figure, ".png"))
-    from dl_cls.viz import figure_png
+    from dl_cls.imaging.viz import figure_png
 
     return Image(data=figure_png(rgb_or_figure))
 

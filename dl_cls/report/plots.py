@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure  # the object API: no pyplot state, no display needed (CLI, tests, notebook)
 
-from dl_cls.io import read_image
+from dl_cls.core.io import read_image
+from dl_cls.imaging.viz import contact_sheet
 from dl_cls.report.analysis import Analysis
-from dl_cls.viz import contact_sheet
 
 MAX_LABEL = 28  # characters of a class name on an axis
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score
 
-from dl_cls.runs import macro_f1
-from dl_cls.errors import DlClsError
-from dl_cls.io import read_csv
+from dl_cls.artifacts.runs import macro_f1
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import read_csv
 from dl_cls.data.labels import read_labels
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from dl_cls.cli_options import add_label_fixes, add_work
-from dl_cls.config import parse_overrides
+from dl_cls.core.cli_options import add_label_fixes, add_work
+from dl_cls.core.config import parse_overrides
 
 
 def int_list(text: str) -> list[int]:
@@ -63,7 +63,7 @@ def resolve_aug(args: argparse.Namespace) -> str | None:
         return None if args.aug.lower() == "none" else args.aug
     if args.resume:
         return None  # a resumed run keeps the set it was started with (saved in its config.yaml)
-    from dl_cls.augsets import current_set
+    from dl_cls.artifacts.augsets import current_set
     from dl_cls.data.contract import load_data
 
     choice = current_set(args.work, load_data(args.data or "data", args.label_fixes))
@@ -74,7 +74,7 @@ def resolve_aug(args: argparse.Namespace) -> str | None:
 
 def resolve_pseudo(args: argparse.Namespace, aug_dir: str | None) -> str | None:
     """--pseudo SET as given; none: no pseudo-labels; no --pseudo: the AUG set's, or the current set (say which)."""
-    from dl_cls import pseudosets
+    from dl_cls.artifacts import pseudosets
 
     if args.pseudo is not None:
         return None if args.pseudo.lower() == "none" else str(pseudosets.resolve(args.pseudo, args.work))
@@ -87,7 +87,7 @@ def resolve_pseudo(args: argparse.Namespace, aug_dir: str | None) -> str | None:
 
 
 def _default_pseudo(args: argparse.Namespace, aug_dir: str | None) -> tuple[str | None, str]:
-    from dl_cls import pseudosets
+    from dl_cls.artifacts import pseudosets
 
     current = pseudosets.current_dir(args.work, args.data or "data")
     if aug_dir is not None:

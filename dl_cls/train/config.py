@@ -1,6 +1,6 @@
 """The training recipe of one model: configs/models/<name>.yaml loaded into TrainConfig.
 
-A run's config.yaml holds these fields plus the contract keys of every run dir (dl_cls.runs.RunConfig: data_dir,
+A run's config.yaml holds these fields plus the contract keys of every run dir (artifacts.runs.RunConfig: data_dir,
 aug_dir, class names, ...); `recipe_from_run` reads both back for resume / predict / merge.
 """
 from __future__ import annotations
@@ -9,9 +9,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dl_cls.config import CONFIG_DIR, compose_config, config_to_dict, load_config
-from dl_cls.errors import DlClsError
-from dl_cls.runs import RunConfig, read_run_config
+from dl_cls.artifacts.runs import RunConfig, read_run_config
+from dl_cls.core.config import CONFIG_DIR, compose_config, config_to_dict, load_config
+from dl_cls.core.errors import DlClsError
 
 MODELS_DIR = CONFIG_DIR / "models"
 TRAIN_DEFAULTS = CONFIG_DIR / "train" / "defaults.yaml"  # shared by every model file
@@ -104,7 +104,7 @@ class TrainConfig:
             raise DlClsError("bad training config: " + "; ".join(bad))
         parse_focus(self.focus)
         if self.testlike_config:
-            from dl_cls.testlike import load_testlike_config
+            from dl_cls.imaging.testlike import load_testlike_config
 
             load_testlike_config(self.testlike_config)  # a missing file or a typo fails now, before any run dir
 

@@ -5,7 +5,7 @@ import argparse
 
 import yaml
 
-from dl_cls.config import CONFIG_DIR, parse_overrides
+from dl_cls.core.config import CONFIG_DIR, parse_overrides
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

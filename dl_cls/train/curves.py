@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dl_cls.runs import FOLD_DONE
-from dl_cls.viz import save_figure
+from dl_cls.artifacts.runs import FOLD_DONE
+from dl_cls.imaging.viz import save_figure
 
 
 def learning_curves(run_dir: Path, folds: list[int], select_metric: str) -> Figure:

@@ -21,13 +21,13 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 from tqdm import tqdm
 
-from dl_cls.testlike import load_testlike_config, testlike_copy
+from dl_cls.artifacts import pseudosets
+from dl_cls.artifacts.augsets import MANIFEST, MANIFEST_COLUMNS, read_manifest
+from dl_cls.core.errors import DataError, DlClsError
+from dl_cls.core.io import IMAGE_SUFFIXES, image_files, read_image
 from dl_cls.data.contract import DataDir
 from dl_cls.data.folds import is_pseudo, manifest_folds, train_rows_for_fold
-from dl_cls.errors import DataError, DlClsError
-from dl_cls import pseudosets
-from dl_cls.augsets import MANIFEST, MANIFEST_COLUMNS, read_manifest
-from dl_cls.io import IMAGE_SUFFIXES, image_files, read_image
+from dl_cls.imaging.testlike import load_testlike_config, testlike_copy
 from dl_cls.train.config import TrainConfig, parse_focus
 
 

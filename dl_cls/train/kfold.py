@@ -15,14 +15,14 @@ import pandas as pd
 import torch
 import yaml
 
+from dl_cls.artifacts.runs import (FOLD_DONE, RunConfig, check_name, classes_of, finished_folds, git_commit, load_truth,
+                                   macro_f1, package_versions, prob_columns, read_run_config, resolve_run_dir,
+                                   split_hash, write_run_config)
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import atomic_write_csv, atomic_write_text, create_run_dir
+from dl_cls.core.lock import Lock
 from dl_cls.data.contract import DataDir, load_data
 from dl_cls.data.folds import ensure_folds, is_pseudo, load_folds, make_folds
-from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_csv, atomic_write_text, create_run_dir
-from dl_cls.lock import Lock
-from dl_cls.runs import (FOLD_DONE, RunConfig, check_name, classes_of, finished_folds, git_commit, load_truth, macro_f1,
-                         package_versions, prob_columns, read_run_config, resolve_run_dir, split_hash,
-                         write_run_config)
 from dl_cls.train import dist, loop, tta
 from dl_cls.train import model as model_lib
 from dl_cls.train.config import TrainConfig, load_train_config, parse_focus, recipe_dict, recipe_from_run

@@ -27,9 +27,9 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_csv, atomic_write_with
-from dl_cls.runs import macro_f1
+from dl_cls.artifacts.runs import macro_f1
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import atomic_write_csv, atomic_write_with
 from dl_cls.train import dist, model as model_lib, tta
 from dl_cls.train.config import TrainConfig, recipe_dict
 from dl_cls.train.data import EvalSet, SeededSampler, TrainSet
@@ -138,7 +138,7 @@ def predict(model, images, rt: Runtime, norm: Normalizer, batch_size: int, views
 
 # ---------------------------------------------------------------------------------------------- checkpoints
 def save_atomic(obj, path: Path) -> None:
-    """torch.save through dl_cls.io's temp-file-and-rename writer: a crash never leaves half a checkpoint."""
+    """torch.save through dl_cls.core.io's temp-file-and-rename writer: a crash never leaves half a checkpoint."""
     atomic_write_with(path, lambda fh: torch.save(obj, fh))
 
 

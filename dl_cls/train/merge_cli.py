@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from dl_cls.cli_options import add_work
+from dl_cls.core.cli_options import add_work
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dl_cls.runs import resolve_run_dir
+    from dl_cls.artifacts.runs import resolve_run_dir
     from dl_cls.train.kfold import merge_run, print_table
 
     run_dir = resolve_run_dir(args.run, args.work)

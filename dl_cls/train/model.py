@@ -6,7 +6,7 @@ from pathlib import Path
 import timm
 import torch
 
-from dl_cls.errors import DlClsError
+from dl_cls.core.errors import DlClsError
 from dl_cls.train.config import TrainConfig
 
 

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_csv
-from dl_cls.lock import Lock
-from dl_cls.runs import prob_columns
+from dl_cls.artifacts.runs import prob_columns
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import atomic_write_csv
+from dl_cls.core.lock import Lock
 from dl_cls.train import dist, loop, tta
 from dl_cls.train import model as model_lib
 from dl_cls.train.config import recipe_from_run

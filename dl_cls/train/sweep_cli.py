@@ -22,9 +22,9 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from dl_cls.errors import DlClsError
-    from dl_cls.io import atomic_write_csv, create_run_dir
-    from dl_cls.viz import save_figure
+    from dl_cls.core.errors import DlClsError
+    from dl_cls.core.io import atomic_write_csv, create_run_dir
+    from dl_cls.imaging.viz import save_figure
     from dl_cls.train.cli import spec_from_args
     from dl_cls.train.kfold import train
 

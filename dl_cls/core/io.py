@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from dl_cls.errors import DlClsError, is_disk_full
+from dl_cls.core.errors import DlClsError, is_disk_full
 
 
 def _umask() -> int:

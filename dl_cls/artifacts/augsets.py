@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import atomic_write_text, read_csv
+from dl_cls.core.lock import LOCK_NAME, Lock, is_held
 from dl_cls.data.folds import train_table_hash
-from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_text, read_csv
-from dl_cls.lock import LOCK_NAME, Lock, is_held
 
 POINTER = "current.json"
 MANIFEST = "manifest.csv"

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from dl_cls.augsets import manifest_problem, read_manifest
+from dl_cls.artifacts.augsets import manifest_problem, read_manifest
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import atomic_write_text
+from dl_cls.core.lock import LOCK_NAME, Lock, is_held
 from dl_cls.data.folds import PSEUDO_PREFIX
-from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_text
-from dl_cls.lock import LOCK_NAME, Lock, is_held
 
 ROOT = "pseudo"
 POINTER = "current.json"

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from dl_cls.augsets import aug_scale
-from dl_cls.errors import DlClsError
-from dl_cls.lock import LOCK_NAME, is_held
-from dl_cls.runs import CONFIG_FILE, RunConfig, finished_folds, read_run_config
+from dl_cls.artifacts.augsets import aug_scale
+from dl_cls.artifacts.runs import CONFIG_FILE, RunConfig, finished_folds, read_run_config
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.lock import LOCK_NAME, is_held
 
 STATES = ("finished", "partial", "failed", "running")
 NOT_CLASSIFIERS = ("orientation",)  # run kinds listed by the ledger that no ensemble can use (dl-cls orient)

@@ -13,10 +13,10 @@ from typing import Any, TypeVar
 
 import yaml
 
-from dl_cls.errors import DlClsError
-from dl_cls.io import atomic_write_text, read_text
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import atomic_write_text, read_text
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 T = TypeVar("T")
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dl_cls.config import CONFIG_DIR, load_config
-from dl_cls.errors import DlClsError
-from dl_cls.io import read_image
+from dl_cls.core.config import CONFIG_DIR, load_config
+from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import read_image
 
 DEFAULT_CONFIG = CONFIG_DIR / "testlike" / "default.yaml"
 REF_SIDE = 512  # pixel sizes in the config (blur sigma, grain) are at this long side

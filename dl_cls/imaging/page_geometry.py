@@ -1,4 +1,5 @@
-"""Page orientation helpers on plain numpy/OpenCV (a lower layer: the profile stage and the OCR normaliser use it).
+"""Page geometry on plain numpy/OpenCV: skew, deskew, turn, orient (imgstats, the profile stage and the OCR
+normaliser use it).
 
 `estimate_skew` measures the residual skew of a page: its angle modulo 90 degrees, so a page turned by
 k*90 + a degrees reads as a. Deciding k (and mirroring) is left to the caller (the OCR normaliser).

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from dl_cls.errors import DlClsError
+from dl_cls.core.errors import DlClsError
 
 LOCK_NAME = ".lock"
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from dl_cls.orient import estimate_skew
+from dl_cls.imaging.page_geometry import estimate_skew
 
 SIDE = 512  # every statistic is measured at this long side
 NEAR_BLACK = 40  # grey level at or below which a pixel counts as near-black
@@ -40,7 +40,7 @@ def grey(rgb: np.ndarray) -> np.ndarray:
 
 
 def residual_skew(g: np.ndarray) -> float:
-    """Signed residual skew in degrees, [-45, 45) (angle modulo 90); see dl_cls.orient.estimate_skew."""
+    """Signed residual skew in degrees, [-45, 45) (angle modulo 90); see dl_cls.imaging.page_geometry.estimate_skew."""
     return estimate_skew(g)
 
 

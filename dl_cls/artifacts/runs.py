@@ -21,10 +21,10 @@ import pandas as pd
 import yaml
 from sklearn.metrics import f1_score
 
-from dl_cls.config import load_config, read_yaml
+from dl_cls.core.config import load_config, read_yaml
+from dl_cls.core.errors import DataError, DlClsError
+from dl_cls.core.io import atomic_write_text, read_csv
 from dl_cls.data.contract import DataDir, load_data
-from dl_cls.errors import DataError, DlClsError
-from dl_cls.io import atomic_write_text, read_csv
 
 CONFIG_FILE = "config.yaml"
 FOLD_DONE = "fold.json"  # written last in a fold dir: the fold is finished
@@ -73,7 +73,7 @@ def resolve_run_dir(run: str, work, kinds: tuple[str, ...] = ("runs",)) -> Path:
 @dataclass
 class EnsembleOptions:
     """What decided an ensemble (`dl-cls ensemble`'s options and the method it chose), kept in its config.yaml.
-    Here rather than in dl_cls.ensemble: the ledger (dl_cls.runstate, a layer below the stages) reads it too."""
+    Here rather than in dl_cls.ensemble: the ledger (artifacts.runstate, a layer below the stages) reads it too."""
     method: str
     method_forced: bool
     members: list[str]  # run dirs, resolved
@@ -154,7 +154,7 @@ _CONTRACT_DEFAULTS = {f.name: f.default for f in fields(RunConfig) if f.name in 
 
 
 def _typed(cls, data: dict, where):
-    """`cls` built by dl_cls.config from a mapping; every problem names `where` and the key."""
+    """`cls` built by dl_cls.core.config from a mapping; every problem names `where` and the key."""
     missing = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
                and f.name not in data]
     if missing and set(data) <= {f.name for f in fields(cls)}:  # else load_config names the unknown key first

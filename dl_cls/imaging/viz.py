@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from dl_cls.io import atomic_write_bytes, encode_image
+from dl_cls.core.io import atomic_write_bytes, encode_image
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _MAX_LINES = 3
