@@ -38,7 +38,7 @@ def _tree(root: Path) -> dict:
 @pytest.fixture
 def quick_render(monkeypatch):
     """sample's pages stubbed to two small files: these tests are about what --force keeps, not about pages."""
-    import dl_cls.data.sample as sample
+    import dl_cls.data.sample.generate as sample
 
     def write(root, *args):
         (root / "train").mkdir()

@@ -13,7 +13,7 @@ from dl_cls.imaging.page_geometry import estimate_skew, fold_angle
 def _upright(target: int, size: int, seed: int) -> np.ndarray:
     """A sample page before render() adds its scanner skew (up to 2 deg), so the true angle is known exactly."""
     rng = np.random.default_rng(seed)
-    draw = (lambda s, r: sample._medical_form(s, r, target)) if target in sample.FAMILY_TITLES else sample.DRAW[target]
+    draw = (lambda s, r: sample.medical_form(s, r, target)) if target in sample.FAMILY_TITLES else sample.DRAW[target]
     return draw(size, rng).img
 
 

@@ -127,12 +127,12 @@ def test_family_titles_are_drawn_in_hangul_with_a_korean_font(monkeypatch):
         return real_text(pg, s, *a, **k)
 
     monkeypatch.setattr(sample.Page, "text", text)
-    page = sample._medical_form(320, np.random.default_rng(1), 4)
+    page = sample.medical_form(320, np.random.default_rng(1), 4)
     korean = {f.path for f in fonts.korean_fonts()}
     title, face = next((s, f) for s, f in drawn if s.replace(" ", "") in ("진단서", "일반진단서"))
     assert face.path in korean and face.bold
     assert (page.img[: page.h // 5] < 100).sum() > 200  # the title's ink is on the page, in its top band
-    again = sample._medical_form(320, np.random.default_rng(1), 4).img
+    again = sample.medical_form(320, np.random.default_rng(1), 4).img
     assert (page.img == again).all()  # text drawing is deterministic too
     for size in (32, 48, 96):  # the test fixtures' sizes: fonts of 1-3 px must not crash
         for target in range(17):
