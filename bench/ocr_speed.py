@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from dl_cls.core.io import read_image
 from dl_cls.data.contract import load_data
@@ -32,13 +33,13 @@ FAMILY = [3, 4, 7, 14]
 V3 = dict(one_call=False, lang="kor+eng")  # the reader before version 4: title band and page read apart
 # (name, uses the orientation model, reader settings)
 SETTINGS = [
-    ("v3: model pose, 2 calls, x2, kor+eng", True, ReadSettings(**V3)),
-    ("v3, OCR picks the pose", False, ReadSettings(**V3)),
-    ("1 call, x2, kor+eng", True, ReadSettings(lang="kor+eng")),
-    ("1 call, x2, kor", True, ReadSettings(lang="kor")),
-    ("1 call, x1.5, kor", True, ReadSettings(lang="kor", upscale=1.5)),
-    ("1 call, x1.5, kor, psm 3", True, ReadSettings(lang="kor", upscale=1.5, page_psm=3)),
-    ("1 call, x1, kor", True, ReadSettings(lang="kor", upscale=1.0)),
+    ("v3: model pose, 2 calls, x2, kor+eng", True, ReadSettings(**V3, upscale=2.0, orient_tta=False)),
+    ("v3, OCR picks the pose", False, ReadSettings(**V3, upscale=2.0)),
+    ("1 call, x2, kor+eng", True, ReadSettings(lang="kor+eng", upscale=2.0)),
+    ("1 call, x2, kor", True, ReadSettings(upscale=2.0)),
+    ("1 call, x1.5, kor", True, ReadSettings(upscale=1.5)),
+    ("1 call, x1.5, kor, psm 3", True, ReadSettings(upscale=1.5, page_psm=3)),
+    ("v4 default: 1 call, x1, kor, psm 11", True, ReadSettings()),
 ]
 
 
@@ -84,6 +85,7 @@ def _cells(df) -> str:
 
 
 def run(data: Path, work: Path, per_class: int, only: list[int]) -> int:
+    torch.set_num_threads(1)  # as dl-cls ocr's workers: one thread for the pose model beside one OCR thread
     dd = load_data(data, "none")
     t0 = time.perf_counter()
     orienter = load_orientation(train_orientation(dd, work, label_fixes="none", log=print))

@@ -20,7 +20,7 @@ from dl_cls.core.lock import Lock
 from dl_cls.ensemble.core import METHODS, build_ensemble
 from dl_cls.ensemble.members import align_runs
 from dl_cls.ensemble.submission import submission_from_probs, write_submission
-from dl_cls.ensemble.text_runs import shrink_text_runs
+from dl_cls.ensemble.text_runs import EQUAL_WEIGHT_METHODS, oof_weight_note, shrink_text_runs
 
 FLOAT_FORMAT = "%.6f"
 # config.yaml's key order, as the ensembler has always written it (EnsembleOptions' keys among the contract keys)
@@ -132,6 +132,19 @@ def text_member_note(runs) -> str | None:
             "every page once and writes the full-class text member and the family expert (docs/benchmarks.md)")
 
 
+def _text_rules(args, members, specialists) -> tuple[str, ...]:
+    """Text runs whose test pages read worse than their copies: their test probabilities shrunk, and the methods
+    the OOF may choose among (equal weights only when a member reads far worse); with --text-shrink off, neither."""
+    if args.text_shrink != "auto":
+        return METHODS
+    for line in shrink_text_runs(members + specialists):
+        print(line)
+    note = None if args.method else oof_weight_note(members)
+    if note:
+        print(note)
+    return EQUAL_WEIGHT_METHODS if note else METHODS
+
+
 def run(args) -> int:
     work = Path(args.work)
     name = args.name or time.strftime("ens-%Y%m%d-%H%M%S")
@@ -142,18 +155,14 @@ def run(args) -> int:
         raise DlClsError(f"--mass-threshold must be in [0, 1], got {args.mass_threshold}")
     members, specialists = _chosen_runs(args, work) if args.runs else _discovered_runs(args, work)
     runs = members + specialists
-    note = None if args.runs else text_member_note(runs)
-    if note:
+    for note in [] if args.runs else filter(None, [text_member_note(runs)]):
         print(note)
-
     data_dir = _agreed(runs, "data_dir", lambda c: str(Path(c.data_dir).resolve()), args.data)
     fixes = _agreed(runs, "label_fixes", lambda c: c.label_fixes)
     config = RunConfig(data_dir=str(data_dir), label_fixes=fixes, kind="ensemble", key_order=CONFIG_KEYS)
     dd = load_truth(config)
     members, specialists = align_runs(members, specialists, dd)
-    if args.text_shrink == "auto":
-        for line in shrink_text_runs(members + specialists):
-            print(line)
+    candidates = _text_rules(args, members, specialists)
     truth = dd.train.set_index("ID")["target"]
     ids = members[0].oof["ID"]
     y, folds = truth.loc[ids].to_numpy(dtype=int), members[0].oof["fold"].to_numpy()
@@ -163,8 +172,8 @@ def run(args) -> int:
 
         y_test = read_labels(args.test_labels, dd.test_ids, "test set of sample_submission.csv")
 
-    result = build_ensemble(members, specialists, y, folds, method=args.method,
-                            mass_threshold=args.mass_threshold, seed=args.seed, y_test=y_test)
+    result = build_ensemble(members, specialists, y, folds, method=args.method, mass_threshold=args.mass_threshold,
+                            seed=args.seed, y_test=y_test, candidates=candidates)
     result.table.loc[result.table["kind"] == "ensemble", "name"] = name
     config.ensemble = options(args, result.method, members, specialists)
     config.num_classes, config.class_names = dd.num_classes, dd.class_names
@@ -180,8 +189,7 @@ def run(args) -> int:
     how = "forced by --method" if args.method else "best fold-held-out OOF macro F1"
     print(f"\nmethod: {result.method} ({how}); OOF macro F1 of the ensemble: "
           f"{result.table['oof_macro_f1'].iloc[-1]:.4f}")
-    note = oof_pages_note(members, specialists)
-    if note:
+    for note in filter(None, [oof_pages_note(members, specialists)]):
         print(note)
     print(f"wrote {out}/: oof.csv test_probs.csv submission.csv (checked) members.csv config.yaml")
     return 0

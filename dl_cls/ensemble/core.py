@@ -69,11 +69,13 @@ def _methods(P, P_test, y, folds, classes, seed) -> dict[str, MethodResult]:
     return {name: fn(P, P_test, y, folds, classes, seed) for name, fn in REGISTRY.items()}
 
 
-def _method_rows(results: dict, scores: dict, chosen: str, forced: bool, y, classes, test_f1) -> list[dict]:
+def _method_rows(results: dict, scores: dict, chosen: str, forced: bool, y, classes, test_f1,
+                 candidates: tuple[str, ...] = METHODS) -> list[dict]:
     rows = []
     for name in METHODS:
         r = results[name]
         note = "" if name != chosen else " [forced by --method]" if forced else " [best fold-held-out OOF macro F1]"
+        note = note if name in candidates or forced else " [not a candidate: see the note above the table]"
         rows.append(dict(kind="method", name=name, oof_macro_f1=scores[name],
                          fitted_macro_f1=macro_f1(y, predict(r.fitted, classes)) if r.fitted is not None else np.nan,
                          test_macro_f1=test_f1(r.test), chosen=name == chosen, detail=r.detail + note))
@@ -104,9 +106,10 @@ def _try_specialist(spec: LoadedRun, E: np.ndarray, E_test: np.ndarray, member_i
 
 def build_ensemble(members: list[LoadedRun], specialists: list[LoadedRun], y: np.ndarray, folds: np.ndarray,
                    method: str | None = None, mass_threshold: float | None = None, seed: int = 0,
-                   y_test: np.ndarray | None = None) -> EnsembleResult:
+                   y_test: np.ndarray | None = None, candidates: tuple[str, ...] = METHODS) -> EnsembleResult:
     """members/specialists must already be aligned (members.align_runs); y: OOF truth in member row order;
-    y_test: optional test labels (reported only, never used for a choice)."""
+    y_test: optional test labels (reported only, never used for a choice); candidates: the methods the best
+    OOF may choose among (every method is still scored in the table)."""
     classes = members[0].classes
     P = np.stack([m.oof_probs() for m in members])
     P_test = np.stack([m.test_probs() for m in members])
@@ -118,8 +121,8 @@ def build_ensemble(members: list[LoadedRun], specialists: list[LoadedRun], y: np
                  test_macro_f1=test_f1(m.test_probs()), detail=str(m.path)) for m in members]
     results = _methods(P, P_test, y, folds, classes, seed)
     scores = {name: macro_f1(y, predict(r.oof, classes)) for name, r in results.items()}
-    chosen = method or max(METHODS, key=lambda n: (scores[n], -METHODS.index(n)))
-    rows += _method_rows(results, scores, chosen, method is not None, y, classes, test_f1)
+    chosen = method or max(candidates, key=lambda n: (scores[n], -METHODS.index(n)))
+    rows += _method_rows(results, scores, chosen, method is not None, y, classes, test_f1, candidates)
     E, E_test = results[chosen].oof, results[chosen].test
     applied = []
     for spec in specialists:

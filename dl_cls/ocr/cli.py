@@ -36,6 +36,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--tesseract", default="tesseract", help="the tesseract binary")
     parser.add_argument("--lang", default=ReadSettings.lang, help="tesseract languages (default: kor; kor+eng also reads Latin words, at 1.3x the time)")
     parser.add_argument("--title-frac", type=float, default=ReadSettings.title_frac)
+    parser.add_argument("--upscale", type=float, default=ReadSettings.upscale,
+                        help="scale pages are read at (default 1: fastest, and the best on the sample's test pages; "
+                             "1.5 kept the test-like OOF a little higher at 1.5x the time: docs/benchmarks.md)")
     parser.add_argument("--all-turns", action="store_true",
                         help="when the OCR decides the pose: try all 4 turns x mirror instead of the 2 turns the "
                              "text-direction test leaves")
@@ -154,6 +157,8 @@ def _check_args(args, dd, groups) -> None:
     """Every refusal before the expensive part."""
     if not args.budget > 0:  # 0 would stop every read before it starts: a table of empty rows
         raise DlClsError(f"--budget must be > 0 seconds per image, got {args.budget}")
+    if not 0.25 <= args.upscale <= 4:
+        raise DlClsError(f"--upscale must be between 0.25 and 4, got {args.upscale}")
     if args.test_from and len(groups) != 1:
         raise DlClsError("--test-from needs exactly one --classes group (the group whose test images to read)")
     if args.test_from and len(groups[0]) == dd.num_classes:
@@ -192,7 +197,7 @@ def run(args) -> int:
     test_ids = group_test_ids(args.test_from, args.work, dd, classes) if args.test_from else dd.test_ids
     engine = make_engine(args.engine, args.lang, args.tesseract)
     engine.check()
-    settings = ReadSettings(lang=args.lang, title_frac=args.title_frac, all_turns=args.all_turns)
+    settings = ReadSettings(lang=args.lang, title_frac=args.title_frac, all_turns=args.all_turns, upscale=args.upscale)
     orient_run = _orientation_run(args, dd)
     root = settings_dir(args.work, engine, settings, args.cache, orient_run)
     testlike = _testlike_pages(args, dd, classes) if outs else None

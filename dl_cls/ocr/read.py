@@ -32,7 +32,7 @@ class ReadSettings:
     """Everything that changes what is read; hashed into the cache key."""
 
     lang: str = "kor"  # kor+eng loads a second model on every call: x0.75 of the time, no better titles (bench)
-    upscale: float = 1.0  # x1.5 / x2 read no more family titles on the sample, at 1.3x / 1.6x the time (bench)
+    upscale: float = 1.0  # x1.5: test-like OOF +0.01 at 1.5x the time, but fewer of the sample's test pages right
     title_frac: float = 0.3  # the title band: top 30% of the normalised page
     page_psm: int = 11  # sparse text: forms are fields in tables; psm 3 was 2.5x faster but lost most titles
     title_psm: int = 11  # the title band read on its own (only with one_call=False, the reader before version 4)
