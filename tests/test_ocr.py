@@ -414,7 +414,7 @@ def test_expert_refuses_an_existing_run_dir(tmp_path):
 @pytest.mark.slow
 def test_orientation_recovered_on_known_turns_and_mirrors():
     """The plumbing of the orientation model's pick (its accuracy: tests/test_orient_model.py, bench/ocr_speed.py):
-    a sure pick is the one pose read (2 engine calls); an unsure one leaves its likeliest poses to the OCR."""
+    a sure pick is the one pose read (one engine call); an unsure one leaves its likeliest poses to the OCR."""
     engine = Counting(_tesseract_or_skip())
     probe = np.arange(6).reshape(2, 3)
     rng = np.random.default_rng(0)
@@ -425,12 +425,12 @@ def test_orientation_recovered_on_known_turns_and_mirrors():
             fix = next(lab for lab in LABELS if _undoes(probe, turn, mirrored, *lab))
             engine.calls = 0
             row = read_document(seen, engine, ReadSettings(), orienter=Oracle(fix))
-            assert (row["orientation"], row["mirrored"]) == fix and engine.calls == 2
-    # unsure between the right pose and its mirror image: both title bands are read, the OCR keeps the right one
+            assert (row["orientation"], row["mirrored"]) == fix and engine.calls == 1
+    # unsure between the right pose and its mirror image: both poses are read whole, the OCR keeps the right one
     fix, mirror = (0, False), (0, True)
     engine.calls = 0
     row = read_document(page, engine, ReadSettings(), orienter=Oracle(mirror, {mirror: 0.5, fix: 0.45}))
-    assert (row["orientation"], row["mirrored"]) == fix and engine.calls == 3
+    assert (row["orientation"], row["mirrored"]) == fix and engine.calls == 2
 
 
 def _undoes(probe, turn, mirrored, orientation, mirror_fix) -> bool:
@@ -463,10 +463,11 @@ class Counting:
 
 @pytest.mark.slow
 def test_tesseract_reads_the_sample_titles():
-    """At the right pose, the Korean titles of the family are read (sure pick: the upright pose)."""
+    """At the right pose, the Korean titles of the family are read (sure pick: the upright pose). At x1.5: the
+    default x1 reads ~83% of the family's clean titles (docs/benchmarks.md, issue 23), one of these four not."""
     engine = _tesseract_or_skip()
     for target in GROUP:
-        row = read_document(render(target, SIZE, np.random.default_rng(target)), engine, ReadSettings(),
+        row = read_document(render(target, SIZE, np.random.default_rng(target)), engine, ReadSettings(upscale=1.5),
                             orienter=Oracle((0, False)))
         assert (row["orientation"], row["mirrored"]) == (0, False)
         assert any(fuzzy_in(w, title_key(row["title"] + row["text"]), 1) for w in TITLE_WORDS[target]), row

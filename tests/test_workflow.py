@@ -251,7 +251,8 @@ def test_nothing_to_ensemble_is_one_line_saying_what_to_run(project, capsys, set
 @pytest.mark.slow  # a few seconds: make test runs it, make test-fast skips it
 def test_runs_ledger_lists_every_state_best_first(project, capsys):
     work = project["work"]
-    assert cli_main(["ensemble", "--work", str(work), "--name", "ens"]) == 0
+    # its runs come from two data dirs: ensemble takes --data (without it, it refuses and lists them)
+    assert cli_main(["ensemble", "--work", str(work), "--data", str(project["data"]), "--name", "ens"]) == 0
     capsys.readouterr()
     with Lock(work / "runs" / "running" / "fold1", "fold 1"):
         assert cli_main(["runs", "--work", str(work)]) == 0
