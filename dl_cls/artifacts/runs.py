@@ -138,7 +138,7 @@ class RunConfig:
     @property
     def oof_pages(self) -> str:
         """The validation pages oof.csv predicts: 'testlike' (the trainer's and the OCR expert's default) or 'clean'
-        (an OCR expert built before it read test-like copies, `dl-cls ocr --testlike-pages 0`, or a run trained with
+        (an OCR expert built before it read test-like copies, or with the option that skipped them, or a run trained with
         oof_on=clean). Clean-page OOF flatters a run."""
         return str(self.recipe.get("oof_on", "clean" if self.kind == "ocr" else "testlike"))
 
