@@ -1,8 +1,9 @@
 """Text members and experts (dl-cls ocr runs) in an ensemble: their OOF was measured on test-like copies, which can
 read better than the user's test pages. The OCR stage measures that gap without labels and records `test_shrink`
 (dl_cls.ocr.readability) in the run's summary.json; here a text run's test probabilities are pulled towards uniform
-by that factor, so a blend or stack weighs it less on the test than its OOF chose (for a linear blend on
-probabilities this is exactly the weight times the factor)."""
+by that factor, so a blend weighs it less on the test than its OOF chose (for a linear blend on probabilities this
+is exactly the weight times the factor; a stacker's per-class coefficients make it no such thing, hence the rule
+below that keeps OOF-fitted methods out of the choice when the gap is large)."""
 from __future__ import annotations
 
 import json

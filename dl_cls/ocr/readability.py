@@ -7,8 +7,9 @@ family test titles against 43% of test-like copies and 63% of clean train pages)
 these figures do, on any data dir, since they need no labels.
 
 `shrink_factor` turns the gap into the measured rule the ensemble applies: a text member's test probabilities are
-pulled towards uniform by the ratio of the test pages' keyword rate to the test-like copies' (a linear blend or
-stack on probabilities then weighs the member by that much less on the test than its OOF chose).
+pulled towards uniform by the ratio of the test pages' keyword rate to the test-like copies' (a linear blend on
+probabilities then weighs the member by that much less on the test than its OOF chose; below 0.5 the ensemble also
+leaves stacking and fitted weights out of its choice: dl_cls/ensemble/text_runs.py).
 """
 from __future__ import annotations
 
