@@ -30,16 +30,20 @@ from dl_cls.ocr.read import ReadSettings, read_document
 from dl_cls.ocr.table import TestlikePages
 
 FAMILY = [3, 4, 7, 14]
-V3 = dict(one_call=False, lang="kor+eng")  # the reader before version 4: title band and page read apart
+OLD = dict(invert_lines=True)  # tesseract's own re-reads of unsure lines inverted, as every reader before this one
+V3 = dict(OLD, one_call=False, lang="kor+eng")  # the reader before version 4: title band and page read apart
 # (name, uses the orientation model, reader settings)
 SETTINGS = [
     ("v3: model pose, 2 calls, x2, kor+eng", True, ReadSettings(**V3, upscale=2.0, orient_tta=False)),
     ("v3, OCR picks the pose", False, ReadSettings(**V3, upscale=2.0)),
-    ("1 call, x2, kor+eng", True, ReadSettings(lang="kor+eng", upscale=2.0)),
-    ("1 call, x2, kor", True, ReadSettings(upscale=2.0)),
-    ("1 call, x1.5, kor", True, ReadSettings(upscale=1.5)),
-    ("1 call, x1.5, kor, psm 3", True, ReadSettings(upscale=1.5, page_psm=3)),
-    ("v4 default: 1 call, x1, kor, psm 11", True, ReadSettings()),
+    ("1 call, x2, kor+eng", True, ReadSettings(**OLD, lang="kor+eng", upscale=2.0)),
+    ("1 call, x2, kor", True, ReadSettings(**OLD, upscale=2.0)),
+    ("1 call, x1.5, kor", True, ReadSettings(**OLD, upscale=1.5)),
+    ("1 call, x1.5, kor, psm 3", True, ReadSettings(**OLD, upscale=1.5, page_psm=3)),
+    ("v4: 1 call, x1, kor, psm 11", True, ReadSettings(**OLD, upscale=1.0)),
+    ("v4, no inverted re-reads, x1", True, ReadSettings(invert_lines=False, upscale=1.0)),
+    ("v4, no inverted re-reads, x1.5", True, ReadSettings(invert_lines=False, upscale=1.5)),
+    ("default", True, ReadSettings()),
 ]
 
 
@@ -97,7 +101,7 @@ def run(data: Path, work: Path, per_class: int, only: list[int]) -> int:
     print(f"{'setting':<38} {'s/page':>6} {'ratio':>5} | {head}")
     base = None
     for name, use_model, settings in [SETTINGS[i] for i in only]:
-        engine = TesseractEngine(settings.lang)
+        engine = TesseractEngine(settings.lang, invert_lines=settings.invert_lines)
         engine.check()
         df = measure(items, engine, settings, orienter if use_model else None, keywords)
         secs = df["seconds"].mean()

@@ -146,6 +146,24 @@ def test_train_writes_a_run_dir_with_its_record(sample_dir, tiny_run):
     assert (run / "model.pt").is_file() and len(pd.read_csv(run / "holdout.csv")) == summary["holdout"]["n"]
 
 
+def test_the_model_kept_is_the_one_whose_held_out_accuracy_is_printed(sample_dir, tiny_run):
+    """The held-out fold's model reads the pages: model.pt predicts the held-out examples exactly as holdout.csv
+    says (a model refit on every page would not), and the summary names what was kept."""
+    from dl_cls.data.contract import load_data
+    from dl_cls.ocr.orient_data import view_as
+    from dl_cls.ocr.orient_model import load_orientation, make_examples, predict_inputs
+
+    work, run = tiny_run
+    held = pd.read_csv(run / "holdout.csv", dtype={"ID": str})
+    examples = {(e.page_id, e.copy): e for e in make_examples(load_data(sample_dir), TINY)}
+    seen = [examples[key] for key in zip(held["ID"], held["copy"])]
+    x = np.stack([view_as(e.x_upright, e.label) for e in seen])
+    probs = predict_inputs(load_orientation(run).net, x, tta=False)
+    np.testing.assert_array_equal(probs.argmax(1), held["pred"].to_numpy())
+    np.testing.assert_allclose(probs.max(1), held["p_max"].to_numpy(), atol=1e-4)
+    assert json.loads((run / "summary.json").read_text())["kept"] == "held out fold 0"
+
+
 def test_a_finished_run_is_reused_not_retrained(sample_dir, tiny_run, monkeypatch):
     import dl_cls.ocr.orient_model as om
 

@@ -3,6 +3,7 @@ with --classes build the OCR expert for that group as a class-subset run dir (WO
 `dl-cls ensemble --specialist` accepts."""
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
@@ -37,8 +38,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--lang", default=ReadSettings.lang, help="tesseract languages (default: kor; kor+eng also reads Latin words, at 1.3x the time)")
     parser.add_argument("--title-frac", type=float, default=ReadSettings.title_frac)
     parser.add_argument("--upscale", type=float, default=ReadSettings.upscale,
-                        help="scale pages are read at (default 1: fastest, and the best on the sample's test pages; "
-                             "1.5 kept the test-like OOF a little higher at 1.5x the time: docs/benchmarks.md)")
+                        help="scale pages are read at (default 1: fastest, and the best on the sample's test pages "
+                             "and for the full-class member; 1.5 read the family expert's test-like copies better at "
+                             "1.7x the time: docs/benchmarks.md)")
+    parser.add_argument("--invert-lines", action=argparse.BooleanOptionalAction, default=ReadSettings.invert_lines,
+                        help="let tesseract re-read unsure lines as white-on-black text (its own default, off here: "
+                             "the pages it gets are binarised dark-on-white, and the re-reads cost 1.6x the time)")
     parser.add_argument("--all-turns", action="store_true",
                         help="when the OCR decides the pose: try all 4 turns x mirror instead of the 2 turns the "
                              "text-direction test leaves")
@@ -195,9 +200,10 @@ def run(args) -> int:
     _check_args(args, dd, groups)
     classes = read_classes(groups)
     test_ids = group_test_ids(args.test_from, args.work, dd, classes) if args.test_from else dd.test_ids
-    engine = make_engine(args.engine, args.lang, args.tesseract)
+    settings = ReadSettings(lang=args.lang, title_frac=args.title_frac, all_turns=args.all_turns, upscale=args.upscale,
+                            invert_lines=args.invert_lines)
+    engine = make_engine(args.engine, settings.lang, args.tesseract, settings.invert_lines)
     engine.check()
-    settings = ReadSettings(lang=args.lang, title_frac=args.title_frac, all_turns=args.all_turns, upscale=args.upscale)
     orient_run = _orientation_run(args, dd)
     root = settings_dir(args.work, engine, settings, args.cache, orient_run)
     testlike = _testlike_pages(args, dd, classes) if outs else None

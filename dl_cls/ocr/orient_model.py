@@ -10,7 +10,9 @@ copy)), deskewed by imaging.page_geometry as the reader does, stored upright. Tr
 the 8 views with the matching label, so the classes are exactly balanced and a page's identity says nothing about
 its label, while skew, crop, overlap, lighting and noise stay as calibrated. Held-out accuracy: a model trained on
 the pages of the other folds (WORK/folds.csv) predicts the fold's corrupted pages as the reader would see them (the
-calibrated turn/mirror shares). The final model is fit on every page.
+calibrated turn/mirror shares). The model of the first held-out fold is the one kept: the accuracy printed is the
+accuracy of the model that reads the pages, and a second fit on every page (1.5x the time of the first) is saved.
+Without held-out folds (--holdout-folds none) the model is fit on every page.
 
 The result is a run dir WORK/runs/orient-<hash>/ (kind: orientation; config.yaml, model.pt, summary.json), written
 whole under a lock and reused by a later call with the same data, split and settings.
@@ -51,12 +53,13 @@ SUMMARY = "summary.json"
 @dataclass(frozen=True)
 class OrientSettings:
     """Everything that changes the model; hashed into the run name."""
-    # timm's smallest ByobNet (0.2 M parameters), trained from scratch: on the sample's held-out pages it beat
-    # mobilenetv3_small_050 (94% vs 84%) in the same minute, and 64 px beat 96 and 128 px at a fixed budget (page
-    # layout decides orientation; the small net needs steps more than pixels)
-    model: str = "test_byobnet"
+    # timm's test_resnet (0.4 M parameters), trained from scratch. Held out on the sample (bench/orient_model.py,
+    # 8-view average): 98.8% and every class but dashboards/plates >= 95% at 12 copies x 40 epochs (8 x 60: 98.9%;
+    # 8 x 40: 95.9-96.8%, ID cards 89% in one run); test_byobnet (0.2 M) 94.6% at 8 copies, mobilenetv3_small_050
+    # 76%. The small net needs steps more than pixels: 48, 96 and 128 px did no better
+    model: str = "test_resnet"
     img_size: int = 64
-    copies: int = 4  # test-like corruptions per page (each shown in a random one of the 8 views per epoch)
+    copies: int = 12  # test-like corruptions per page (each shown in a random one of the 8 views per epoch)
     epochs: int = 40
     batch_size: int = 32
     lr: float = 6e-3  # 96.6% held-out against 94.5% at 3e-3 (30 epochs) on the sample
@@ -200,23 +203,26 @@ def _rows(examples: list[Example], probs: np.ndarray, extra: dict) -> pd.DataFra
                          "deskew_error": [round(e.deskew_error, 2) for e in examples]})
 
 
-def holdout(examples: list[Example], dd: DataDir, folds: pd.DataFrame, s: OrientSettings) -> pd.DataFrame:
-    """Per held-out fold: fit on the other folds' pages, predict this fold's pages as the reader sees them."""
+def holdout(examples: list[Example], dd: DataDir, folds: pd.DataFrame,
+            s: OrientSettings) -> tuple[pd.DataFrame, torch.nn.Module]:
+    """Per held-out fold: fit on the other folds' pages, predict this fold's pages as the reader sees them.
+    Returns the predictions and the first fold's model."""
     fold_of = dict(zip(folds["ID"], folds["fold"].astype(int)))
     class_of = dict(zip(dd.meta["target"], dd.meta["class_name"]))
     names = {i: class_of.get(t, str(t)) for i, t in zip(dd.train["ID"], dd.train["target"])}
-    parts = []
+    parts, nets = [], []
     for k in s.holdout_folds:
         held = np.array([fold_of[e.page_id] == k for e in examples])
         if held.all() or not held.any():
             raise DlClsError(f"holdout fold {k}: WORK/folds.csv has folds {sorted(set(fold_of.values()))}")
         net = fit(np.stack([e.x_upright for e, h in zip(examples, held) if not h]), s, seed=k + 1)
+        nets.append(net)
         test = [e for e, h in zip(examples, held) if h]
         x = np.stack([view_as(e.x_upright, e.label) for e in test])
         tta = predict_inputs(net, x, tta=True).argmax(1)  # what the reader uses (ReadSettings.orient_tta)
         parts.append(_rows(test, _probs(net, x), {"fold": k, "class_name": [names[e.page_id] for e in test],
                                                    "pred_tta": tta}))
-    return pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True), nets[0]
 
 
 # ---------------------------------------------------------------------------------------------- run dir
@@ -299,18 +305,20 @@ def _build(out: Path, dd: DataDir, work, folds, s: OrientSettings, cfg, ident: t
     examples = make_examples(dd, s, cfg)
     t1 = time.time()
     log(f"orient: {len(examples)} examples from {len(dd.train)} train pages ({t1 - t0:.0f} s)")
-    held = holdout(examples, dd, folds, s) if s.holdout_folds else pd.DataFrame()
+    held, net = holdout(examples, dd, folds, s) if s.holdout_folds else (pd.DataFrame(), None)
     t2 = time.time()
     if len(held):
         log(f"orient: held-out folds {list(s.holdout_folds)}: {(held['pred'] == held['label']).mean():.2%} of "
-            f"{len(held)} ({t2 - t1:.0f} s)")
-    net = fit(np.stack([e.x_upright for e in examples]), s, seed=0)
+            f"{len(held)} ({t2 - t1:.0f} s); the model without fold {s.holdout_folds[0]} is the one kept")
+    else:
+        net = fit(np.stack([e.x_upright for e in examples]), s, seed=0)
+        log(f"orient: model fit on every page ({time.time() - t2:.0f} s)")
     t3 = time.time()
-    log(f"orient: final model on every page ({t3 - t2:.0f} s)")
     summary = {"run": out.name, "kind": KIND, "model": s.model, "img_size": s.img_size, "epochs": s.epochs,
                "seed": s.seed, "train_pages": len(dd.train), "examples": len(examples),
                "holdout_folds": list(s.holdout_folds), "holdout": score_table(held) if len(held) else None,
                "seconds": {"examples": round(t1 - t0, 1), "holdout": round(t2 - t1, 1), "final": round(t3 - t2, 1)},
+               "kept": f"held out fold {s.holdout_folds[0]}" if len(held) else "fit on every page",
                "total_train_time_s": round(t3 - t0, 1), "folds_done": list(s.holdout_folds), "complete": True,
                "versions": package_versions(), "git_commit": git_commit(),
                "written": time.strftime("%Y-%m-%dT%H:%M:%S")}

@@ -32,7 +32,7 @@ class ReadSettings:
     """Everything that changes what is read; hashed into the cache key."""
 
     lang: str = "kor"  # kor+eng loads a second model on every call: x0.75 of the time, no better titles (bench)
-    upscale: float = 1.0  # x1.5: test-like OOF +0.01 at 1.5x the time, but fewer of the sample's test pages right
+    upscale: float = 1.0  # x1.5: 1.7x the time, fewer of the sample's test pages right, member OOF no better
     title_frac: float = 0.3  # the title band: top 30% of the normalised page
     page_psm: int = 11  # sparse text: forms are fields in tables; psm 3 was 2.5x faster but lost most titles
     title_psm: int = 11  # the title band read on its own (only with one_call=False, the reader before version 4)
@@ -44,6 +44,9 @@ class ReadSettings:
     binarise: bool = True  # background-normalise + adaptive threshold before the engine (else tesseract's own)
     one_call: bool = True  # one engine call per pose: the title is the page reading's words in the title band
     max_side: int = 2000  # the page is read at most this long (pixels, after the upscale)
+    # tesseract re-reads unsure lines inverted by default; on our binarised dark-on-white pages that cost 1.6x the
+    # time and the member's test-like OOF read without it was 0.818 at x1 (docs/benchmarks.md); passed to the engine
+    invert_lines: bool = False
 
     def key(self) -> dict:
         return {**asdict(self), "reader_version": READER_VERSION}
