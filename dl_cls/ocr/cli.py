@@ -43,7 +43,7 @@ def add_arguments(parser) -> None:
                              "1.7x the time: docs/benchmarks.md)")
     parser.add_argument("--invert-lines", action=argparse.BooleanOptionalAction, default=ReadSettings.invert_lines,
                         help="let tesseract re-read unsure lines as white-on-black text (its own default, off here: "
-                             "the pages it gets are binarised dark-on-white, and the re-reads cost 1.6x the time)")
+                             "the pages it gets are binarised dark-on-white, and the re-reads cost ~1.5x the time)")
     parser.add_argument("--all-turns", action="store_true",
                         help="when the OCR decides the pose: try all 4 turns x mirror instead of the 2 turns the "
                              "text-direction test leaves")

@@ -44,7 +44,7 @@ class ReadSettings:
     binarise: bool = True  # background-normalise + adaptive threshold before the engine (else tesseract's own)
     one_call: bool = True  # one engine call per pose: the title is the page reading's words in the title band
     max_side: int = 2000  # the page is read at most this long (pixels, after the upscale)
-    # tesseract re-reads unsure lines inverted by default; on our binarised dark-on-white pages that cost 1.6x the
+    # tesseract re-reads unsure lines inverted by default; on our binarised dark-on-white pages that cost ~1.5x the
     # time and the member's test-like OOF read without it was 0.818 at x1 (docs/benchmarks.md); passed to the engine
     invert_lines: bool = False
 
