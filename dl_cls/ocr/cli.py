@@ -33,25 +33,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-expert", action="store_true", help="only write the OCR table")
     parser.add_argument("--keywords", default="default",
                         help="title keyword list: 'default' (configs/ocr_keywords.csv), 'none' or a class,keyword CSV")
-    parser.add_argument("--engine", default="tesseract")
-    parser.add_argument("--tesseract", default="tesseract", help="the tesseract binary")
-    parser.add_argument("--lang", default=ReadSettings.lang, help="tesseract languages (default: kor; kor+eng also reads Latin words, at 1.3x the time)")
-    parser.add_argument("--title-frac", type=float, default=ReadSettings.title_frac)
-    parser.add_argument("--upscale", type=float, default=ReadSettings.upscale,
-                        help="scale pages are read at (default 1: fastest, and the best on the sample's test pages "
-                             "and for the full-class member; 1.5 read the family expert's test-like copies better at "
-                             "1.7x the time: docs/benchmarks.md)")
-    parser.add_argument("--invert-lines", action=argparse.BooleanOptionalAction, default=ReadSettings.invert_lines,
-                        help="let tesseract re-read unsure lines as white-on-black text (its own default, off here: "
-                             "the pages it gets are binarised dark-on-white, and the re-reads cost ~1.5x the time)")
-    parser.add_argument("--all-turns", action="store_true",
-                        help="when the OCR decides the pose: try all 4 turns x mirror instead of the 2 turns the "
-                             "text-direction test leaves")
-    parser.add_argument("--orientation", choices=("model", "ocr"), default="model",
-                        help="model (default): the turn x mirror model trained on this data dir's train pages "
-                             "(WORK/runs/orient-*, trained on first use, ~1-2 CPU minutes on the sample) picks the "
-                             "pose; the OCR reads only that one unless the model is unsure. ocr: the most "
-                             "confident title reading among the candidates decides (slower, weaker on dense pages)")
+    _add_reading(parser)
     parser.add_argument("--test-from", default=None, metavar="RUN",
                         help="with --classes: read only the test images whose top class in RUN's test_probs.csv (a "
                              "full run or ensemble, name or path) is in the group, the rows dl-cls ensemble lets a "
@@ -71,6 +53,29 @@ def add_arguments(parser) -> None:
                         help="corruption of those copies (default configs/testlike/default.yaml; e.g. the one "
                              "dl-cls profile --fit wrote)")
     parser.add_argument("--no-progress", action="store_true")
+
+
+def _add_reading(parser) -> None:
+    """How pages are read: engine, languages, scale, pose (every one of them is part of the cache key)."""
+    parser.add_argument("--engine", default="tesseract")
+    parser.add_argument("--tesseract", default="tesseract", help="the tesseract binary")
+    parser.add_argument("--lang", default=ReadSettings.lang, help="tesseract languages (default: kor; kor+eng also reads Latin words, at 1.3x the time)")
+    parser.add_argument("--title-frac", type=float, default=ReadSettings.title_frac)
+    parser.add_argument("--upscale", type=float, default=ReadSettings.upscale,
+                        help="scale pages are read at (default 1: fastest, and the best on the sample's test pages "
+                             "and for the full-class member; 1.5 read the family expert's test-like copies better at "
+                             "1.7x the time: docs/benchmarks.md)")
+    parser.add_argument("--invert-lines", action=argparse.BooleanOptionalAction, default=ReadSettings.invert_lines,
+                        help="let tesseract re-read unsure lines as white-on-black text (its own default, off here: "
+                             "the pages it gets are binarised dark-on-white, and the re-reads cost ~1.5x the time)")
+    parser.add_argument("--all-turns", action="store_true",
+                        help="when the OCR decides the pose: try all 4 turns x mirror instead of the 2 turns the "
+                             "text-direction test leaves")
+    parser.add_argument("--orientation", choices=("model", "ocr"), default="model",
+                        help="model (default): the turn x mirror model trained on this data dir's train pages "
+                             "(WORK/runs/orient-*, trained on first use, ~4.5 min on the sample on 2 cores) picks the "
+                             "pose; the OCR reads only that one unless the model is unsure. ocr: the most "
+                             "confident title reading among the candidates decides (slower, weaker on dense pages)")
 
 
 def parse_classes(text: str | None, num_classes: int) -> list[int] | None:
