@@ -43,7 +43,8 @@ def pages(data: Path, per_class: int) -> list[tuple[int, str]]:
 
 
 def run(data: Path, args) -> int:
-    engine, settings = TesseractEngine("kor+eng"), ReadSettings(all_turns=args.all_turns)
+    settings = ReadSettings(all_turns=args.all_turns)
+    engine = TesseractEngine("kor+eng", invert_lines=settings.invert_lines)
     engine.check()
     rng, good, total, seconds, misses = np.random.default_rng(args.seed), 0, 0, 0.0, []
     for target, image_id in pages(data, args.per_class):

@@ -94,8 +94,8 @@ def test_missing_engine_is_one_line_with_the_fix(tmp_path, capsys):
 
 
 def test_inverted_line_rereads_are_switched_off_on_the_command_line(tmp_path):
-    """invert_lines=False passes tesseract's tessedit_do_invert=0 (its re-reads of unsure lines as white-on-black
-    text cost ~1.5x the time on our binarised pages); True leaves tesseract's default."""
+    """By default (as ReadSettings) tesseract gets tessedit_do_invert=0 (its re-reads of unsure lines as
+    white-on-black text cost ~1.5x the time on our binarised pages); invert_lines=True leaves tesseract's default."""
     argv_file = tmp_path / "argv"
     fake = tmp_path / "tesseract"
     fake.write_text(f"#!/bin/sh\necho \"$@\" >> {argv_file}\ncat > /dev/null\n"
@@ -103,8 +103,8 @@ def test_inverted_line_rereads_are_switched_off_on_the_command_line(tmp_path):
                     "height\\tconf\\ttext\\n5\\t1\\t1\\t1\\t1\\t1\\t0\\t3\\t9\\t9\\t88\\tword\\n'\n")
     fake.chmod(0o755)
     page = np.full((20, 20), 255, np.uint8)
-    assert TesseractEngine("kor", str(fake), invert_lines=False).read(page, 11).words == ["word"]
-    TesseractEngine("kor", str(fake)).read(page, 11)
+    assert TesseractEngine("kor", str(fake)).read(page, 11).words == ["word"]
+    TesseractEngine("kor", str(fake), invert_lines=True).read(page, 11)
     without, default = argv_file.read_text().splitlines()
     assert "tessedit_do_invert=0" in without and "-c" in without.split()
     assert "tessedit_do_invert" not in default
