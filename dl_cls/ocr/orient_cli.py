@@ -10,7 +10,7 @@ from dl_cls.artifacts.runs import read_run_config
 from dl_cls.core.cli_options import add_data, add_label_fixes, add_work
 from dl_cls.core.errors import DlClsError
 from dl_cls.data.contract import load_data
-from dl_cls.ocr.orient_model import (OrientSettings, is_finished, load_orientation, orientation_run_dir,
+from dl_cls.pose.model import (OrientSettings, is_finished, load_orientation, orientation_run_dir,
                                      score_test_images, train_orientation)
 
 TRUTH_FILE = "test_orientation.csv"
@@ -23,9 +23,10 @@ def add_arguments(parser) -> None:
     d = OrientSettings()
     parser.add_argument("--model", default=d.model, help=f"timm model, trained from scratch (default {d.model})")
     parser.add_argument("--img-size", type=int, default=d.img_size, help=f"input side in px (default {d.img_size})")
-    parser.add_argument("--epochs", type=int, default=d.epochs, help=f"default {d.epochs}")
+    parser.add_argument("--epochs", type=int, default=d.epochs,
+                        help=f"default 0: as many as {d.steps} optimizer steps take")
     parser.add_argument("--copies", type=int, default=d.copies,
-                        help=f"test-like corruptions per train page (default {d.copies})")
+                        help=f"test-like corruptions per train page (default 0: {d.examples} in all, 2..12 a page)")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--holdout-folds", default=",".join(map(str, d.holdout_folds)),
                         help="folds of WORK/folds.csv to measure on, each with a model trained without it "
@@ -41,8 +42,8 @@ def _settings(args) -> OrientSettings:
         holdout = () if text in ("", "none") else tuple(int(k) for k in text.split(","))
     except ValueError:
         raise DlClsError(f"--holdout-folds {args.holdout_folds!r}: expected fold numbers like 0,1 or 'none'") from None
-    if args.img_size < 32 or args.epochs < 1 or args.copies < 1:
-        raise DlClsError("--img-size must be >= 32, --epochs and --copies >= 1")
+    if args.img_size < 32 or args.epochs < 0 or args.copies < 0:
+        raise DlClsError("--img-size must be >= 32, --epochs and --copies >= 0 (0: scaled to the pages)")
     return OrientSettings(model=args.model, img_size=args.img_size, epochs=args.epochs, copies=args.copies,
                           seed=args.seed, holdout_folds=holdout, workers=args.workers)
 

@@ -40,7 +40,7 @@ from dl_cls.core.procs import default_workers, worker_pool
 from dl_cls.data.contract import DataDir
 from dl_cls.data.folds import ensure_folds, load_folds, train_table_hash
 from dl_cls.imaging.testlike import TestlikeConfig, default_config, testlike_rng
-from dl_cls.ocr.orient_data import LABELS, Example, page_examples, prepare, tta_average, view_as, views
+from dl_cls.pose.data import LABELS, Example, page_examples, prepare, tta_average, view_as, views
 
 __all__ = ["LABELS", "KIND", "OrientSettings", "OrientationModel", "train_orientation", "load_orientation",
            "orientation_run_dir"]
@@ -59,13 +59,24 @@ class OrientSettings:
     # 76%. The small net needs steps more than pixels: 48, 96 and 128 px did no better
     model: str = "test_resnet"
     img_size: int = 64
-    copies: int = 12  # test-like corruptions per page (each shown in a random one of the 8 views per epoch)
-    epochs: int = 40
+    # 0 = scaled to the data: `examples` corrupted copies in all (2..12 a page) and `steps` optimizer steps in all,
+    # so the cost no longer grows with the pages (1570 real pages x 12 copies x 40 epochs took 24 min on 2 cores).
+    # On make demo's 408 pages the budgets give 12 copies x 40 epochs, the recipe measured at 98.8% held out.
+    copies: int = 0  # test-like corruptions per page (each shown in a random one of the 8 views per epoch)
+    epochs: int = 0
+    examples: int = 4900
+    steps: int = 4000
     batch_size: int = 32
     lr: float = 6e-3  # 96.6% held-out against 94.5% at 3e-3 (30 epochs, test_byobnet) on the sample
     seed: int = 0
     holdout_folds: tuple[int, ...] = (0,)  # folds whose pages a model trained without them predicts
     workers: int = 0  # processes making examples (0: all cores); does not change the result
+
+    def copies_for(self, pages: int) -> int:
+        return self.copies or int(np.clip(-(-self.examples // max(pages, 1)), 2, 12))
+
+    def epochs_for(self, examples: int) -> int:
+        return self.epochs or max(1, -(-self.steps // max(1, examples // self.batch_size)))
 
     def key(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k != "workers"}
@@ -76,10 +87,10 @@ def _jobs(dd: DataDir, s: OrientSettings, cfg: TestlikeConfig | None) -> list[tu
     """One job per page; each copy may lie under another page (the calibrated overlap), picked from (seed, page,
     copy) so the examples do not depend on worker order."""
     ids = dd.train["ID"].tolist()
-    jobs = []
+    jobs, n_copies = [], s.copies_for(len(ids))
     for i, page_id in enumerate(ids):
         copies = []
-        for c in range(s.copies):
+        for c in range(n_copies):
             pick = testlike_rng(s.seed, f"orientation-other/{page_id}/{c}").integers(1, max(len(ids), 2))
             other = ids[(i + pick) % len(ids)] if len(ids) > 1 else None
             copies.append((c, str(dd.train_path(other)) if other else None))
@@ -114,28 +125,39 @@ def _views(x_upright: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.stack([view_as(x, int(lab)) for x, lab in zip(x_upright, labels)])
 
 
-def fit(x_upright: np.ndarray, s: OrientSettings, seed: int) -> torch.nn.Module:
-    """Train on upright examples, each epoch every example in a random view (labels balanced per epoch)."""
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def fit(x_upright: np.ndarray, s: OrientSettings, seed: int, log=None, desc: str = "pose model") -> torch.nn.Module:
+    """Train on upright examples, each epoch every example in a random view (labels balanced per epoch); on the
+    GPU when there is one. `log` gets a line per epoch. Returns the model on the CPU."""
     torch.manual_seed(seed)
     rng = np.random.default_rng([s.seed, seed, 11])
-    net = _net(s.model)
+    device = _device()
+    net = _net(s.model).to(device)
     n, bs = len(x_upright), min(s.batch_size, len(x_upright))
-    steps = s.epochs * max(1, n // bs)
+    epochs, batches = s.epochs_for(n), max(1, n // bs)
     opt = torch.optim.AdamW(net.parameters(), lr=s.lr, weight_decay=0.01)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=s.lr, total_steps=steps, pct_start=0.15)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=s.lr, total_steps=epochs * batches, pct_start=0.15)
     net.train()
-    for _ in range(s.epochs):
+    t0 = time.time()
+    for epoch in range(epochs):
         order = rng.permutation(n)
         labels = rng.permutation(np.resize(np.arange(len(LABELS)), n))
-        for b in range(max(1, n // bs)):  # full batches only: BatchNorm and a steady step count
+        total = 0.0
+        for b in range(batches):  # full batches only: BatchNorm and a steady step count
             idx = order[b * bs:(b + 1) * bs]
-            x, y = _tensor(_views(x_upright[idx], labels[idx])), torch.from_numpy(labels[idx]).long()
-            loss = F.cross_entropy(net(x), y, label_smoothing=0.05)
+            x = _tensor(_views(x_upright[idx], labels[idx])).to(device)
+            loss = F.cross_entropy(net(x), torch.from_numpy(labels[idx]).long().to(device), label_smoothing=0.05)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
-    return net.eval()
+            total += float(loss.detach())
+        if log:
+            log(f"{desc}: epoch {epoch + 1}/{epochs}, loss {total / batches:.3f}, {time.time() - t0:.0f} s")
+    return net.cpu().eval()
 
 
 @torch.inference_mode()
@@ -204,25 +226,26 @@ def _rows(examples: list[Example], probs: np.ndarray, extra: dict) -> pd.DataFra
 
 
 def holdout(examples: list[Example], dd: DataDir, folds: pd.DataFrame,
-            s: OrientSettings) -> tuple[pd.DataFrame, torch.nn.Module]:
+            s: OrientSettings, log=None) -> tuple[pd.DataFrame, dict[int, torch.nn.Module]]:
     """Per held-out fold: fit on the other folds' pages, predict this fold's pages as the reader sees them.
-    Returns the predictions and the first fold's model."""
+    Returns the predictions and each held-out fold's model (the first is the one the reader uses)."""
     fold_of = dict(zip(folds["ID"], folds["fold"].astype(int)))
     class_of = dict(zip(dd.meta["target"], dd.meta["class_name"]))
     names = {i: class_of.get(t, str(t)) for i, t in zip(dd.train["ID"], dd.train["target"])}
-    parts, nets = [], []
+    parts, nets = [], {}
     for k in s.holdout_folds:
         held = np.array([fold_of[e.page_id] == k for e in examples])
         if held.all() or not held.any():
             raise DlClsError(f"holdout fold {k}: WORK/folds.csv has folds {sorted(set(fold_of.values()))}")
-        net = fit(np.stack([e.x_upright for e, h in zip(examples, held) if not h]), s, seed=k + 1)
-        nets.append(net)
+        net = fit(np.stack([e.x_upright for e, h in zip(examples, held) if not h]), s, seed=k + 1, log=log,
+                  desc=f"orient: model without fold {k}")
+        nets[k] = net
         test = [e for e, h in zip(examples, held) if h]
         x = np.stack([view_as(e.x_upright, e.label) for e in test])
         tta = predict_inputs(net, x, tta=True).argmax(1)  # what the reader uses (ReadSettings.orient_tta)
         parts.append(_rows(test, _probs(net, x), {"fold": k, "class_name": [names[e.page_id] for e in test],
                                                    "pred_tta": tta}))
-    return pd.concat(parts, ignore_index=True), nets[0]
+    return pd.concat(parts, ignore_index=True), nets
 
 
 # ---------------------------------------------------------------------------------------------- run dir
@@ -305,16 +328,18 @@ def _build(out: Path, dd: DataDir, work, folds, s: OrientSettings, cfg, ident: t
     examples = make_examples(dd, s, cfg)
     t1 = time.time()
     log(f"orient: {len(examples)} examples from {len(dd.train)} train pages ({t1 - t0:.0f} s)")
-    held, net = holdout(examples, dd, folds, s) if s.holdout_folds else (pd.DataFrame(), None)
+    held, nets = holdout(examples, dd, folds, s, log) if s.holdout_folds else (pd.DataFrame(), {})
     t2 = time.time()
     if len(held):
         log(f"orient: held-out folds {list(s.holdout_folds)}: {(held['pred'] == held['label']).mean():.2%} of "
             f"{len(held)} ({t2 - t1:.0f} s); the model without fold {s.holdout_folds[0]} is the one kept")
     else:
-        net = fit(np.stack([e.x_upright for e in examples]), s, seed=0)
+        nets = {None: fit(np.stack([e.x_upright for e in examples]), s, seed=0, log=log)}
         log(f"orient: model fit on every page ({time.time() - t2:.0f} s)")
     t3 = time.time()
-    summary = {"run": out.name, "kind": KIND, "model": s.model, "img_size": s.img_size, "epochs": s.epochs,
+    n_fit = len(examples) - int((held["fold"] == s.holdout_folds[0]).sum()) if len(held) else len(examples)
+    summary = {"run": out.name, "kind": KIND, "model": s.model, "img_size": s.img_size,
+               "copies": s.copies_for(len(dd.train)), "epochs": s.epochs_for(n_fit),
                "seed": s.seed, "train_pages": len(dd.train), "examples": len(examples),
                "holdout_folds": list(s.holdout_folds), "holdout": score_table(held) if len(held) else None,
                "seconds": {"examples": round(t1 - t0, 1), "holdout": round(t2 - t1, 1), "final": round(t3 - t2, 1)},
@@ -325,7 +350,8 @@ def _build(out: Path, dd: DataDir, work, folds, s: OrientSettings, cfg, ident: t
 
     def write(tmp: Path) -> dict:
         write_run_config(tmp, _config(identity, work, s, testlike))
-        torch.save(net.state_dict(), tmp / WEIGHTS)
+        for i, net in enumerate(nets.values()):  # the first is the reader's; the others pose their own fold
+            torch.save(net.state_dict(), tmp / (WEIGHTS if i == 0 else fold_weights(list(nets)[i])))
         if len(held):
             atomic_write_csv(held, tmp / "holdout.csv")
         atomic_write_text(tmp / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
@@ -334,18 +360,27 @@ def _build(out: Path, dd: DataDir, work, folds, s: OrientSettings, cfg, ident: t
     write_made_dir(out, "orientation run", write)
 
 
-def load_orientation(run_dir) -> OrientationModel:
-    """The model of a finished orientation run dir, on CPU, in eval mode (cheap to call per worker process)."""
+def fold_weights(fold: int) -> str:
+    return f"model_fold{fold}.pt"
+
+
+def load_orientation(run_dir, fold: int | None = None) -> OrientationModel:
+    """The model of a finished orientation run dir, on CPU, in eval mode (cheap to call per worker process).
+    `fold`: the model that did not see that fold's pages (a run with that fold in its holdout_folds)."""
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
     if config.kind != KIND:
         raise DlClsError(f"{run_dir / CONFIG_FILE}: kind {config.kind!r}, not an orientation run")
+    held = [int(k) for k in config.get("holdout_folds") or []]
+    if fold is not None and fold not in held:
+        raise DlClsError(f"{run_dir}: no pose model held out fold {fold} (held out: {held or 'none'})")
+    weights = WEIGHTS if fold is None or fold == held[0] else fold_weights(fold)
     net = _net(config.get("model"))
     try:
-        net.load_state_dict(torch.load(run_dir / WEIGHTS, map_location="cpu", weights_only=True))
+        net.load_state_dict(torch.load(run_dir / weights, map_location="cpu", weights_only=True))
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds (RuntimeError, EOFError, UnpicklingError)
         first = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else type(exc).__name__
-        raise DlClsError(f"{run_dir / WEIGHTS}: the orientation model is damaged or cut ({first}); delete "
+        raise DlClsError(f"{run_dir / weights}: the orientation model is damaged or cut ({first}); delete "
                          f"{run_dir} and run again to retrain it (dl-cls orient)") from None
     return OrientationModel(net, int(config.get("img_size")), run_dir)
 
@@ -355,7 +390,7 @@ def score_test_images(model: OrientationModel, dd: DataDir, truth_path) -> tuple
     each deskewed as the reader does; and the model's ms per page on one thread (predict only)."""
     from dl_cls.core.io import read_csv, read_image
     from dl_cls.imaging.page_geometry import deskew, estimate_skew
-    from dl_cls.ocr.orient_data import deskew_error, label_of
+    from dl_cls.pose.data import deskew_error, label_of
 
     truth = read_csv(truth_path)
     labels_path = Path(dd.root) / "test_labels.csv"
