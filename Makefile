@@ -26,6 +26,7 @@ MODEL      ?= tiny
 AUG        ?=
 FOLDS      ?=
 EPOCHS     ?=
+POSE       ?=
 NPROC      ?= 1
 CLASSES    ?=
 FOCUS      ?=
@@ -40,6 +41,11 @@ PSEUDO     ?=
 FROM       ?=
 FILE       ?=
 ARGS       ?=
+
+# a path with a space cannot pass through make: it splits prerequisites (DATA_DEP) and arguments at spaces, so
+# every target would get half a path. Refused here, before any target runs (WORK first: SAMPLE and DATA build on it).
+$(foreach v,WORK SAMPLE DATA,$(if $(word 2,$($(v))),$(error $(v)='$($(v))' contains a space; make splits it into \
+  words: use a path without spaces (a symlink to the folder will do))))
 
 # lower-case key=value words given on the make command line -> config overrides
 OVERRIDES := $(shell printf '%s\n' $(MAKEOVERRIDES) | grep -E '^[a-z_][a-zA-Z0-9_.]*=' || true)
@@ -59,6 +65,7 @@ help: ## list targets and variables
 	@echo "  WORK=$(WORK)   where folds, aug sets, runs and ensembles go"
 	@echo "  augment:  SCALE=$(SCALE) PRESET=$(PRESET) SIZE WORKERS SEED BALANCE=1 OVERSAMPLE=3=2,4=2"
 	@echo "  train:    MODEL=$(MODEL) AUG=dir FOLDS=0,1 EPOCHS NPROC=$(NPROC) CLASSES=3,4,7,14 FOCUS=3,4,7,14:3 FRACTION NAME RESUME=run"
+	@echo "  train:    POSE=upright: learn upright pages; the pose model straightens each test page first"
 	@echo "  train:    without AUG the current set of DATA (the last make augment) is used; AUG=none: the originals"
 	@echo "  pseudo:   FROM=ensemble-or-run threshold=0.9 cap_ratio=1 NAME; then augment/train PSEUDO=set|none"
 	@echo "  ensemble: RUNS=\"a b\" METHOD=soft|hard|weighted|stack SPECIALISTS=\"s\" NAME (no RUNS: every finished run)"
@@ -135,7 +142,7 @@ TRAIN_CMD = $(if $(filter-out 1,$(NPROC)),$(VENV)/bin/torchrun --standalone --np
 # RESUME=run continues that run (its model comes from the run; finished folds are skipped)
 TRAIN_ARGS = $(COMMON) $(if $(RESUME),--resume $(RESUME),--model $(MODEL)) $(if $(AUG),--aug $(AUG)) $(if $(PSEUDO),--pseudo $(PSEUDO)) \
 	  $(if $(FOLDS),--folds $(FOLDS)) $(if $(NAME),--name $(NAME)) $(if $(EPOCHS),--epochs $(EPOCHS)) \
-	  $(if $(CLASSES),--classes $(CLASSES)) $(if $(FOCUS),--focus $(FOCUS)) $(if $(FRACTION),--fraction $(FRACTION)) \
+	  $(if $(POSE),--pose $(POSE)) $(if $(CLASSES),--classes $(CLASSES)) $(if $(FOCUS),--focus $(FOCUS)) $(if $(FRACTION),--fraction $(FRACTION)) \
 	  $(OVERRIDES) $(ARGS)
 
 config: install ## the resolved training config of MODEL, with where each value came from

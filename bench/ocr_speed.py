@@ -24,8 +24,8 @@ from dl_cls.data.contract import load_data
 from dl_cls.data.sample import generate_sample
 from dl_cls.ocr.engine import TesseractEngine
 from dl_cls.ocr.expert import load_keyword_file, rule_class
-from dl_cls.ocr.orient_data import LABELS, label_of
-from dl_cls.ocr.orient_model import load_orientation, train_orientation
+from dl_cls.pose.data import LABELS, label_of
+from dl_cls.pose.model import load_orientation, train_orientation
 from dl_cls.ocr.read import ReadSettings, read_document
 from dl_cls.ocr.table import TestlikePages
 

@@ -19,7 +19,7 @@ import pandas as pd
 from dl_cls.data.contract import load_data
 from dl_cls.data.folds import load_folds
 from dl_cls.imaging.testlike import default_config
-from dl_cls.ocr.orient_model import OrientSettings, holdout, make_examples, score_table
+from dl_cls.pose.model import OrientSettings, holdout, make_examples, score_table
 
 EXEMPT = ("car_dashboard", "vehicle_registration_plate")
 

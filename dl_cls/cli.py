@@ -6,6 +6,7 @@ for importing torch). A module defines `add_arguments(parser)` and `run(args) ->
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import os
@@ -37,6 +38,31 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _OncePerCommand(logging.Filter):
+    """A warning repeated word for word within one command is said once (train loads its data dir twice, and
+    the label-fix note came with each load)."""
+
+    def __init__(self):
+        super().__init__()
+        self.said: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        message = record.getMessage()
+        if message in self.said:
+            return False
+        self.said.add(message)
+        return True
+
+
+def _say_once(logger: logging.Logger) -> None:
+    """A fresh filter per command: main() may run several commands in one process (the tests do)."""
+    for old in [f for f in logger.filters if isinstance(f, _OncePerCommand)]:
+        logger.removeFilter(old)
+    logger.addFilter(_OncePerCommand())
+
+
 def _usage() -> str:
     width = max(map(len, COMMANDS))
     lines = ["usage: dl-cls COMMAND [options]   (dl-cls COMMAND --help for its options)", "", "commands:"]
@@ -49,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations must not try the network on import
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     logging.getLogger("dl_cls").setLevel(logging.INFO)
+    _say_once(logging.getLogger("dl_cls"))
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
         return 0
@@ -85,23 +112,41 @@ def _run(name: str, module, args) -> int:
     except DlClsError as exc:
         print(f"dl-cls {name}: error: {exc}", file=sys.stderr)
         return 2
-    except Terminated:
-        print(f"dl-cls {name}: terminated (SIGTERM); re-run the same command to resume", file=sys.stderr)
-        return 143
-    except KeyboardInterrupt:
-        print(f"dl-cls {name}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (Terminated): say how to go on, as both stop alike
+        stopped = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted (Ctrl-C)"
+        print(f"dl-cls {name}: {stopped}; {_resume_hint(module, args)}", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:  # `dl-cls folds | head`: the reader left; not an error worth a traceback
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
-        print(f"dl-cls {name}: error: {_path_message(exc)}", file=sys.stderr)
-        return 2
-    except (OSError, RuntimeError) as exc:  # disk full (ENOSPC, or torch.save's RuntimeError for it): one line
-        if not is_disk_full(exc):
+    except (OSError, RuntimeError) as exc:  # a path it cannot write, a full disk: one line
+        line = _os_error_line(exc)
+        if line is None:
             raise
-        print(f"dl-cls {name}: error: {disk_full_message(exc)}", file=sys.stderr)
+        print(f"dl-cls {name}: error: {line}", file=sys.stderr)
         return 2
+
+
+def _resume_hint(module, args) -> str:
+    """How to go on after a stop: the stage's own words (train without --name would start a new run), else the
+    rule every stage keeps (finished work is kept, re-running does the rest)."""
+    hint = getattr(module, "resume_hint", None)
+    return hint(args) if hint else "re-run the same command to resume"
+
+
+# a path the command may not or cannot write: read-only filesystem (EROFS), permissions (EACCES, EPERM)
+NOT_WRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+PATH_ERRORS = (IsADirectoryError, NotADirectoryError, FileExistsError)
+
+
+def _os_error_line(exc: BaseException) -> str | None:
+    """The one line for an OS error a user can act on (a path it cannot use, a full disk), else None."""
+    if is_disk_full(exc):  # ENOSPC, or torch.save's RuntimeError for it
+        return disk_full_message(exc)
+    if isinstance(exc, PATH_ERRORS) or (isinstance(exc, OSError) and exc.errno in NOT_WRITABLE):
+        return _path_message(exc)
+    return None
+
 
 def _path_message(exc: OSError) -> str:
     """A path the command could not use; a dangling link is named as such (mkdir calls it 'File exists')."""
@@ -109,6 +154,8 @@ def _path_message(exc: OSError) -> str:
     if path and os.path.islink(path) and not os.path.exists(path):
         return (f"{path} is a symbolic link to {os.readlink(path)}, which does not exist (a dangling link): create "
                 "what it points to, or give another path")
+    if exc.errno == errno.EROFS:
+        return f"{path or '?'}: {exc.strerror} (the filesystem is mounted read-only: give a path on a writable one)"
     return f"{path or '?'}: {exc.strerror} (check the path and its permissions)"
 
 

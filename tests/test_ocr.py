@@ -20,7 +20,7 @@ from dl_cls.data.sample import SIZE, render
 from dl_cls.imaging.page_geometry import normalise, orient, rotate_any, text_direction
 from dl_cls.ocr.engine import EngineMissing, OcrText, TesseractEngine, parse_tsv
 from dl_cls.ocr.expert import fuzzy_in, learn_keywords, rule_class, title_key
-from dl_cls.ocr.orient_data import LABELS
+from dl_cls.pose.data import LABELS
 from dl_cls.ocr.read import ReadSettings, read_document
 from dl_cls.ocr.table import Job, ReadContext, TestlikePages, _read_all, cached_row, entry_path, read_all
 
@@ -350,14 +350,14 @@ def test_expert_oof_is_predicted_on_the_testlike_copies_with_the_clean_figure_be
 
     data, work, table = _project(tmp_path)
     dd = load_data(data, None)
-    info = {"label_fixes": None, "ocr_dir": "x", "settings": {}, "stats": {"seconds_per_image": 1.5}}
+    info = {"label_fixes": None, "ocr_dir": "x", "settings": {}, "stats": {"cpu_seconds_per_image": 1.5, "read": 90}}
     out = work / "runs" / "ocr-2-3-4"
     summary = build_expert_run(out, _with_testlike(table), dd, work, [2, 3, 4], "none", info)
     assert summary["oof_on"] == "testlike" and summary["oof_rows"] == 20  # 30 copies, 10 unreadable
     tl, clean = summary["testlike"], summary["clean"]
     assert tl["orientation_right"] == 0.8 and clean["orientation_right"] == 1.0
     assert tl["readable"] == pytest.approx(20 / 30, abs=1e-3) and clean["readable"] == pytest.approx(29 / 30, abs=1e-3)
-    assert tl["f1"] == 1.0 and tl["f1_all_rows"] < 1.0 and summary["seconds_per_page"] == 1.5
+    assert tl["f1"] == 1.0 and tl["f1_all_rows"] < 1.0 and summary["cpu_seconds_per_page"] == 1.5
     run = load_run(out)
     assert run.config.oof_pages == "testlike" and len(run.oof) == 20
     assert "tr0023.jpg" not in set(run.oof["ID"])  # an unreadable copy: no OOF row

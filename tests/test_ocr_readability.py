@@ -28,14 +28,14 @@ def test_page_readability_counts_keywords_fuzzily_and_needs_no_labels():
 
 
 def test_shrink_is_the_ratio_of_keyword_rates_and_one_when_the_test_reads_as_well():
-    table = {"testlike": {"title_keyword": 0.43, "rule_fired": 0.5, "word_conf": 57.6},
-             "test": {"title_keyword": 0.31, "rule_fired": 0.4, "word_conf": 55.9}}
+    table = {"testlike": {"pages": 100, "title_keyword": 0.43, "rule_fired": 0.5, "word_conf": 57.6},
+             "test": {"pages": 100, "title_keyword": 0.31, "rule_fired": 0.4, "word_conf": 55.9}}
     assert shrink_factor(table) == pytest.approx(0.31 / 0.43, abs=1e-3)
     assert "31% vs 43%" in worse_line(table)
     table["test"]["title_keyword"] = 0.5  # reads better: no shrink, no line
     assert shrink_factor(table) == 1.0 and worse_line(table) is None
-    rare = {"testlike": {"title_keyword": 0.0, "rule_fired": 0.6, "word_conf": 50},
-            "test": {"title_keyword": 0.0, "rule_fired": 0.3, "word_conf": 50}}
+    rare = {"testlike": {"pages": 100, "title_keyword": 0.0, "rule_fired": 0.6, "word_conf": 50},
+            "test": {"pages": 100, "title_keyword": 0.0, "rule_fired": 0.3, "word_conf": 50}}
     assert shrink_factor(rare) == 0.5  # no shipped keyword on this data: the expert's own rule is compared
     assert shrink_factor({"testlike": rare["testlike"]}) == 1.0  # no test pages read: nothing to compare
 

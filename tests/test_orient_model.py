@@ -13,8 +13,8 @@ from dl_cls.core.errors import DlClsError
 from dl_cls.core.lock import Lock
 from dl_cls.imaging.page_geometry import deskew, estimate_skew, orient
 from dl_cls.imaging.testlike import corrupt_testlike, default_config
-from dl_cls.ocr.orient_data import LABELS, label_of, make_example, prepare, upright, view_as
-from dl_cls.ocr.orient_model import KIND, OrientSettings, load_orientation, train_orientation
+from dl_cls.pose.data import LABELS, label_of, make_example, prepare, upright, view_as
+from dl_cls.pose.model import KIND, OrientSettings, load_orientation, train_orientation
 
 
 def _asymmetric_page(h: int = 90, w: int = 60) -> np.ndarray:
@@ -69,7 +69,7 @@ def test_view_as_is_undone_by_upright(label):
 def test_tta_maps_each_views_prediction_back_to_the_pages_label():
     """A model that reads every view right (it answers the view's true label) gives the page's label back from
     each view, so the 8-view average puts all its mass on the page's label, for every label."""
-    from dl_cls.ocr.orient_data import COMPOSE, tta_average, views
+    from dl_cls.pose.data import COMPOSE, tta_average, views
 
     base = prepare(_asymmetric_page(), 32)
     for label in range(8):
@@ -150,8 +150,8 @@ def test_the_model_kept_is_the_one_whose_held_out_accuracy_is_printed(sample_dir
     """The held-out fold's model reads the pages: model.pt predicts the held-out examples exactly as holdout.csv
     says (a model refit on every page would not), and the summary names what was kept."""
     from dl_cls.data.contract import load_data
-    from dl_cls.ocr.orient_data import view_as
-    from dl_cls.ocr.orient_model import load_orientation, make_examples, predict_inputs
+    from dl_cls.pose.data import view_as
+    from dl_cls.pose.model import load_orientation, make_examples, predict_inputs
 
     work, run = tiny_run
     held = pd.read_csv(run / "holdout.csv", dtype={"ID": str})
@@ -165,7 +165,7 @@ def test_the_model_kept_is_the_one_whose_held_out_accuracy_is_printed(sample_dir
 
 
 def test_a_finished_run_is_reused_not_retrained(sample_dir, tiny_run, monkeypatch):
-    import dl_cls.ocr.orient_model as om
+    import dl_cls.pose.model as om
 
     work, run = tiny_run
     before = (run / "model.pt").stat().st_mtime_ns
@@ -181,7 +181,7 @@ def test_a_finished_run_is_reused_not_retrained(sample_dir, tiny_run, monkeypatc
 
 
 def test_a_second_writer_is_refused_and_a_stray_dir_is_not_overwritten(sample_dir, tiny_run):
-    from dl_cls.ocr.orient_model import orientation_run_dir
+    from dl_cls.pose.model import orientation_run_dir
 
     work, _ = tiny_run
     other = replace(TINY, seed=5)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dl_cls.core.errors import DlClsError
-from dl_cls.core.io import atomic_write_text, read_csv
+from dl_cls.core.io import atomic_write_text, data_key, read_csv
 from dl_cls.core.lock import LOCK_NAME, Lock, is_held
 from dl_cls.data.folds import train_table_hash
 
@@ -78,7 +78,7 @@ def record_current(work, data_root, aug_dir, train, settings: dict | None = None
             entry[key] = settings[key]
     with Lock(path.parent, f"augment-set pointer {path}", name=".current.lock").acquire(wait_s=30):
         sets = read_pointer(work)  # read-modify-write under the lock: two augment runs may finish together
-        sets[str(Path(data_root).resolve())] = entry
+        sets[data_key(data_root)] = entry
         atomic_write_text(path, json.dumps({"format": 1, "sets": sets}, indent=2) + "\n")
     return path
 
@@ -153,7 +153,7 @@ def current_set(work, dd) -> Choice:
     """The current augment set of dd's data dir, checked; or the originals when none was recorded for it.
     A recorded set that is stale or still being written is refused (DlClsError), never silently replaced."""
     sets = read_pointer(work)
-    key = str(Path(dd.root).resolve())
+    key = data_key(dd.root)
     entry = sets.get(key)
     if entry is None:
         others = ", ".join(f"{e.get('aug_dir')} (for {d})" for d, e in sets.items())

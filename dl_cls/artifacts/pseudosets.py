@@ -22,7 +22,7 @@ import pandas as pd
 
 from dl_cls.artifacts.augsets import manifest_problem, read_manifest
 from dl_cls.core.errors import DlClsError
-from dl_cls.core.io import atomic_write_text
+from dl_cls.core.io import atomic_write_text, data_key, recorded_data_dir
 from dl_cls.core.lock import LOCK_NAME, Lock, is_held
 from dl_cls.data.folds import PSEUDO_PREFIX
 
@@ -78,7 +78,7 @@ def record_current(work, data_root, set_dir, settings: dict) -> Path:
              "source": settings.get("source"), "written": time.strftime("%Y-%m-%dT%H:%M:%S")}
     with Lock(path.parent, f"pseudo-set pointer {path}", name=".current.lock").acquire(wait_s=30):
         sets = read_pointer(work)
-        sets[str(Path(data_root).resolve())] = entry
+        sets[data_key(data_root)] = entry
         atomic_write_text(path, json.dumps({"format": 1, "sets": sets}, indent=2) + "\n")
     return path
 
@@ -92,7 +92,7 @@ def _stored(set_dir: Path, root: Path) -> str:
 
 def current_dir(work, data_root) -> Path | None:
     """The current pseudo set's dir of data_root (None when none was recorded); not checked here."""
-    entry = read_pointer(work).get(str(Path(data_root).resolve()))
+    entry = read_pointer(work).get(data_key(data_root))
     return None if entry is None else Path(work) / ROOT / entry["dir"]
 
 
@@ -118,16 +118,31 @@ def load(set_dir, data_root=None) -> PseudoSet:
     if problem:
         raise DlClsError(f"{what} is not complete ({problem}); re-run the same `make pseudo` to finish it")
     settings = read_settings(set_dir)
-    if data_root is not None and settings.get("data_dir") != str(Path(data_root).resolve()):
-        raise DlClsError(f"{what} labels the test images of {settings.get('data_dir')}, not of "
-                         f"{Path(data_root).resolve()}; {HINT}")
+    made_for = _made_for(set_dir, settings) if data_root is not None else None
+    if data_root is not None and made_for != data_key(data_root):
+        raise DlClsError(f"{what} labels the test images of {made_for}, not of {data_key(data_root)}; {HINT}")
     manifest = read_manifest(set_dir)
     missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
     bad = ~manifest.get("source_id", pd.Series(dtype=str)).astype(str).str.startswith(PSEUDO_PREFIX)
     if missing or bad.any():
         raise DlClsError(f"{set_dir / 'manifest.csv'}: " + (f"missing column(s) {', '.join(missing)}" if missing else
                          f"row {int(bad.to_numpy().argmax()) + 2}: source_id does not start with {PSEUDO_PREFIX}"))
+    gone = missing_images(set_dir, manifest["ID"])
+    if gone:
+        raise DlClsError(f"{gone[0]} is missing ({len(gone)} of the {len(manifest)} images of {what}); re-run the "
+                         f"same `make pseudo` (dl-cls pseudo) to copy it again, or {HINT}")
     return PseudoSet(set_dir, manifest, settings)
+
+
+def missing_images(set_dir, ids) -> list[Path]:
+    """The images of a set's manifest that its images/ lacks (deleted since: manifest.csv alone says nothing)."""
+    return [p for p in (Path(set_dir) / "images" / str(i) for i in ids) if not p.is_file()]
+
+
+def _made_for(set_dir: Path, settings: dict) -> str | None:
+    """The data dir whose test images the set labels (WORK/pseudo/<name>/settings.json)."""
+    recorded = settings.get("data_dir")
+    return recorded_data_dir(str(recorded), set_dir.parent.parent, set_dir / SETTINGS) if recorded else None
 
 
 def read_settings(set_dir) -> dict:

@@ -8,6 +8,7 @@ config.yaml as a RunConfig (the typed contract keys + the stage's own recipe).
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import re
 import subprocess
@@ -23,7 +24,7 @@ from sklearn.metrics import f1_score
 
 from dl_cls.core.config import load_config, read_yaml
 from dl_cls.core.errors import DataError, DlClsError
-from dl_cls.core.io import atomic_write_text, read_csv
+from dl_cls.core.io import atomic_write_text, read_csv, recorded_data_dir
 from dl_cls.data.contract import DataDir, load_data
 
 CONFIG_FILE = "config.yaml"
@@ -66,6 +67,7 @@ def resolve_run_dir(run: str, work, kinds: tuple[str, ...] = ("runs",)) -> Path:
         if (candidate / CONFIG_FILE).is_file():
             return candidate
         tried.append(candidate)
+    tried = list(dict.fromkeys(tried))  # an absolute RUN is the same path under every kind: name it once
     raise DlClsError(f"run {run!r} not found: no {CONFIG_FILE} in " + " or ".join(str(t) for t in tried))
 
 
@@ -173,7 +175,9 @@ def read_run_config(run_dir) -> RunConfig:
     data = read_yaml(path)
     if not isinstance(data, dict):
         raise DlClsError(f"{path}: not a run config (expected a mapping with data_dir, num_classes, classes)")
-    return RunConfig.from_dict(data, path)
+    config = RunConfig.from_dict(data, path)
+    config.data_dir = recorded_data_dir(config.data_dir, Path(run_dir).parent.parent, path)  # WORK/<kind>/<name>
+    return config
 
 
 def write_run_config(run_dir, config: RunConfig) -> None:
@@ -244,6 +248,59 @@ def load_run(run_dir, name: str | None = None) -> LoadedRun:
     oof = _read_probs(run_dir / "oof.csv", classes, with_fold=True)
     test = _read_probs(run_dir / "test_probs.csv", classes, with_fold=False)
     return LoadedRun(name=name or run_dir.name, path=run_dir, config=config, classes=classes, oof=oof, test=test)
+
+
+def _examples(ids, n: int = 5) -> str:
+    ids = sorted(ids)
+    return ", ".join(map(str, ids[:n])) + (f" and {len(ids) - n} more" if len(ids) > n else "")
+
+
+def coverage_problems(run: LoadedRun, dd: DataDir, what: str = "run") -> list[str]:
+    """Why a run's rows do not line up with the data dir: OOF IDs not in train.csv; train IDs a full-class run's
+    oof.csv lacks (a partial run, one still training, a cut file: it parses, so only the count tells); test IDs
+    other than sample_submission's. `dl-cls ensemble` and `dl-cls pseudo` refuse such a run."""
+    train_ids, ids, test_ids = set(dd.train["ID"]), set(run.oof["ID"]), set(run.test["ID"])
+    problems = []
+    if ids - train_ids:
+        problems.append(f"{what} {run.name}: oof.csv has {len(ids - train_ids)} IDs not in {dd.root}/train.csv "
+                        f"({_examples(ids - train_ids)})")
+    if not run.is_subset and train_ids - ids:
+        problems.append(f"{what} {run.name}: oof.csv lacks {len(train_ids - ids)} train IDs "
+                        f"({_examples(train_ids - ids)})")
+    if test_ids != set(dd.test_ids):
+        problems.append(f"{what} {run.name}: test_probs.csv IDs differ from {dd.root}/sample_submission.csv "
+                        f"({_differ(set(dd.test_ids), test_ids)})")
+    return problems
+
+
+def _differ(expected: set, found: set) -> str:
+    """'missing a, b; extra c', each part only when it names an ID (an empty 'extra ' once ended the line)."""
+    parts = [(word, ids) for word, ids in (("missing", expected - found), ("extra", found - expected)) if ids]
+    return "; ".join(f"{word} {_examples(ids)}" for word, ids in parts)
+
+
+def test_shrink(run: LoadedRun) -> float | None:
+    """A text run's (dl-cls ocr) test_shrink from its summary.json: how much worse its test pages read than the
+    test-like copies its OOF was measured on; None for a trained run or one written before the figure. Anything
+    but a number in [0, 1] is refused (-0.5 would turn the run's predictions upside down, NaN crash)."""
+    if run.config.kind != "ocr":
+        return None
+    path = run.path / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):  # not UTF-8, not JSON: refused below
+        summary = None
+    if not isinstance(summary, dict):
+        raise DlClsError(f"{path}: damaged (not a JSON object); run dl-cls ocr again to write this text run")
+    if "test_shrink" not in summary:  # a run written before the readability figures
+        return None
+    value = summary["test_shrink"]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:  # NaN fails too
+        raise DlClsError(f"{path}: test_shrink is {json.dumps(value)}, not a number in [0, 1]; mend it (1 leaves "
+                         "the run's test probabilities as they are) or run dl-cls ocr again")
+    return float(value)
 
 
 def load_truth(config: RunConfig) -> DataDir:

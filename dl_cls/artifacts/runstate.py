@@ -19,6 +19,7 @@ import pandas as pd
 from dl_cls.artifacts.augsets import aug_scale
 from dl_cls.artifacts.runs import CONFIG_FILE, RunConfig, finished_folds, read_run_config
 from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import data_key
 from dl_cls.core.lock import LOCK_NAME, is_held
 
 STATES = ("finished", "partial", "failed", "running")
@@ -51,7 +52,7 @@ class RunInfo:
     @property
     def data_dir(self) -> str | None:
         d = self.config.data_dir if self.config else None
-        return str(Path(d).resolve()) if d else None
+        return data_key(d) if d else None
 
     @property
     def split_hash(self) -> str | None:
@@ -73,9 +74,14 @@ def _read_json(path: Path) -> dict | None:
         return None
 
 
+def held_lock(run_dir) -> Path | None:
+    """The lock a writer holds on a run or ensemble dir (its own or a fold's), None when nobody is writing it."""
+    run_dir = Path(run_dir)
+    return next((p for p in [run_dir / LOCK_NAME, *sorted(run_dir.glob(f"fold*/{LOCK_NAME}"))] if is_held(p)), None)
+
+
 def _locked(run_dir: Path) -> bool:
-    """A writer holds the run's lock or one of its folds' locks."""
-    return is_held(run_dir / LOCK_NAME) or any(is_held(p) for p in run_dir.glob(f"fold*/{LOCK_NAME}"))
+    return held_lock(run_dir) is not None
 
 
 def _run_state(run_dir: Path, config: RunConfig, summary: dict | None) -> tuple[str, str, int, int]:

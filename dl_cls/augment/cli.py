@@ -6,6 +6,7 @@ from pathlib import Path
 
 from dl_cls.core.cli_options import add_data, add_label_fixes, add_work
 from dl_cls.core.errors import DlClsError
+from dl_cls.core.io import data_key
 
 
 def add_arguments(parser) -> None:
@@ -109,7 +110,7 @@ def _pseudo_set(value: str | None, work, dd):
     if value.lower() == "current":
         path = pseudosets.current_dir(work, dd.root)
         if path is None:
-            raise DlClsError(f"--pseudo current: no pseudo set recorded for {Path(dd.root).resolve()} in "
+            raise DlClsError(f"--pseudo current: no pseudo set recorded for {data_key(dd.root)} in "
                              f"{pseudosets.pointer_path(work)}; run `make pseudo` first")
     else:
         path = pseudosets.resolve(value, work)
@@ -122,5 +123,5 @@ def _record_current(work, dd, out: Path, settings, preset_name: str) -> None:
 
     pointer = record_current(work, dd.root, out, dd.train, {"preset": preset_name, "scale": settings.scale,
                                                             "seed": settings.seed, "size": settings.size})
-    print(f"current augment set of {Path(dd.root).resolve()}: {out} (recorded in {pointer}); "
+    print(f"current augment set of {data_key(dd.root)}: {out} (recorded in {pointer}); "
           "`make train MODEL=...` trains on it unless given AUG=DIR or AUG=none")

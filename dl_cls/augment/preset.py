@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +78,7 @@ def load_preset(name_or_path: str, build: bool = True) -> Preset:
         ops_raw = []
     ops = _parse_ops(ops_raw, problems)
     budget = doc.get("budget_ms", 2000)
-    if not isinstance(budget, (int, float)) or budget <= 0:
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget < math.inf:  # NaN too
         problems.append(f"budget_ms must be a positive number, got {budget!r}")
     if problems:
         raise DlClsError(f"{path}: bad preset:\n" + "\n".join(f"  - {p}" for p in problems))

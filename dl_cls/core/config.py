@@ -6,6 +6,7 @@ an error listing the valid ones, so a typo in a YAML file or on the command line
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -83,19 +84,25 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise DlClsError(f"{where}: expected a mapping, got {value!r}")
         return dict(value)
-    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if tp is float and isinstance(value, str):
-        # YAML 1.1 reads "3e-4" (no dot) as a string; accept any number Python can parse
-        try:
-            return float(value)
-        except ValueError:
-            raise DlClsError(f"{where}: expected float, got {value!r}") from None
+    if tp is float and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+        return _finite(value, where)
     if tp is str and isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
     if tp in (int, float, str, bool) and not (isinstance(value, tp) and not (tp is int and isinstance(value, bool))):
         raise DlClsError(f"{where}: expected {tp.__name__}, got {value!r}")
     return value
+
+
+def _finite(value, where: str) -> float:
+    """A float key's value as a finite float. YAML 1.1 reads "3e-4" (no dot) as a string: any number Python can
+    parse is accepted, but not NaN or inf: NaN passes every `x <= 0` check and crashes the work later."""
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise DlClsError(f"{where}: expected float, got {value!r}") from None
+    if not math.isfinite(number):
+        raise DlClsError(f"{where}: expected a finite number, got {number}")
+    return number
 
 
 def _build(cls: type[T], data: dict, where: str) -> T:
@@ -137,7 +144,8 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
 def compose_config(cls: type[T], layers: list, overrides: list[str] | dict | None = None) -> tuple[T, dict[str, str]]:
     """Build `cls` from YAML files layered in order (a later file wins, key by key) and overrides on top, in the
     spirit of hydra's config groups. Returns the config and where each top-level key's value came from
-    ("default" = the dataclass). A typo in any file is an error naming that file and the key."""
+    ("default" = the dataclass). A typo in any file is an error naming that file and the key; with files, a value
+    the dataclass's `problems()` finds wrong is blamed on its file or on the key=value override (check_values)."""
     data: dict = {}
     sources = {f.name: "default" for f in dataclasses.fields(cls)}
     for path in layers:
@@ -159,9 +167,31 @@ def compose_config(cls: type[T], layers: list, overrides: list[str] | dict | Non
         sources.update({key: "override" for key in extra})
     where = str(layers[-1]) if layers else ""
     try:
-        return _build(cls, data, ""), sources
+        cfg = _build(cls, data, "")
     except DlClsError as exc:
         raise DlClsError(f"{where + ': ' if where else ''}{exc}") from None
+    if layers:  # without files the mapping is a saved config (a run's config.yaml), checked when it was made
+        check_values(cfg, sources)
+    return cfg, sources
+
+
+def check_values(cfg, sources: dict[str, str]) -> None:
+    """Refuse what `cfg.problems()` lists (a config dataclass may define it: messages that each start with the key
+    they are about, e.g. "min_oof 0 must be >= 1"), each blamed on where that key's value came from: the key=value
+    override as typed ("min_oof=0 (command line)") or the YAML file, so a user mends the right one."""
+    problems = cfg.problems() if hasattr(cfg, "problems") else []
+    if problems:
+        raise DlClsError("; ".join(f"{_origin(cfg, msg.split(' ', 1)[0], sources)}: {msg}" for msg in problems))
+
+
+def _origin(cfg, key: str, sources: dict[str, str]) -> str:
+    where = sources.get(key.split(".")[0], "default")
+    if where == "override":
+        value = cfg
+        for part in key.split("."):
+            value = getattr(value, part, None)
+        return f"{key}={yaml.safe_dump(value, default_flow_style=True, width=1000).splitlines()[0]} (command line)"
+    return f"{type(cfg).__name__} default" if where == "default" else where
 
 
 def config_to_dict(obj: Any) -> dict:

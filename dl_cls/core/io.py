@@ -35,7 +35,10 @@ def atomic_write_with(path, write) -> None:
     """Call write(fh) on a temp file next to path, then rename it over path: readers never see a partial file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # a read-only dir: name the file being written, not the temp name it was to have
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -99,6 +102,29 @@ def read_csv(path, missing: str = "file not found", **kwargs) -> pd.DataFrame:
         return pd.read_csv(io.StringIO(text), **kwargs)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DlClsError(f"{path}: not a readable CSV ({exc})") from None
+
+
+# ---------------------------------------------------------------------------------------------- recorded data dirs
+def data_key(path) -> str:
+    """How every artifact records a data dir and how a given one is compared with what was recorded: the resolved
+    absolute path (`--data s` typed next to WORK and `/abs/s` typed elsewhere are one data dir)."""
+    return str(Path(path).resolve())
+
+
+def recorded_data_dir(recorded, work, where) -> str:
+    """The data dir an artifact of `work` recorded (in file `where`), absolute. A relative one (older versions
+    recorded `--data` as typed) was typed where that command ran, unknown now: next to WORK (`--work w --data s`,
+    the Makefile's way) or in the cwd; the one that is a data dir (has train.csv) is meant, two are refused."""
+    path = Path(recorded)
+    if path.is_absolute():
+        return str(path)  # as written (resolved then): a rewrite stays byte-identical
+    candidates = list(dict.fromkeys(data_key(base / path) for base in (Path(work).resolve().parent, Path.cwd())))
+    found = [c for c in candidates if (Path(c) / "train.csv").is_file()]
+    if len(found) > 1:
+        raise DlClsError(f"{where}: data_dir {str(recorded)!r} is relative (an older dl_cls recorded it as typed) "
+                         f"and both {found[0]} and {found[1]} are data dirs: write the absolute path of the one it "
+                         f"was made from as data_dir in {where}")
+    return found[0] if found else candidates[0]
 
 
 def create_run_dir(path) -> Path:

@@ -141,7 +141,7 @@ def _stem(image_id: str) -> str:
 
 
 def apply_label_fixes(train: pd.DataFrame, fixes_path: Path, num_classes: int) -> tuple[pd.DataFrame, int, list[str]]:
-    """Apply fixes; a fix naming an ID not in train.csv is skipped with a note (other datasets), a fix whose
+    """Apply fixes; fixes naming IDs not in train.csv are skipped with one note (other datasets), a fix whose
     old_target does not match is an error. IDs match with or without their file extension."""
     problems: list[str] = []
     fixes = _read_csv(fixes_path, FIX_COLUMNS[:3], problems)
@@ -152,11 +152,11 @@ def apply_label_fixes(train: pd.DataFrame, fixes_path: Path, num_classes: int) -
     by_stem = {_stem(i): pos for pos, i in enumerate(train["ID"])}
     train = train.copy()
     targets = train["target"].to_numpy(dtype=int).copy()
-    notes, applied = [], 0
+    absent, applied = [], 0
     for i, image_id in enumerate(fixes["ID"]):
         pos = by_stem.get(_stem(image_id))
         if pos is None:
-            notes.append(f"{fixes_path}: row {_row(i)}: ID {image_id} is not in train.csv; fix skipped")
+            absent.append(f"row {_row(i)}: {image_id}")
             continue
         if pd.isna(old.iloc[i]) or pd.isna(new.iloc[i]):
             continue  # already reported
@@ -173,7 +173,18 @@ def apply_label_fixes(train: pd.DataFrame, fixes_path: Path, num_classes: int) -
     if problems:
         raise DataError(problems, "label fixes do not match this data")
     train["target"] = targets
-    return train, applied, notes
+    return train, applied, _absent_note(fixes_path, absent, len(fixes))
+
+
+def _absent_note(fixes_path: Path, absent: list[str], total: int) -> list[str]:
+    """One note for every fix whose ID train.csv lacks (a line per fix was 8 lines on any other data set)."""
+    if not absent:
+        return []
+    what = f"label fixes: {len(absent)} of {total} in {fixes_path} name IDs not in train.csv"
+    if len(absent) == total:
+        return [f"{what} (not this competition's data?); none applied"]
+    shown = "; ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+    return [f"{what} ({shown}); those skipped, {total - len(absent)} applied"]
 
 
 def _load(root: Path, label_fixes, problems: list[str]) -> DataDir | None:
@@ -268,9 +279,9 @@ def load_data(root, label_fixes="default") -> DataDir:
     dd = _load(root, label_fixes, problems)
     if dd is None:
         raise DataError(problems, f"{root} does not follow the data contract")
-    for note in dd.fix_notes:
+    for note in dd.fix_notes:  # said once per command (dl_cls.cli), though a stage may load its data twice
         log.warning(note)
-    if label_fixes is not None and str(label_fixes).lower() != "none":
+    if not dd.fix_notes and label_fixes is not None and str(label_fixes).lower() != "none":
         log.info("label fixes applied: %d", dd.fixes_applied)
     return dd
 

@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from dl_cls.core.errors import DataError, DlClsError
-from dl_cls.core.io import atomic_write_csv, atomic_write_text, read_csv
+from dl_cls.core.io import atomic_write_csv, atomic_write_text, data_key, read_csv
 from dl_cls.data.contract import DataDir
 
 FOLDS_FILE = "folds.csv"
@@ -54,7 +54,7 @@ def ensure_folds(work_dir, dd: DataDir, n_folds: int = 5, seed: int = 42, force:
     work_dir = Path(work_dir)
     path, settings_path = work_dir / FOLDS_FILE, work_dir / SETTINGS_FILE
     settings = {"n_folds": n_folds, "seed": seed, "train_hash": train_table_hash(dd.train),
-                "data_dir": str(Path(dd.root).resolve())}
+                "data_dir": data_key(dd.root)}
     if path.exists() and not force:
         old = _read_settings(settings_path)
         same = {k: old.get(k) for k in ("n_folds", "seed", "train_hash")} == {

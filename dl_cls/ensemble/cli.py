@@ -15,9 +15,10 @@ from dl_cls.artifacts.runs import (EnsembleOptions, RunConfig, load_run, load_tr
                                    write_run_config)
 from dl_cls.core.cli_options import add_work
 from dl_cls.core.errors import DlClsError
-from dl_cls.core.io import atomic_write_csv, new_output_dir
+from dl_cls.core.io import atomic_write_csv, data_key, new_output_dir
 from dl_cls.core.lock import Lock
 from dl_cls.ensemble.core import METHODS, build_ensemble
+from dl_cls.ensemble.discover import agreed_fixes
 from dl_cls.ensemble.members import align_runs
 from dl_cls.ensemble.submission import submission_from_probs, write_submission
 from dl_cls.ensemble.text_runs import EQUAL_WEIGHT_METHODS, oof_weight_note, shrink_text_runs
@@ -157,8 +158,8 @@ def run(args) -> int:
     runs = members + specialists
     for note in [] if args.runs else filter(None, [text_member_note(runs)]):
         print(note)
-    data_dir = _agreed(runs, "data_dir", lambda c: str(Path(c.data_dir).resolve()), args.data)
-    fixes = _agreed(runs, "label_fixes", lambda c: c.label_fixes)
+    data_dir = _agreed(runs, "data_dir", lambda c: data_key(c.data_dir), args.data and data_key(args.data))
+    fixes = agreed_fixes(runs, data_dir)
     config = RunConfig(data_dir=str(data_dir), label_fixes=fixes, kind="ensemble", key_order=CONFIG_KEYS)
     dd = load_truth(config)
     members, specialists = align_runs(members, specialists, dd)

@@ -1,14 +1,9 @@
 """Line up loaded runs for an ensemble: same IDs, same folds, same test order (loading is artifacts.runs.load_run)."""
 from __future__ import annotations
 
-from dl_cls.artifacts.runs import LoadedRun
+from dl_cls.artifacts.runs import LoadedRun, coverage_problems
 from dl_cls.core.errors import DataError
 from dl_cls.data.contract import DataDir
-
-
-def _examples(ids, n: int = 5) -> str:
-    ids = sorted(ids)
-    return ", ".join(map(str, ids[:n])) + (f" and {len(ids) - n} more" if len(ids) > n else "")
 
 
 def align_runs(members: list[LoadedRun], specialists: list[LoadedRun],
@@ -35,33 +30,18 @@ def align_runs(members: list[LoadedRun], specialists: list[LoadedRun],
 
 def _coverage_problems(members: list[LoadedRun], specialists: list[LoadedRun], dd: DataDir) -> list[str]:
     """Members cover exactly the train IDs with every class; specialists a subset; all the same test IDs."""
-    train_ids = set(dd.train["ID"])
     problems = []
     for run in members:
         if run.is_subset:
             problems.append(f"run {run.name} is a class-subset run (classes {run.classes}); pass it with --specialist")
         elif run.classes != list(range(dd.num_classes)):
             problems.append(f"run {run.name} has {len(run.classes)} classes; the data dir has {dd.num_classes}")
-        ids = set(run.oof["ID"])
-        if ids - train_ids:
-            problems.append(f"run {run.name}: oof.csv has {len(ids - train_ids)} IDs not in {dd.root}/train.csv "
-                            f"({_examples(ids - train_ids)})")
-        if not run.is_subset and train_ids - ids:
-            problems.append(f"run {run.name}: oof.csv lacks {len(train_ids - ids)} train IDs "
-                            f"({_examples(train_ids - ids)})")
+        problems += coverage_problems(run, dd)
     for run in specialists:
         if not run.is_subset or len(run.classes) < 2:
             problems.append(f"specialist {run.name} is not a class-subset run of 2+ classes "
                             f"(config classes: {run.config.classes}); a full-class run is a member")
-        ids = set(run.oof["ID"])
-        if ids - train_ids:
-            problems.append(f"specialist {run.name}: oof.csv has {len(ids - train_ids)} IDs not in train.csv "
-                            f"({_examples(ids - train_ids)})")
-    for run in members + specialists:
-        test_ids = set(run.test["ID"])
-        if test_ids != set(dd.test_ids):
-            problems.append(f"run {run.name}: test_probs.csv IDs differ from {dd.root}/sample_submission.csv "
-                            f"(missing {_examples(set(dd.test_ids) - test_ids)}; extra {_examples(test_ids - set(dd.test_ids))})")
+        problems += coverage_problems(run, dd, "specialist")
     return problems
 
 

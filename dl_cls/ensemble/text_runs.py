@@ -6,9 +6,7 @@ is exactly the weight times the factor; a stacker's per-class coefficients make 
 below that keeps OOF-fitted methods out of the choice when the gap is large)."""
 from __future__ import annotations
 
-import json
-
-from dl_cls.artifacts.runs import LoadedRun
+from dl_cls.artifacts.runs import LoadedRun, test_shrink
 
 # Below this shrink the weights fitted on the OOF (weighted voting, stacking) are not trusted: measured on the sample,
 # whose test pages read at 0.32 of its test-like copies' keyword rate, stacking the full-class text member scored
@@ -23,7 +21,7 @@ def shrink_text_runs(runs: list[LoadedRun]) -> list[str]:
     """Temper each text run's test probabilities in place; one line per run tempered."""
     lines = []
     for run in runs:
-        factor = _factor(run)
+        factor = test_shrink(run)
         if factor is None or factor >= 1.0:
             continue
         cols = run.prob_columns
@@ -36,18 +34,9 @@ def shrink_text_runs(runs: list[LoadedRun]) -> list[str]:
 def oof_weight_note(members: list[LoadedRun]) -> str | None:
     """One line when a text member reads so much worse on the test than on its copies that methods with weights
     fitted on the OOF are left out of the choice (they would lean on the member), else None."""
-    worst = min(((f, r.name) for r in members if (f := _factor(r)) is not None), default=None)
+    worst = min(((f, r.name) for r in members if (f := test_shrink(r)) is not None), default=None)
     if worst is None or worst[0] >= TRUST_OOF_WEIGHTS:
         return None
     return (f"note: {worst[1]} reads its test pages at x{worst[0]:.2f} of its test-like copies (< {TRUST_OOF_WEIGHTS}): "
             f"weights fitted on the OOF would lean on it, so the method is chosen among "
             f"{'/'.join(EQUAL_WEIGHT_METHODS)} (--method forces any)")
-
-
-def _factor(run: LoadedRun) -> float | None:
-    if run.config.kind != "ocr":
-        return None
-    try:
-        return float(json.loads((run.path / "summary.json").read_text(encoding="utf-8"))["test_shrink"])
-    except (OSError, ValueError, KeyError, TypeError):  # a run written before the readability figures
-        return None

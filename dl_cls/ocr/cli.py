@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 from dl_cls.artifacts.runs import load_run, resolve_run_dir, run_path
-from dl_cls.core.cli_options import add_data, add_label_fixes, add_work
+from dl_cls.core.cli_options import add_data, add_label_fixes, add_work, fraction, positive_int
 from dl_cls.core.errors import DlClsError
 from dl_cls.core.procs import default_workers
 from dl_cls.data.contract import load_data
@@ -38,7 +38,7 @@ def add_arguments(parser) -> None:
                         help="with --classes: read only the test images whose top class in RUN's test_probs.csv (a "
                              "full run or ensemble, name or path) is in the group, the rows dl-cls ensemble lets a "
                              "specialist change; the other test images get no prediction (uniform)")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     parser.add_argument("--cache", default=None, metavar="DIR",
                         help="OCR cache root (default WORK/ocr); entries are checked against each image's bytes, so "
                              "one cache can serve several work dirs")
@@ -60,7 +60,8 @@ def _add_reading(parser) -> None:
     parser.add_argument("--engine", default="tesseract")
     parser.add_argument("--tesseract", default="tesseract", help="the tesseract binary")
     parser.add_argument("--lang", default=ReadSettings.lang, help="tesseract languages (default: kor; kor+eng also reads Latin words, at 1.3x the time)")
-    parser.add_argument("--title-frac", type=float, default=ReadSettings.title_frac)
+    parser.add_argument("--title-frac", type=fraction, default=ReadSettings.title_frac,
+                        help=f"the title band: this share of the page from the top (default {ReadSettings.title_frac})")
     parser.add_argument("--upscale", type=float, default=ReadSettings.upscale,
                         help="scale pages are read at (default 1: fastest, and the best on the sample's test pages "
                              "and for the full-class member; 1.5 read the family expert's test-like copies better at "
@@ -148,7 +149,7 @@ def _orientation_run(args, dd) -> str | None:
     """The orientation model's run dir (trained now when this data dir and split have none), or None."""
     if args.orientation != "model":
         return None
-    from dl_cls.ocr.orient_model import load_orientation, train_orientation
+    from dl_cls.pose.model import load_orientation, train_orientation
 
     try:
         run = train_orientation(dd, args.work, testlike=args.testlike_config, label_fixes=args.label_fixes, log=print)

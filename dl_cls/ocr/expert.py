@@ -58,9 +58,10 @@ def learn_keywords(titles, y, min_support: float = 0.3, per_class: int = 10) -> 
     return pd.DataFrame(rows, columns=["class", "keyword", "support", "source"])
 
 
-def load_keyword_file(spec, classes) -> pd.DataFrame:
+def load_keyword_file(spec, classes, class_names: list[str] | None = None, log=print) -> pd.DataFrame:
     """--keywords default|none|FILE -> class,keyword rows of the group's classes (default: the shipped list,
-    when it exists)."""
+    when it exists). With `class_names` (meta.csv's), rows whose class_name column names another class are
+    skipped, and `log` says so."""
     if spec in (None, "none"):
         return pd.DataFrame(columns=["class", "keyword", "source"])
     path = DEFAULT_KEYWORDS if spec == "default" else Path(spec)
@@ -73,7 +74,25 @@ def load_keyword_file(spec, classes) -> pd.DataFrame:
     if bad.any():
         raise DlClsError(f"{path}: line {int(bad.to_numpy().argmax()) + 2}: class must be an integer and keyword non-empty")
     df = df.assign(**{"class": df["class"].astype(int), "keyword": df["keyword"].map(title_key), "source": "file"})
-    return df[df["class"].isin(classes) & (df["keyword"] != "")][["class", "keyword", "source"]]
+    df = df[df["class"].isin(classes) & (df["keyword"] != "")]
+    if class_names is not None and "class_name" in df.columns:
+        df = _same_class_names(df, class_names, path, log)
+    return df[["class", "keyword", "source"]]
+
+
+def _same_class_names(df: pd.DataFrame, class_names: list[str], path, log) -> pd.DataFrame:
+    """The rows whose class_name is meta.csv's name of their class: the shipped list numbers the competition's
+    classes, and a renumbered or other dataset would have them fire the wrong class."""
+    named = df["class_name"].fillna("").astype(str).str.strip()
+    theirs = df["class"].map(lambda c: class_names[c] if 0 <= c < len(class_names) else None)
+    wrong = (named != "") & (named != theirs)
+    if wrong.any():
+        bad = df[wrong].drop_duplicates("class")
+        what = "; ".join(f"{c} is {t!r} in meta.csv, {n!r} in the list"
+                         for c, n, t in zip(bad["class"], named[wrong].loc[bad.index], theirs.loc[bad.index]))
+        log(f"note: {path}: {int(wrong.sum())} keyword(s) skipped, their class has another name here ({what}); "
+            "give your own list with --keywords FILE")
+    return df[~wrong]
 
 
 def fuzzy_in(keyword: str, text: str, max_wrong: int) -> bool:

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dl_cls.core.io import as_flag, check_made, made_dir_target, read_image, write_image, write_made_dir
+from dl_cls.core.io import (as_flag, check_made, data_key, made_dir_target, read_image, write_image,
+                           write_made_dir)
 from dl_cls.core.progress import Progress
 from dl_cls.imaging.page_geometry import normalise
 
@@ -45,7 +46,7 @@ def write_normalised(out, table: pd.DataFrame, dd, progress: bool = False) -> di
                     shutil.copyfile(dd.test_path(image_id), tmp / image_id)
                     counts["copied"] += 1
                 bar.update()
-        return {"data_dir": str(Path(dd.root).resolve()), **counts}
+        return {"data_dir": data_key(dd.root), **counts}
 
     write_made_dir(out, KIND, write)
     return counts

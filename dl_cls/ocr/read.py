@@ -5,7 +5,7 @@ Tesseract's own orientation detection (psm 0) was right only ~30% of the time on
 and cannot see mirroring; choosing among candidate poses by OCR confidence was right on only 61% of real dense
 Korean train pages (an upside-down or mirrored page still yields confident garbage) and cost a title read per
 candidate. So the pose comes from the orientation model trained on the user's own train pages
-(dl_cls.ocr.orient_model): when it is sure, that one pose is read; when it is unsure, its likeliest 2-3 poses are
+(dl_cls.pose.model): when it is sure, that one pose is read; when it is unsure, its likeliest 2-3 poses are
 read and the most confident reading wins. Without a model (--orientation ocr) the text-direction test
 (dl_cls.imaging.page_geometry) leaves the 4 candidates the OCR decides among.
 
@@ -126,7 +126,7 @@ def read_document(img: np.ndarray, engine: OcrEngine, s: ReadSettings, budget_s:
                   orienter=None) -> dict:
     """One table row (orientation, mirrored, skew_deg, n_chars, mean_conf, title, text) plus `note`:
     'ok', or 'budget' when the time budget ran out (the row then holds what was read by then; the budget covers
-    deskewing and the pose model too). `orienter`: the orientation model (dl_cls.ocr.orient_model), whose sure
+    deskewing and the pose model too). `orienter`: the orientation model (dl_cls.pose.model), whose sure
     pick is the only pose read."""
     deadline = Deadline(budget_s)
     row = dict(orientation=0, mirrored=False, skew_deg=0.0, n_chars=0, mean_conf=0.0, title="", text="", note="ok")

@@ -13,7 +13,7 @@ import pandas as pd
 from dl_cls.artifacts.runs import (CONFIG_FILE, RunConfig, git_commit, macro_f1, package_versions, prob_columns,
                                    split_hash, write_run_config)
 from dl_cls.core.errors import DlClsError
-from dl_cls.core.io import as_flag, atomic_write_csv, atomic_write_text, create_run_dir
+from dl_cls.core.io import as_flag, atomic_write_csv, atomic_write_text, create_run_dir, data_key
 from dl_cls.data.folds import load_folds
 from dl_cls.ocr.expert import cross_validate, load_keyword_file, predict_test
 from dl_cls.ocr.readability import describe as describe_readability
@@ -67,7 +67,7 @@ def build_expert_run(out: Path, table: pd.DataFrame, dd, work, classes, keywords
     folds = load_folds(work, dd)
     full = len(classes) == dd.num_classes
     pages, test = group_tables(table, dd, folds, classes, unread_test_ok=bool(info.get("test_from")))
-    file_kw = load_keyword_file(keywords_spec, classes)
+    file_kw = load_keyword_file(keywords_spec, classes, dd.class_names)
     oofs = cross_validate(pages, classes, file_kw, seed)
     test_probs, readable, fired_test, expert = predict_test(pages, test, classes, file_kw, seed)
     oof_on = "testlike" if "testlike" in pages else "clean"
@@ -103,7 +103,7 @@ def _readability(table: pd.DataFrame, dd, shipped, keywords, test_from: bool) ->
 
 def _config(dd, work, classes, folds, keywords_spec, info, oof_on) -> dict:
     full = len(classes) == dd.num_classes  # a full-class run is a member: no class subset
-    return {"kind": "ocr", "model_config": "ocr-expert", "data_dir": str(Path(dd.root).resolve()),
+    return {"kind": "ocr", "model_config": "ocr-expert", "data_dir": data_key(dd.root),
             "work_dir": str(Path(work).resolve()), "aug_dir": None, "label_fixes": info["label_fixes"],
             "num_classes": dd.num_classes, "class_names": dd.class_names, "classes": None if full else list(classes),
             "folds": sorted(int(k) for k in folds["fold"].unique()),
@@ -143,9 +143,19 @@ def _summary(name, pages, oofs, oof_on, test, readable, fired_test, classes, inf
         "test_rows": int(len(readable)), "test_coverage": round(float(readable.mean()), 4),
         "rule_fired_test": round(float(fired_test.mean()), 4),
         "folds_done": sorted(map(int, oofs[oof_on][0]["fold"].unique())), "complete": True,
-        "seconds_per_page": info["stats"].get("seconds_per_image"), "ocr": info["stats"],
+        "cpu_seconds_per_page": info["stats"].get("cpu_seconds_per_image"), "ocr": info["stats"],
         "versions": package_versions(), "git_commit": git_commit(), "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+
+
+def _time_line(summary: dict) -> str:
+    """What reading cost this command: CPU seconds per page read (tesseract included), or that none was read."""
+    stats, secs = summary.get("ocr") or {}, summary.get("cpu_seconds_per_page")
+    if secs is not None:
+        return f"CPU seconds per page (one worker, the engine included): {secs} over {stats.get('read')} pages read"
+    if stats.get("images") and not stats.get("read"):
+        return f"all {stats['images']} pages from the cache (none read now, so no time per page)"
+    return "CPU seconds per page: -"
 
 
 def describe(summary: dict, out: Path) -> str:
@@ -160,9 +170,7 @@ def describe(summary: dict, out: Path) -> str:
             f1 = "-" if m["f1"] is None else f"{m['f1']:.4f}"
             lines.append(f"  {kind:<10} {m['pages']:>5} {m['orientation_right']:>9.0%} {m['readable']:>8.0%} "
                          f"{m['rule_fired']:>10.0%} {prec:>9} {f1:>8} {m['f1_all_rows']:>11.4f}")
-    secs = summary.get("seconds_per_page")
-    lines.append(f"  test images with text {summary['test_coverage']:.0%}; CPU seconds per page (as each was read, "
-                 f"one worker): {'-' if secs is None else secs}")
+    lines.append(f"  test images with text {summary['test_coverage']:.0%}; {_time_line(summary)}")
     lines += describe_readability(summary.get("readability") or {}, summary.get("readability_comparable", True))
     use = "bare dl-cls ensemble takes it as a member" if summary.get("member") else \
         f"dl-cls ensemble RUNS... --specialist {out.name} (bare dl-cls ensemble takes it as a specialist)"

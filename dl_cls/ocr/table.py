@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 import time
 from dataclasses import asdict, dataclass
@@ -76,7 +77,7 @@ class ReadContext:
     budget_s: float
     root: str
     testlike: TestlikePages | None = None
-    orient_run: str | None = None  # the orientation model's run dir (dl_cls.ocr.orient_model); None: OCR decides
+    orient_run: str | None = None  # the orientation model's run dir (dl_cls.pose.model); None: OCR decides
 
 
 def settings_dir(work, engine, settings, cache=None, orient_run: str | None = None) -> Path:
@@ -100,13 +101,36 @@ def file_hash(path) -> str:
 
 
 def cached_row(root: Path, job: Job) -> dict | None:
-    """The cached row of an image, or None when there is none, it is unreadable, or the image changed."""
+    """The cached row of an image, or None when there is none, it is unreadable or damaged, or the image changed
+    (the page is then read again)."""
     path = entry_path(root, job)
     try:
         entry = json.loads(path.read_text(encoding="utf-8"))
-        return entry["row"] if entry["image_sha1"] == file_hash(job.path) else None
+        row = entry["row"] if entry["image_sha1"] == file_hash(job.path) else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return row if is_whole_row(row, job) else None
+
+
+# the type of every column of the table in a cached row: valid JSON can still be damaged (`"row": {}` gave an empty
+# row in ocr.csv, `"n_chars": "abc"` a TypeError later)
+ROW_TYPES = {"ID": str, "split": str, "orientation": int, "mirrored": bool, "skew_deg": float, "n_chars": int,
+             "mean_conf": float, "title": str, "text": str}
+
+
+def _typed(value, kind) -> bool:
+    if kind is bool or isinstance(value, bool):
+        return kind is bool and isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and np.isfinite(value)
+    return isinstance(value, kind)
+
+
+def is_whole_row(row, job: Job) -> bool:
+    """A cached row of this job with every column of the table, each of its type (test-like copies: their pose)."""
+    types = {**ROW_TYPES, **({"true_orientation": int, "true_mirrored": bool} if job.split == "testlike" else {})}
+    return (isinstance(row, dict) and all(c in row and _typed(row[c], t) for c, t in types.items())
+            and row["ID"] == job.id and row["split"] == job.split)
 
 
 # ------------------------------------------------------------------------------------------ workers
@@ -121,7 +145,7 @@ def _init_worker(ctx: ReadContext) -> None:
     if ctx.orient_run:
         import torch
 
-        from dl_cls.ocr.orient_model import load_orientation
+        from dl_cls.pose.model import load_orientation
 
         torch.set_num_threads(1)
         _WORKER["orienter"] = load_orientation(ctx.orient_run)
@@ -129,23 +153,31 @@ def _init_worker(ctx: ReadContext) -> None:
 
 def read_one(job: Job) -> dict:
     """Read one image and write its cache entry atomically; returns the row (plus note and seconds)."""
-    from dl_cls.ocr.orient_data import LABELS, label_of
+    from dl_cls.pose.data import LABELS, label_of
     from dl_cls.ocr.read import read_document
 
     ctx: ReadContext = _WORKER["ctx"]
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _cpu_seconds()
     geometry = None
     if job.split == "testlike":
         img, geometry = ctx.testlike.page(job.id)
     else:
         img = read_image(job.path)
     row = read_document(img, ctx.engine, ctx.settings, ctx.budget_s, _WORKER["orienter"])
-    row = {"ID": job.id, "split": job.split, **row, "seconds": round(time.perf_counter() - t0, 3)}
+    row = {"ID": job.id, "split": job.split, **row, "seconds": round(time.perf_counter() - t0, 3),
+           "cpu_seconds": round(_cpu_seconds() - cpu0, 3)}
     if geometry is not None:  # the pose that brings this copy upright after the reader's own deskew
         row["true_orientation"], row["true_mirrored"] = LABELS[label_of(geometry, row["skew_deg"])]
     entry = {"image_sha1": file_hash(job.path), "row": row}
     atomic_write_text(entry_path(Path(ctx.root), job), json.dumps(entry, ensure_ascii=False) + "\n")
     return row
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the engine runs as a subprocess): what a page costs,
+    whatever else shares the machine (wall time counted the other workers' load)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 CACHE_WAIT_S = 24 * 3600  # a second command on one cache waits for the first as long as a long pass may take
@@ -162,12 +194,29 @@ def _cache_lock(root: Path) -> Lock:
     return lock.acquire(wait_s=CACHE_WAIT_S)
 
 
-def check_images(jobs: list[Job]) -> None:
-    """Every image to read decodes (as check-data checks them): all bad ones named at once, before any reading."""
+def check_images(jobs: list[Job]) -> list[tuple[int, int, str]]:
+    """Every image to read decodes (as check-data checks them): all bad ones named at once, before any reading.
+    Returns each image's (width, height, mode)."""
     paths = sorted({Path(j.path) for j in jobs})
-    problems = [problem for _, problem in inspect_images(paths) if problem]
+    results = inspect_images(paths)
+    problems = [problem for _, problem in results if problem]
     if problems:
         raise DataError(problems, "images that cannot be read (fix or remove them, then run dl-cls ocr again)")
+    return [info for info, _ in results]
+
+
+TINY_SIDE = 300  # pages shorter than this on their long side read little: 128 px sample pages gave one class's text
+
+
+def tiny_pages_line(sizes: list[tuple[int, int, str]]) -> str | None:
+    """A warning, before any reading, when most pages to read are tiny (the expert then learns from few of them)."""
+    sides = [max(w, h) for w, h, _ in sizes]
+    small = sum(s < TINY_SIDE for s in sides)
+    if not sides or small * 2 <= len(sides):
+        return None
+    return (f"warning: {small} of the {len(sides)} images to read are under {TINY_SIDE} px on their long side "
+            f"(median {int(np.median(sides))} px): the OCR reads little text that small, so few pages (or classes) "
+            "may come out readable; give larger images if you have them")
 
 
 def read_all(jobs: list[Job], ctx: ReadContext, workers: int, progress: bool = True) -> tuple[pd.DataFrame, dict]:
@@ -181,7 +230,9 @@ def _read_all(jobs: list[Job], ctx: ReadContext, workers: int, progress: bool) -
     root = Path(ctx.root)
     rows = {j: cached_row(root, j) for j in jobs}
     todo = [j for j, r in rows.items() if r is None]
-    check_images(todo)
+    warning = tiny_pages_line(check_images(todo))
+    if warning:
+        print(warning, flush=True)
     stats = {"images": len(jobs), "cached": len(jobs) - len(todo), "read": len(todo), "budget_hit": 0}
     bar = Progress(len(todo), "ocr", "img", enabled=progress)  # a bar in a terminal, a few lines in a log
     if todo:
@@ -197,10 +248,18 @@ def _read_all(jobs: list[Job], ctx: ReadContext, workers: int, progress: bool) -
                 rows[job] = row
                 stats["budget_hit"] += row.get("note") == "budget"
                 bar.update()
-    secs = [r["seconds"] for r in rows.values() if "seconds" in r]  # cached rows keep what reading them took
-    stats["seconds_per_image"] = round(sum(secs) / len(secs), 3) if secs else None
+    stats.update(_time_per_image([rows[j] for j in todo]))
     table = pd.DataFrame([rows[j] for j in jobs]).reindex(columns=COLUMNS + TRUTH)
     return table, stats
+
+
+def _time_per_image(read_now: list[dict]) -> dict:
+    """CPU and wall seconds per page read by this command (None when every page came from the cache: the time an
+    earlier command took is not this one's)."""
+    def mean(key):
+        values = [r[key] for r in read_now if key in r]
+        return round(sum(values) / len(values), 3) if values else None
+    return {"cpu_seconds_per_image": mean("cpu_seconds"), "wall_seconds_per_image": mean("seconds")}
 
 
 def write_table(table: pd.DataFrame, root: Path) -> Path:

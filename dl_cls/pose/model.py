@@ -19,6 +19,7 @@ whole under a lock and reused by a later call with the same data, split and sett
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -34,7 +35,7 @@ import torch.nn.functional as F
 from dl_cls.artifacts.runs import (CONFIG_FILE, RunConfig, git_commit, package_versions, read_run_config, run_path,
                                    split_hash, write_run_config)
 from dl_cls.core.errors import DlClsError
-from dl_cls.core.io import as_flag, atomic_write_csv, atomic_write_text, write_made_dir
+from dl_cls.core.io import as_flag, atomic_write_csv, atomic_write_text, data_key, write_made_dir
 from dl_cls.core.lock import Lock
 from dl_cls.core.procs import default_workers, worker_pool
 from dl_cls.data.contract import DataDir
@@ -80,6 +81,15 @@ class OrientSettings:
 
     def key(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k != "workers"}
+
+
+def pose_settings(overrides: dict, **fixed) -> OrientSettings:
+    """OrientSettings from a config mapping (e.g. a train config's pose_model); unknown keys are refused."""
+    known = {f.name for f in dataclasses.fields(OrientSettings)}
+    bad = sorted(set(overrides) - known)
+    if bad:
+        raise DlClsError(f"pose_model: unknown key(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
+    return OrientSettings(**{**overrides, **fixed})
 
 
 # ---------------------------------------------------------------------------------------------- examples
@@ -251,7 +261,7 @@ def holdout(examples: list[Example], dd: DataDir, folds: pd.DataFrame,
 # ---------------------------------------------------------------------------------------------- run dir
 def _identity(dd: DataDir, folds: pd.DataFrame, s: OrientSettings, cfg: TestlikeConfig, label_fixes) -> dict:
     """What the run depends on: a re-run with the same identity reuses it."""
-    return {"data_dir": str(Path(dd.root).resolve()), "train_hash": train_table_hash(dd.train),
+    return {"data_dir": data_key(dd.root), "train_hash": train_table_hash(dd.train),
             "split_hash": split_hash(folds), "label_fixes": str(label_fixes), "settings": s.key(),
             "testlike": asdict(cfg)}
 
@@ -379,9 +389,10 @@ def load_orientation(run_dir, fold: int | None = None) -> OrientationModel:
     try:
         net.load_state_dict(torch.load(run_dir / weights, map_location="cpu", weights_only=True))
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds (RuntimeError, EOFError, UnpicklingError)
-        first = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else type(exc).__name__
-        raise DlClsError(f"{run_dir / weights}: the orientation model is damaged or cut ({first}); delete "
-                         f"{run_dir} and run again to retrain it (dl-cls orient)") from None
+        # torch's own message is long and was cut mid-word: its type says enough
+        raise DlClsError(f"{run_dir / weights}: not a checkpoint dl_cls can read ({type(exc).__name__}): the "
+                         f"orientation model is damaged or cut; delete {run_dir} and run again to retrain it "
+                         "(dl-cls orient)") from None
     return OrientationModel(net, int(config.get("img_size")), run_dir)
 
 

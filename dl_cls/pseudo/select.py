@@ -29,18 +29,14 @@ class PseudoConfig:
     min_precision: float = 0.9
     min_oof: int = 5
 
-    def check(self, where) -> None:
-        problems = []
-        if not 0 < self.threshold < 1:
-            problems.append(f"threshold {self.threshold} must be between 0 and 1")
-        if self.cap_ratio <= 0:
-            problems.append(f"cap_ratio {self.cap_ratio} must be > 0")
-        if not 0 <= self.min_precision <= 1:
-            problems.append(f"min_precision {self.min_precision} must be in 0..1")
-        if self.min_oof < 1:
-            problems.append(f"min_oof {self.min_oof} must be >= 1")
-        if problems:
-            raise DlClsError(f"{where}: " + "; ".join(problems))
+    def problems(self) -> list[str]:
+        """Each message starts with its key: dl_cls.core.config blames it on the file or the override it came from
+        (NaN and inf never get here: every float key must be finite)."""
+        checks = [(0 < self.threshold < 1, f"threshold {self.threshold} must be between 0 and 1"),
+                  (self.cap_ratio > 0, f"cap_ratio {self.cap_ratio} must be > 0"),
+                  (0 <= self.min_precision <= 1, f"min_precision {self.min_precision} must be in 0..1"),
+                  (self.min_oof >= 1, f"min_oof {self.min_oof} must be >= 1")]
+        return [msg for ok, msg in checks if not ok]
 
 
 def _top(probs: np.ndarray, classes: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -92,6 +88,14 @@ def _skip_reason(oof_n: int, precision: float, cfg: PseudoConfig) -> str:
     if precision < cfg.min_precision:
         return f"skipped: OOF precision {precision:.3f} < {cfg.min_precision:g}"
     return ""
+
+
+def closest(source: LoadedRun, dd: DataDir, n: int = 3) -> str:
+    """The n classes whose test pages came closest to a threshold: per class, the best top probability of the
+    pages predicted as it, highest first: '1 (name) 0.990, 0 (name) 0.980'."""
+    pred, p = _top(source.test_probs(), source.classes)
+    best = pd.Series(p).groupby(pred).max().sort_values(ascending=False, kind="stable").head(n)
+    return ", ".join(f"{c} ({dd.class_names[c]}) {v:.3f}" for c, v in best.items())
 
 
 def format_table(table: pd.DataFrame) -> str:

@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--focus", default=None, help="CLASSES:FACTOR, e.g. 3,4,7,14:3 oversamples those x3")
     parser.add_argument("--fraction", type=float, default=None, help="fraction of the augmented copies to use")
     parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--pose", choices=("all", "upright"), default=None,
+                        help="all (default): learn the 8 poses, average TTA views; upright: learn upright pages, "
+                             "straighten each test page with the pose model first (config key pose)")
     parser.add_argument("--cpu", action="store_true", help="train on the CPU even when a GPU is present")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="config overrides, e.g. epochs=1 pretrained=false lr=3e-4 classes=[3,4,7,14]")
@@ -46,7 +49,7 @@ def spec_from_args(args: argparse.Namespace):
     from dl_cls.train.kfold import RunSpec
 
     overrides = parse_overrides(args.overrides)
-    for key in ("classes", "focus", "fraction", "epochs"):
+    for key in ("classes", "focus", "fraction", "epochs", "pose"):
         value = getattr(args, key, None)
         if value is not None:
             overrides[key] = value
@@ -95,8 +98,11 @@ def _default_pseudo(args: argparse.Namespace, aug_dir: str | None) -> tuple[str 
         if held:
             return held["dir"], (f"pseudo set: {held['dir']} (round {held.get('round')}, its {held.get('images')} "
                                  f"images' copies are in the augment set); {pseudosets.HINT}")
-        hint = (f"; the current pseudo set {current} is not in it: `make augment SCALE=... PSEUDO={current.name}` "
-                "adds it") if current else ""
+        hint = ""
+        if current is not None:  # one deleted since the pointer named it is never suggested
+            hint = (f"; the current pseudo set {current} is not in it: `make augment SCALE=... "
+                    f"PSEUDO={current.name}` adds it" if current.is_dir() else
+                    f"; the current pseudo set {current} no longer exists: `make pseudo` makes one")
         return None, f"pseudo set: none (augment set {aug_dir} holds no pseudo-labelled copies{hint})"
     if current is None:
         return None, "pseudo set: none (`make pseudo` labels confident test images with the latest ensemble)"
@@ -108,3 +114,11 @@ def run(args: argparse.Namespace) -> int:
 
     train(spec_from_args(args), force_cpu=args.cpu)
     return 0
+
+
+def resume_hint(args: argparse.Namespace) -> str:
+    """What dl-cls says after Ctrl-C or SIGTERM: without --name or --resume the same command starts a new run."""
+    if args.resume or args.name:
+        return "re-run the same command to resume"
+    return ("resume with dl-cls train --resume RUN, RUN being the run dir printed above (the same command again "
+            "would start a new run)")

@@ -61,8 +61,14 @@ class TrainConfig:
     testlike_config: str | None = None
     oof_on: str = "testlike"  # the val images that oof.csv predicts: testlike (what the test looks like) | clean
     # augmentation online (on top of the offline AUG set): auto = light with AUG, strong on plain originals;
-    # upright = photometric + small shifts only (no flip, no turn), for crop_band
-    online_aug: str = "auto"  # auto | none | light | strong | upright
+    # upright = photometric + small shifts only (no flip, no turn), for crop_band; skew = upright + skew to +-35 deg
+    online_aug: str = "auto"  # auto | none | light | strong | upright | skew
+    # all: the member learns every page in all 8 poses (4 turns x mirror) and averages the TTA views below;
+    # upright: it learns upright pages only and each test page is straightened first by the pose model
+    # (dl_cls.train.posed: the few likeliest poses, mixed by their posterior); tta_rotations/tta_hflip unused
+    pose: str = "all"  # all | upright
+    # the pose model of an upright member (dl_cls.pose.model.OrientSettings keys, e.g. {steps: 2000}); {} = defaults
+    pose_model: dict = field(default_factory=dict)
     # TTA for oof.csv / test_probs.csv: every rotation, each also horizontally flipped if tta_hflip
     tta_rotations: list[int] = field(default_factory=lambda: [0, 90, 180, 270])
     tta_hflip: bool = True
@@ -82,13 +88,16 @@ class TrainConfig:
     test_dir: str | None = None
     tensorboard: bool = False
 
-    def validate(self) -> None:
+    def problems(self) -> list[str]:
+        """What is wrong with the values, each message starting with its key: dl_cls.core.config blames each on
+        the file or the key=value override it came from."""
         checks = [
             (self.amp in ("auto", "bf16", "fp16", "off"), f"amp must be auto|bf16|fp16|off, got {self.amp!r}"),
             (self.select_metric in ("testlike", "clean"), f"select_metric must be testlike|clean, got {self.select_metric!r}"),
             (self.oof_on in ("testlike", "clean"), f"oof_on must be testlike|clean, got {self.oof_on!r}"),
-            (self.online_aug in ("auto", "none", "light", "strong", "upright"),
-             f"online_aug must be auto|none|light|strong|upright, got {self.online_aug!r}"),
+            (self.online_aug in ("auto", "none", "light", "strong", "upright", "skew"),
+             f"online_aug must be auto|none|light|strong|upright|skew, got {self.online_aug!r}"),
+            (self.pose in ("all", "upright"), f"pose must be all|upright, got {self.pose!r}"),
             (self.cache_images in ("auto", "true", "false"), f"cache_images must be auto|true|false, got {self.cache_images!r}"),
             (0 < self.fraction <= 1, f"fraction must be in (0, 1], got {self.fraction}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
@@ -100,9 +109,21 @@ class TrainConfig:
             (self.classes is None or len(set(self.classes)) >= 2, f"classes needs at least 2 classes, got {self.classes}"),
         ]
         bad = [msg for ok, msg in checks if not ok] + self._band_problems()
-        if bad:
-            raise DlClsError("bad training config: " + "; ".join(bad))
-        parse_focus(self.focus)
+        try:
+            parse_focus(self.focus)
+        except DlClsError as exc:  # "focus '3,x': expected ..."
+            bad.append(str(exc))
+        if self.pose_model:
+            from dl_cls.pose.model import pose_settings
+
+            try:
+                pose_settings(self.pose_model)  # an unknown key fails now, before any run dir
+            except DlClsError as exc:
+                bad.append(str(exc))
+        return bad
+
+    def validate(self) -> None:
+        """The check that reads a file (compose_config has run `problems` already)."""
         if self.testlike_config:
             from dl_cls.imaging.testlike import load_testlike_config
 

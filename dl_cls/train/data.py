@@ -29,6 +29,7 @@ from dl_cls.data.contract import DataDir
 from dl_cls.data.folds import is_pseudo, manifest_folds, train_rows_for_fold
 from dl_cls.imaging.testlike import load_testlike_config, testlike_copy
 from dl_cls.train.config import TrainConfig, parse_focus
+from dl_cls.train.posed import PosedPages, gather, pose_one
 
 
 
@@ -127,6 +128,19 @@ def select_rows(table: pd.DataFrame, cfg: TrainConfig) -> pd.DataFrame:
         kept = copies.groupby("target", group_keys=False).sample(frac=cfg.fraction, random_state=cfg.seed)
         table = table[(table["copy"] == 0) | table.index.isin(kept.index)]
     return table
+
+
+# ops of the augment presets that turn or mirror a page (manifest.csv's `ops` names them)
+POSE_OPS = frozenset({"rot90", "hflip", "vflip"})
+
+
+def upright_rows(table: pd.DataFrame, manifest: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows an upright member trains on: the originals and the AUG copies (rows of the AUG set's manifest)
+    that no quarter turn or mirror touched (their skew, crops, noise, light and overlays stay)."""
+    if manifest is None:
+        return table
+    posed = {i for i, o in zip(manifest["ID"], manifest["ops"].astype(str)) if POSE_OPS & set(o.split("|"))}
+    return table[~table["ID"].isin(posed)]
 
 
 def fold_train_rows(table: pd.DataFrame, folds: pd.DataFrame, k: int, cfg: TrainConfig) -> pd.DataFrame:
@@ -242,18 +256,45 @@ def testlike_images(paths: list[str], ids: list[str], size: int, seed: int, show
     return np.stack(parallel_map(one, range(len(paths)), "test-like val", show))
 
 
+def posed_testlike(paths: list[str], ids: list[str], size: int, seed: int, models: dict, show: bool,
+                   config: str | None = None, band: list[float] | None = None) -> PosedPages:
+    """The test-like copies of validation originals (as testlike_images makes them) through the pose step, each
+    with its true pose, so the pose model's mistakes count in the OOF."""
+    cfg = load_testlike_config(config) if config else None
+
+    def one(i: int):
+        geometry: dict = {}
+        img = testlike_copy(paths, ids, i, seed, cfg, geometry=geometry)
+        return pose_one(img, models, lambda page: fit(page, size, band), geometry)
+
+    return gather(parallel_map(one, range(len(paths)), "pose val test-like", show))
+
+
+def posed_images(paths: list[str], size: int, models: dict, show: bool,
+                 band: list[float] | None = None) -> PosedPages:
+    """Images (the test pages) through the pose step of every model in `models`."""
+    return gather(parallel_map(lambda p: pose_one(read_image(p), models, lambda page: fit(page, size, band)), paths,
+                               "pose test", show))
+
+
 # ---------------------------------------------------------------------------------------------- online aug
-def online_transform(preset: str, has_aug_dir: bool) -> A.Compose | None:
+def online_transform(preset: str, has_aug_dir: bool, pose: str = "all") -> A.Compose | None:
     """Cheap online augmentation at img_size. 'auto': light on an offline-augmented set, strong on plain originals
-    (the originals alone never show the rotations, flips, noise and blur of the test set). 'upright' never flips
-    or turns: for crop_band, whose rows must stay the top of an upright page."""
-    if preset == "auto":
+    (the originals alone never show the rotations, flips, noise and blur of the test set); for an upright member
+    (pose upright) 'upright' on an AUG set (its copies carry the skew) and 'skew' on plain originals. 'upright'
+    never flips or turns: for crop_band, whose rows must stay the top of an upright page; 'skew' adds the skew
+    the pose step leaves (the deskew is off by up to the calibrated 35 degrees on some pages)."""
+    if preset == "auto" and pose == "upright":
+        preset = "upright" if has_aug_dir else "skew"
+    elif preset == "auto":
         preset = "light" if has_aug_dir else "strong"
     if preset == "none":
         return None
-    if preset == "upright":
+    if preset in ("upright", "skew"):
+        turn = (-35, 35) if preset == "skew" else (-3, 3)
         return A.Compose([
-            A.Affine(scale=(0.9, 1.1), translate_percent=(-0.03, 0.03), rotate=(-3, 3), fill=255, p=0.5),
+            A.Affine(scale=(0.9, 1.1), translate_percent=(-0.03, 0.03), rotate=turn, fill=255,
+                     p=0.75 if preset == "skew" else 0.5),
             A.RandomBrightnessContrast(brightness_limit=0.3, contrast_limit=0.3, p=0.7),
             A.OneOf([A.GaussianBlur(blur_limit=(3, 5)), A.MotionBlur(blur_limit=(3, 7))], p=0.3),
             A.GaussNoise(std_range=(0.02, 0.1), p=0.4),

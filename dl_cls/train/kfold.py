@@ -15,11 +15,12 @@ import pandas as pd
 import torch
 import yaml
 
+from dl_cls.artifacts.augsets import read_manifest
 from dl_cls.artifacts.runs import (FOLD_DONE, RunConfig, check_name, classes_of, finished_folds, git_commit, load_truth,
                                    macro_f1, package_versions, prob_columns, read_run_config, resolve_run_dir,
                                    split_hash, write_run_config)
 from dl_cls.core.errors import DlClsError
-from dl_cls.core.io import atomic_write_csv, atomic_write_text, create_run_dir
+from dl_cls.core.io import atomic_write_csv, atomic_write_text, create_run_dir, data_key
 from dl_cls.core.lock import Lock
 from dl_cls.data.contract import DataDir, load_data
 from dl_cls.data.folds import ensure_folds, is_pseudo, load_folds, make_folds
@@ -28,8 +29,9 @@ from dl_cls.train import model as model_lib
 from dl_cls.train.config import TrainConfig, load_train_config, parse_focus, recipe_dict, recipe_from_run
 from dl_cls.train.curves import save_learning_curves
 from dl_cls.train.data import (ImageStore, TrainSet, check_no_leak, fold_train_rows, fold_val_ids, load_table,
-                               online_transform, prediction_paths, pseudo_round, select_rows, testlike_images,
-                               want_cache)
+                               online_transform, posed_images, posed_testlike, prediction_paths, pseudo_round,
+                               select_rows, testlike_images, upright_rows, want_cache)
+from dl_cls.train.posed import PoseStep
 
 
 
@@ -96,7 +98,7 @@ def _recipe_differences(spec: RunSpec, saved: RunConfig, saved_cfg: TrainConfig)
     new, old = recipe_dict(cfg), recipe_dict(saved_cfg)
     diffs = [f"{k}: {old.get(k)!r} -> {v!r}" for k, v in new.items() if old.get(k) != v]
     given = {"model_config": (saved.model_config, Path(spec.model).stem),
-             "data_dir": (saved.data_dir, str(Path(spec.data_dir or "data").resolve())),
+             "data_dir": (saved.data_dir, data_key(spec.data_dir or "data")),
              "aug_dir": (saved.aug_dir, str(Path(spec.aug_dir).resolve()) if spec.aug_dir else None),
              "pseudo_dir": (saved.pseudo_dir, str(Path(spec.pseudo_dir).resolve()) if spec.pseudo_dir else None),
              "label_fixes": (saved.label_fixes, str(spec.label_fixes))}
@@ -127,7 +129,13 @@ class TrainingRun:
             raise DlClsError(f"crop_band={self.cfg.crop_band} keeps rows of upright pages, but the AUG set or the "
                              "pseudo-labelled test pages are turned and flipped: train on the originals (--aug none "
                              "--pseudo none)")
-        self.table = select_rows(load_table(self.dd, self.aug_dir, self.pseudo_dir), self.cfg).reset_index(drop=True)
+        if self.cfg.pose == "upright" and self.pseudo_dir is not None:
+            raise DlClsError(f"pose=upright trains on upright pages, but the pseudo-labelled test pages of "
+                             f"{self.pseudo_dir} lie as photographed: pass --pseudo none (PSEUDO=none)")
+        table = select_rows(load_table(self.dd, self.aug_dir, self.pseudo_dir), self.cfg)
+        if self.cfg.pose == "upright":
+            table = upright_rows(table, read_manifest(self.aug_dir) if self.aug_dir else None)
+        self.table = table.reset_index(drop=True)
         self.test_paths = prediction_paths(self.dd, self.cfg.test_dir)  # a missing test image fails before any run dir
 
     def _load_saved(self) -> RunConfig:
@@ -201,7 +209,7 @@ class TrainingRun:
     # ------------------------------------------------------------------ description
     def resolved(self) -> dict:
         return {**recipe_dict(self.cfg), "model_config": self.model_name,
-                "data_dir": str(self.data_dir.resolve()), "work_dir": str(self.work_dir.resolve()),
+                "data_dir": data_key(self.data_dir), "work_dir": str(self.work_dir.resolve()),
                 "aug_dir": str(self.aug_dir.resolve()) if self.aug_dir else None,
                 "pseudo_dir": str(self.pseudo_dir.resolve()) if self.pseudo_dir else None,
                 "pseudo_round": pseudo_round(self.aug_dir, self.pseudo_dir),
@@ -330,12 +338,14 @@ def _train_locked(run: TrainingRun) -> None:
 
 @dataclass
 class _Shared:
-    """What every fold of a run reuses: runtime, decoded images, transform, TTA views."""
+    """What every fold of a run reuses: runtime, decoded images, transform, TTA views, an upright member's pose
+    step."""
     rt: loop.Runtime
     store: ImageStore
     test_store: ImageStore
     transform: object
     views: list
+    pose: PoseStep | None = None
 
 
 def _train_folds(run: TrainingRun, todo: list[int]) -> None:
@@ -343,13 +353,35 @@ def _train_folds(run: TrainingRun, todo: list[int]) -> None:
     cached = want_cache(cfg, len(run.table) + len(dd.test_ids))
     rt = loop.make_runtime(cfg, run.d, cached)
     band = cfg.crop_band
+    pose = _pose_step(run, todo, rt.show) if cfg.pose == "upright" else None
     shared = _Shared(rt, ImageStore(run.table["path"].tolist(), cfg.img_size, cached, rt.show, "decode train images",
                                     band),
-                     ImageStore(run.test_paths, cfg.img_size, cached, rt.show, "decode test", band),
-                     online_transform(cfg.online_aug, run.aug_dir is not None),
-                     tta.views(cfg.tta_rotations, cfg.tta_hflip))
+                     ImageStore([] if pose else run.test_paths, cfg.img_size, cached, rt.show, "decode test", band),
+                     online_transform(cfg.online_aug, run.aug_dir is not None, cfg.pose),
+                     [(0, False)] if pose else tta.views(cfg.tta_rotations, cfg.tta_hflip), pose)
     for k in todo:
         _train_one_fold(run, k, shared)
+
+
+def _pose_step(run: TrainingRun, todo: list[int], show: bool) -> PoseStep:
+    """The pose run that holds every fold out (trained on first use, then reused; `make ocr`'s holds fold 0
+    only) and the test pages posed by each fold's model."""
+    from dl_cls.pose.model import load_orientation, pose_settings, train_orientation
+
+    settings = pose_settings(run.cfg.pose_model, holdout_folds=tuple(run.all_folds))
+
+    def pose_run(log):
+        return train_orientation(run.dd, run.work_dir, settings,
+                                 testlike=run.cfg.testlike_config, label_fixes=run.label_fixes, log=log)
+
+    if run.d.main:
+        pose_run(print)
+    dist.barrier(run.d)
+    run_dir = pose_run(None)  # finished by rank 0: every rank loads it
+    models = {k: load_orientation(run_dir, k) for k in todo}
+    if run.d.main:
+        print(f"pose step: {run_dir.name}, one pose model per fold (each held its fold out)", flush=True)
+    return PoseStep(run_dir, models, posed_images(run.test_paths, run.cfg.img_size, models, show, run.cfg.crop_band))
 
 
 def _train_one_fold(run: TrainingRun, k: int, shared: _Shared) -> None:
@@ -363,22 +395,34 @@ def _train_one_fold(run: TrainingRun, k: int, shared: _Shared) -> None:
     val = fold_val_ids(dd, run.folds, k, cfg)
     val_paths = [str(dd.train_path(i)) for i in val["ID"]]
     val_clean = ImageStore(val_paths, cfg.img_size, True, rt.show, "decode val", cfg.crop_band).images
-    val_tl = testlike_images(val_paths, val["ID"].tolist(), cfg.img_size, cfg.testlike_seed, rt.show,
-                             cfg.testlike_config, cfg.crop_band)
+    posed = shared.pose and posed_testlike(val_paths, val["ID"].tolist(), cfg.img_size, cfg.testlike_seed,
+                                           {k: shared.pose.models[k]}, rt.show, cfg.testlike_config, cfg.crop_band)
+    val_tl = posed.images[posed.top_views(k)] if posed else testlike_images(
+        val_paths, val["ID"].tolist(), cfg.img_size, cfg.testlike_seed, rt.show, cfg.testlike_config, cfg.crop_band)
     y_val = val["target"].map(run.local).to_numpy()
     meta = {"classes": run.classes, "class_names": [dd.class_names[c] for c in run.classes], "fold": k}
     res = loop.train_fold(cfg, rt, loop.FoldInputs(k, train_set, val_clean, val_tl, y_val, len(run.classes), meta),
                           fold_dir)
     dist.barrier(d)
-    p_clean, p_tl, p_test = _predict_fold(run, fold_dir, shared, [val_clean, val_tl, shared.test_store])
+    if posed:
+        p_clean, p_views, p_test_views = _predict_fold(run, fold_dir, shared, [val_clean, posed.images,
+                                                                               shared.pose.test.images])
+        p_tl, p_test = posed.mix(p_views, k), shared.pose.test.mix(p_test_views, k)
+    else:
+        p_clean, p_tl, p_test = _predict_fold(run, fold_dir, shared, [val_clean, val_tl, shared.test_store])
     if d.main:
         info = {key: v for key, v in asdict(res).items() if key != "metrics"}
         info.update(fold=k, train_images=len(rows), val_images=len(val),
                     tta_clean_f1=macro_f1(y_val, p_clean.argmax(1)), tta_testlike_f1=macro_f1(y_val, p_tl.argmax(1)))
+        if posed:
+            info.update(pose_accuracy=posed.accuracy(k), pose_views_per_page=len(posed.images) / max(len(val), 1),
+                        pose_run=str(shared.pose.run_dir))
         _write_fold(run, fold_dir, val["ID"], p_tl if cfg.oof_on == "testlike" else p_clean, p_test, info)
         print(f"fold {k}: best epoch {res.best_epoch}  clean F1 {res.clean_f1:.4f}  test-like F1 "
               f"{res.testlike_f1:.4f}  | with TTA: clean {info['tta_clean_f1']:.4f}  test-like "
-              f"{info['tta_testlike_f1']:.4f}  ({res.train_time_s:.0f} s)", flush=True)
+              f"{info['tta_testlike_f1']:.4f}  ({res.train_time_s:.0f} s)"
+              + (f"\n  pose step: the fold's pose model is right on {info['pose_accuracy']:.1%} of these test-like "
+                 f"copies ({info['pose_views_per_page']:.2f} upright views a page)" if posed else ""), flush=True)
     dist.barrier(d)
 
 
@@ -462,11 +506,18 @@ def _summary(run_dir: Path, cfg: TrainConfig, saved: RunConfig, done: list[int],
         "oof_f1": macro_f1(y, pred), "oof_rows": len(oof),
         "mean": {key: float(np.mean([i[key] for i in infos])) for key in keys},
         "total_train_time_s": float(sum(i["train_time_s"] for i in infos)),
-        "per_fold": infos, "tta_views": len(tta.views(cfg.tta_rotations, cfg.tta_hflip)),
+        "per_fold": infos, "pose": cfg.pose,
+        "tta_views": 1 if cfg.pose == "upright" else len(tta.views(cfg.tta_rotations, cfg.tta_hflip)),
+        "pose_accuracy": _mean_of(infos, "pose_accuracy"),
         "versions": package_versions(), "git_commit": saved.git_commit,
         "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu ({platform.processor() or platform.machine()})",
         "written": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+
+
+def _mean_of(infos: list[dict], key: str) -> float | None:
+    values = [i[key] for i in infos if i.get(key) is not None]
+    return float(np.mean(values)) if values else None
 
 
 def print_table(summary: dict) -> None:
@@ -479,6 +530,9 @@ def print_table(summary: dict) -> None:
     mean.update(fold="mean", best_epoch="")
     df = pd.concat([df, pd.DataFrame([mean])], ignore_index=True)
     print(df.to_string(index=False, float_format=lambda v: f"{v:.4f}" if abs(v) < 10 else f"{v:.0f}"))
-    print(f"OOF macro F1 ({summary['oof_on']}, TTA x{summary['tta_views']}): {summary['oof_f1']:.4f} over "
+    how = "upright member, pose step" if summary.get("pose") == "upright" else f"TTA x{summary['tta_views']}"
+    if summary.get("pose_accuracy") is not None:
+        print(f"pose model right on {summary['pose_accuracy']:.1%} of the test-like copies (each fold's own model)")
+    print(f"OOF macro F1 ({summary['oof_on']}, {how}): {summary['oof_f1']:.4f} over "
           f"{summary['oof_rows']} images; folds done {summary['folds_done']}"
           f"{'' if summary['complete'] else ' (incomplete: train the other folds, then dl-cls merge-folds)'}")
