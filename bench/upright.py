@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 from sklearn.metrics import f1_score
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,12 +56,24 @@ def prepare(work: Path, data: Path, train_per_class: int) -> Path:
 
 
 def member(work: Path, data: Path, aug: Path, name: str, args: argparse.Namespace, *extra: str) -> dict:
+    """Train one recipe (or reuse its row from an earlier run of this bench) and score it."""
+    saved = work / "rows" / f"{name}.json"
+    if saved.is_file():
+        return json.loads(saved.read_text())
     seconds = sh("train", "--data", str(data), "--work", str(work), "--model", args.model, "--aug", str(aug),
                  "--name", name, "--label-fixes", "none", f"img_size={args.img_size}", *extra)
     summary = json.loads((work / "runs" / name / "summary.json").read_text())
     test, family = test_scores(work / "runs" / name, data)
-    return {"recipe": name, "oof_testlike": summary["oof_f1"], "test_f1": test, "family_test_f1": family,
-            "pose_acc_copies": summary.get("pose_accuracy"), "seconds": seconds}
+    row = {"recipe": name, "oof_testlike": summary["oof_f1"], "test_f1": test, "family_test_f1": family,
+           "pose_acc_copies": summary.get("pose_accuracy"), "seconds": seconds,
+           "train_images": int(np.mean([f["train_images"] for f in summary["per_fold"]]))}
+    saved.parent.mkdir(exist_ok=True)
+    saved.write_text(json.dumps(row))
+    return row
+
+
+def epochs_of(run_dir: Path) -> int:
+    return int(yaml.safe_load((run_dir / "config.yaml").read_text())["epochs"])
 
 
 def pose_only(work: Path, data: Path) -> None:
@@ -91,8 +104,12 @@ def main() -> int:
         return 0
     aug = prepare(work, data, args.train_per_class)
     rows = [member(work, data, aug, "all8", args), member(work, data, aug, "upright", args, "--pose", "upright")]
+    # the upright member keeps only the AUG copies no turn or mirror touched (~1/3): also at the same optimizer steps
+    epochs = round(epochs_of(work / "runs" / "all8") * rows[0]["train_images"] / rows[1]["train_images"])
+    rows.append(member(work, data, aug, "upright_same_steps", args, "--pose", "upright", f"epochs={epochs}"))
     pose_run = sorted((work / "runs").glob("orient-*/summary.json"), key=lambda q: q.stat().st_mtime)[-1]
-    rows[1]["pose_run_s"] = json.loads(pose_run.read_text())["total_train_time_s"]
+    for row in rows[1:]:
+        row["pose_run_s"] = json.loads(pose_run.read_text())["total_train_time_s"]
     table = pd.DataFrame(rows).set_index("recipe")
     base = table.loc["all8"]
     for col in ("oof_testlike", "test_f1", "family_test_f1", "seconds"):

@@ -292,3 +292,18 @@ def test_it_learns_orientation_of_held_out_pages(sample_dir, tmp_path):
     commonest = float(held["label"].value_counts(normalize=True).max())
     # measured 0.61 against a commonest share of 0.26 (chance 0.125)
     assert len(held) >= 80 and accuracy >= max(0.45, commonest + 0.2), (accuracy, commonest)
+
+
+def test_budgets_scale_copies_and_epochs_to_the_pages_and_fit_says_each_epoch():
+    """0 copies / 0 epochs: `examples` copies in all (2..12 a page) and `steps` optimizer steps in all, so the cost
+    stops growing with the pages; make demo's 408 pages keep the measured 12 copies x 40 epochs."""
+    from dl_cls.pose.model import fit
+
+    s = OrientSettings()
+    assert s.copies_for(408) == 12 and s.epochs_for(272 * 12) == 40  # 2 of 3 folds fit the held-out model
+    assert s.copies_for(1570) == 4 and s.copies_for(100_000) == 2
+    assert s.epochs_for(1047 * 4) * (1047 * 4 // 32) <= s.steps + 1047 * 4 // 32  # about `steps`, not 4x more
+    lines = []
+    tiny = OrientSettings(model="test_byobnet", img_size=32, epochs=3, batch_size=8)
+    fit(np.full((16, 32, 32), 255, np.uint8), tiny, seed=0, log=lines.append)
+    assert len(lines) == 3 and lines[-1].startswith("pose model: epoch 3/3, loss ")
