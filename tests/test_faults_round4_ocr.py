@@ -257,3 +257,23 @@ def test_shipped_keywords_of_a_class_named_otherwise_are_skipped_and_said():
     kept = load_keyword_file("default", [3, 4, 7, 14], renamed, log=said.append)
     assert set(kept["class"]) == {3, 7} and len(said) == 1
     assert "4 keyword(s) skipped" in said[0] and "4 is 'statement_of_opinion' in meta.csv, 'diagnosis'" in said[0]
+
+
+def test_a_damaged_train_checkpoint_quotes_torch_cut_at_a_word_boundary(tmp_path, monkeypatch):
+    """The trainer's checkpoint reader cut torch's message at 120 characters, mid-word."""
+    import torch
+
+    from dl_cls.train.loop import load_checkpoint
+
+    said = "PytorchStreamReader failed reading zip archive: failed finding central directory " * 3
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(said)
+
+    monkeypatch.setattr(torch, "load", broken)
+    with pytest.raises(DlClsError) as err:
+        load_checkpoint(tmp_path / "last.pt", "cpu", "delete it and resume")
+    quoted = str(err.value).split("(RuntimeError: ", 1)[1].split("); ", 1)[0]
+    assert quoted.endswith(" ...") and len(quoted) <= 125
+    assert quoted[:-4].split(" ")[-1] in set(said.split())  # a whole word, not "centr"
+    assert str(err.value).endswith("delete it and resume")

@@ -422,7 +422,14 @@ def load_checkpoint(path: Path, device, remedy: str) -> dict:
     try:
         return torch.load(path, map_location=device, weights_only=False)
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, EOFError, UnpicklingError...
-        raise DlClsError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {str(exc)[:120]}); {remedy}") from None
+        raise DlClsError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {_first_words(str(exc))}); "
+                         f"{remedy}") from None
+
+
+def _first_words(text: str, limit: int = 120) -> str:
+    """torch's message, its first line cut at a word boundary (never mid-word)."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[:limit].rsplit(" ", 1)[0] + " ..."
 
 
 def load_fold_model(cfg: TrainConfig, best_path: Path, num_classes: int, device: torch.device,
