@@ -14,16 +14,11 @@ import pytest
 import yaml
 from builders import make_data, make_project, make_run
 from test_faults_state import _err_line
+from test_pseudo import _one_hot
 
 from dl_cls.artifacts.pseudosets import load as load_pseudo, read_pointer
 from dl_cls.cli import main
 from dl_cls.core.lock import Lock
-
-
-def _one_hot(labels, k, p):
-    out = np.full((len(labels), k), (1 - p) / (k - 1))
-    out[np.arange(len(labels)), labels] = p
-    return out
 
 
 @pytest.fixture
