@@ -97,6 +97,7 @@ def test_upright_member_oof_goes_through_each_folds_own_pose_model(sample_copy, 
     for k in (0, 1):
         fold = json.loads((run / f"fold{k}" / "fold.json").read_text())
         assert 0 <= fold["pose_accuracy"] <= 1 and 1 <= fold["pose_views_per_page"] <= 3
+        assert fold["pose_run"] == str(pose_runs[0])  # the pose run whose model_fold<k> held fold k out
 
     # dl-cls predict goes through the same pose step: the test folder gives the run's own test_probs.csv
     pred = tmp_path / "pred.csv"

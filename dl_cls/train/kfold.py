@@ -395,8 +395,8 @@ def _train_one_fold(run: TrainingRun, k: int, shared: _Shared) -> None:
     val = fold_val_ids(dd, run.folds, k, cfg)
     val_paths = [str(dd.train_path(i)) for i in val["ID"]]
     val_clean = ImageStore(val_paths, cfg.img_size, True, rt.show, "decode val", cfg.crop_band).images
-    posed = shared.pose and posed_testlike(val_paths, val["ID"].tolist(), cfg.img_size, cfg.testlike_seed,
-                                           {k: shared.pose.models[k]}, rt.show, cfg.testlike_config, cfg.crop_band)
+    posed = posed_testlike(val_paths, val["ID"].tolist(), cfg.img_size, cfg.testlike_seed, {k: shared.pose.models[k]},
+                           rt.show, cfg.testlike_config, cfg.crop_band) if shared.pose else None
     val_tl = posed.images[posed.top_views(k)] if posed else testlike_images(
         val_paths, val["ID"].tolist(), cfg.img_size, cfg.testlike_seed, rt.show, cfg.testlike_config, cfg.crop_band)
     y_val = val["target"].map(run.local).to_numpy()

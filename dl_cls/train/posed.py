@@ -11,6 +11,7 @@ out), so the OOF pays for the pose model's mistakes; the test pages of fold k's 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -105,6 +106,6 @@ def gather(results: list) -> PosedPages:
 @dataclass
 class PoseStep:
     """An upright member's pose models, one per fold (each held that fold out), and the test pages posed by them."""
-    run_dir: object  # the pose run (WORK/runs/orient-*)
+    run_dir: Path  # the pose run (WORK/runs/orient-*)
     models: dict  # fold -> OrientationModel
     test: PosedPages | None = None
