@@ -27,6 +27,18 @@ def test_page_readability_counts_keywords_fuzzily_and_needs_no_labels():
     assert m["readable_title"] == pytest.approx(1 / 5)  # only 진탄서발급 has >= 4 letters
 
 
+def test_sure_share_counts_pages_without_text_as_unsure_and_is_printed():
+    from dl_cls.ocr.readability import describe, sure_share
+
+    probs = np.array([[0.9, 0.1], [0.5, 0.5], [0.3, 0.7], [0.45, 0.55]])
+    assert sure_share(probs, 4) == 1.0 and sure_share(probs, 8) == 0.5  # 4 more pages without text: not sure
+    assert sure_share(np.array([[0.4, 0.3, 0.3]]), 1) == 0.0 and sure_share(np.zeros((0, 3)), 5) == 0.0
+    figures = {kind: {"pages": 50, "title_keyword": 0.1, "rule_fired": 0.2, "word_conf": 55.0, "letters": 12.0,
+                      "readable_title": 0.8, "sure": s} for kind, s in (("testlike", 0.52), ("test", 0.46))}
+    lines = describe(figures)
+    assert "sure" in lines[1] and lines[2].rstrip().endswith("52%") and lines[3].rstrip().endswith("46%")
+
+
 def test_shrink_is_the_ratio_of_keyword_rates_and_one_when_the_test_reads_as_well():
     table = {"testlike": {"pages": 100, "title_keyword": 0.43, "rule_fired": 0.5, "word_conf": 57.6},
              "test": {"pages": 100, "title_keyword": 0.31, "rule_fired": 0.4, "word_conf": 55.9}}
@@ -53,6 +65,9 @@ def test_ensemble_pulls_a_worse_reading_text_run_towards_uniform(tmp_path, capsy
     out = work / "runs" / "ocr-2-3-4"
     summary = build_expert_run(out, _with_testlike(table), dd, work, [2, 3, 4], "none", info)
     assert set(summary["readability"]) == {"clean", "testlike", "test"}
+    # sure readings (p >= 0.5): every test page with its title (2 of 12 have no text), every readable train page
+    assert summary["readability"]["test"]["sure"] == pytest.approx(10 / 12, abs=1e-3)
+    assert summary["readability"]["clean"]["sure"] == pytest.approx(29 / 30, abs=1e-3)
     # the group's train pages against every test page: another class mix, so no shrink from them
     assert summary["readability_comparable"] is False and summary["test_shrink"] == 1.0
     again = build_expert_run(work / "runs" / "tf", _with_testlike(table), dd, work, [2, 3, 4], "none",

@@ -11,7 +11,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from dl_cls.imaging.testlike import CameraConfig, camera
+
 ON_DESK = {0, 5, 8, 9}  # note paper and cards are photographed lying on a desk (2 and 16 are drawn as scenes)
+SAMPLE_CAMERA = CameraConfig(p=1.0, scale=[0.28, 0.42], jpeg=[60, 75], sharpen=[2.5, 3.0])
 DESKS = ((170, 125, 85), (140, 140, 142), (205, 200, 190), (150, 120, 95))  # wood, grey, white, oak
 
 
@@ -72,17 +75,10 @@ def paper_grain(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
 
 def far_camera(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """The test set's camera (issue 23): a phone held farther away, so each letter covers a third as many pixels,
-    then sharpened and JPEG-compressed as phones do. On the real test pages a title keyword was found on 31% of
-    the family's titles (63% of clean train pages) and the word confidence was 55.9; the calibrated test-like
-    corruption alone left the sample's test pages reading like its train pages (84%, 74). With this camera the
-    family's test titles read as the real ones do, while the sharpening keeps the sample's Laplacian variance
-    inside the real test's IQR (tests/test_profile.py)."""
-    h, w = img.shape[:2]
-    f = rng.uniform(0.28, 0.42)
-    small = cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-    ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 76))])
-    small = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else small
-    out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-    amount = rng.uniform(2.5, 3.0)  # the phone's sharpening (unsharp mask) puts edge contrast back, not detail
-    out = out + np.float32(amount) * (out - cv2.GaussianBlur(out, (0, 0), 1.2))
-    return np.clip(out, 0, 255).astype(np.uint8)
+    then sharpened and JPEG-compressed as phones do (imaging.testlike.camera at scale 0.28-0.42, JPEG 60-75,
+    sharpening 2.5-3). On the real test pages a title keyword was found on 31% of the family's titles (63% of clean
+    train pages) and the word confidence was 55.9; the calibrated test-like corruption alone left the sample's test
+    pages reading like its train pages (84%, 74). With this camera the family's test titles read as the real ones
+    do, while the sharpening keeps the sample's Laplacian variance inside the real test's IQR
+    (tests/test_profile.py)."""
+    return camera(img, rng, SAMPLE_CAMERA)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cv2
@@ -67,6 +67,18 @@ class NoiseConfig:
 
 
 @dataclass
+class CameraConfig:
+    """A phone held farther away: the page is taken at `scale` of its pixels (letters cover fewer of them), saved
+    as JPEG and sharpened back to the frame. Off in the shipped calibration (p 0); `dl-cls ocr` fits `scale` so that
+    its test-like copies read as few letters as the user's test pages (the sample's test camera, data/photo.py, is
+    this at scale 0.28-0.42)."""
+    p: float = 0.0
+    scale: list[float] = field(default_factory=lambda: [0.28, 0.42])
+    jpeg: list[int] = field(default_factory=lambda: [60, 75])
+    sharpen: list[float] = field(default_factory=lambda: [2.5, 3.0])  # unsharp-mask amount (the phone's)
+
+
+@dataclass
 class TestlikeConfig:
     """Every knob of corrupt_testlike; configs/testlike/default.yaml documents each key."""
 
@@ -80,6 +92,7 @@ class TestlikeConfig:
     lighting: LightingConfig = field(default_factory=LightingConfig)
     blur: BlurConfig = field(default_factory=BlurConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
 
     def __post_init__(self):
         _check_config(self)
@@ -89,12 +102,16 @@ def _check_config(c: TestlikeConfig) -> None:
     """Ranges are [low, high] pairs and probabilities lie in [0, 1]; turn_p has four shares summing to 1."""
     probs = {"overlap_p": c.overlap_p, "flip_h_p": c.flip_h_p, "flip_v_p": c.flip_v_p, "rotate.skew_p": c.rotate.skew_p,
              "rotate.expand_p": c.rotate.expand_p, "rotate.white_fill_p": c.rotate.white_fill_p, "crop.p": c.crop.p,
-             "lighting.p": c.lighting.p, "lighting.grey_p": c.lighting.grey_p, "blur.p": c.blur.p, "noise.p": c.noise.p}
+             "lighting.p": c.lighting.p, "lighting.grey_p": c.lighting.grey_p, "blur.p": c.blur.p, "noise.p": c.noise.p,
+             "camera.p": c.camera.p}
     problems = [f"{k} must be in [0, 1], got {v}" for k, v in probs.items() if not 0 <= v <= 1]
     ranges = {"rotate.white_fill": c.rotate.white_fill, "rotate.dark_fill": c.rotate.dark_fill,
               "lighting.gain": c.lighting.gain, "lighting.bias": c.lighting.bias, "lighting.gamma": c.lighting.gamma,
-              "blur.sigma": c.blur.sigma, "noise.std": c.noise.std, "noise.grain": c.noise.grain}
+              "blur.sigma": c.blur.sigma, "noise.std": c.noise.std, "noise.grain": c.noise.grain,
+              "camera.scale": c.camera.scale, "camera.jpeg": c.camera.jpeg, "camera.sharpen": c.camera.sharpen}
     problems += [f"{k} must be [low, high], got {v}" for k, v in ranges.items() if len(v) != 2 or v[0] > v[1]]
+    if not 0 < c.camera.scale[0] <= 1 or not 0 < c.camera.scale[-1] <= 1:
+        problems.append(f"camera.scale must lie in (0, 1], got {c.camera.scale}")
     if len(c.turn_p) != 4 or min(c.turn_p, default=0) < 0 or abs(sum(c.turn_p) - 1) > 1e-6:
         problems.append(f"turn_p must be four shares (0/90/180/270) summing to 1, got {c.turn_p}")
     if problems:
@@ -110,6 +127,15 @@ def load_testlike_config(path: str | Path | None = None, overrides: list[str] | 
     except DlClsError as exc:
         msg = str(exc)
         raise DlClsError(msg if msg.startswith(str(path)) else f"{path}: {msg}") from None
+
+
+def config_key(c: TestlikeConfig) -> dict:
+    """The config as the identity of what it makes (a pose model, cached OCR copies): every key, but the camera
+    only when it is on, so runs and caches made before it existed keep their names."""
+    d = asdict(c)
+    if c.camera.p == 0:
+        del d["camera"]
+    return d
 
 
 @functools.lru_cache(maxsize=1)
@@ -265,11 +291,25 @@ def grain(img: np.ndarray, rng: np.random.Generator, c: NoiseConfig) -> np.ndarr
     return np.clip(img.astype(np.float32) + noise[..., None], 0, 255).astype(np.uint8)
 
 
+def camera(img: np.ndarray, rng: np.random.Generator, c: CameraConfig) -> np.ndarray:
+    """The far camera (CameraConfig): fewer pixels a letter, JPEG, then the phone's unsharp mask, which puts edge
+    contrast back but not the lost detail."""
+    h, w = img.shape[:2]
+    f = _uniform(rng, c.scale)
+    small = cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(c.jpeg[0], c.jpeg[1] + 1))])
+    small = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else small
+    out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    amount = _uniform(rng, c.sharpen)
+    out = out + np.float32(amount) * (out - cv2.GaussianBlur(out, (0, 0), 1.2))
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
 def corrupt_testlike(img: np.ndarray, rng: np.random.Generator, other: np.ndarray | None = None,
                      cfg: TestlikeConfig | None = None, geometry: dict | None = None) -> np.ndarray:
     """Degrade a clean document image like the competition's test set. RGB uint8 in, RGB uint8 out, same long side.
 
-    Order follows the physical story: another sheet may lie on the document, it is flipped, turned and skewed on
+    Order follows the physical story: the camera (when on) takes the page, another sheet may lie on the document, it is flipped, turned and skewed on
     the scanner (frame kept), the scan is cropped, then lighting (possibly a grey scan), blur and grain.
     `cfg` defaults to configs/testlike/default.yaml. Every random choice comes from rng, so the same generator
     state and config give the same output. `geometry`, when given, receives the page's pose: flip_h, flip_v
@@ -280,6 +320,8 @@ def corrupt_testlike(img: np.ndarray, rng: np.random.Generator, other: np.ndarra
     geometry = {} if geometry is None else geometry
     out = _as_rgb(img)
     long_side = max(out.shape[:2])
+    if c.camera.p > 0 and rng.random() < c.camera.p:  # drawn only when on: the shipped copies stay as they were
+        out = camera(out, rng, c.camera)
     if other is not None and rng.random() < c.overlap_p:
         out = _overlap(out, other, rng)
     geometry["flip_h"] = bool(rng.random() < c.flip_h_p)

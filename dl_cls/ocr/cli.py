@@ -4,20 +4,26 @@ with --classes build the OCR expert for that group as a class-subset run dir (WO
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from dl_cls.artifacts.runs import load_run, resolve_run_dir, run_path
 from dl_cls.core.cli_options import add_data, add_label_fixes, add_work, fraction, positive_int
 from dl_cls.core.errors import DlClsError
 from dl_cls.core.procs import default_workers
 from dl_cls.data.contract import load_data
-from dl_cls.imaging.testlike import load_testlike_config
+from dl_cls.data.folds import ensure_folds, load_folds
+from dl_cls.imaging.testlike import default_config, load_testlike_config
+from dl_cls.ocr.copies import COPIES_CONFIG, fit_copies, fit_lines, write_copies_config
 from dl_cls.ocr.engine import make_engine
 from dl_cls.ocr.normalised import check_target, write_normalised
 from dl_cls.ocr.read import ReadSettings
-from dl_cls.ocr.table import Job, ReadContext, TestlikePages, read_all, settings_dir, write_table
+from dl_cls.ocr.table import Job, ReadContext, TestlikePages, merge_stats, read_all, settings_dir, write_table
 
 
 def add_arguments(parser) -> None:
@@ -49,6 +55,10 @@ def add_arguments(parser) -> None:
                              "un-mirrored as the OCR decided, an unchanged copy where it read none; a training "
                              "run's test_dir (title-band specialist). Replaces only a DIR dl_cls made for this")
     parser.add_argument("--testlike-seed", type=int, default=1234, help="seed of those copies (the trainer's default)")
+    parser.add_argument("--copies", choices=("fit", "config"), default="fit",
+                        help="fit (default): the copies are turned and mirrored like the test pages as read, and "
+                             "taken with a farther camera while they read more letters a page than the test pages "
+                             "(label-free, after the test pages are read); config: as --testlike-config says")
     parser.add_argument("--testlike-config", default=None, metavar="YAML",
                         help="corruption of those copies (default configs/testlike/default.yaml; e.g. the one "
                              "dl-cls profile --fit wrote)")
@@ -116,9 +126,9 @@ def _train_rows(dd, classes):
     return dd.train if classes is None else dd.train[dd.train["target"].isin(classes)]
 
 
-def _jobs(dd, classes, test_ids, testlike: TestlikePages | None) -> list[Job]:
+def _jobs(dd, classes, test_ids) -> list[Job]:
     jobs = [Job("train", i, str(dd.train_path(i))) for i in _train_rows(dd, classes)["ID"]]
-    return jobs + (testlike.jobs() if testlike else []) + [Job("test", i, str(dd.test_path(i))) for i in test_ids]
+    return jobs + [Job("test", i, str(dd.test_path(i))) for i in test_ids]
 
 
 def _testlike_pages(args, dd, classes) -> TestlikePages:
@@ -183,6 +193,34 @@ def _check_args(args, dd, groups) -> None:
         load_testlike_config(args.testlike_config)
 
 
+def _read_copies(args, dd, ctx, pages: TestlikePages, table, comparable: bool, workers: int):
+    """The test-like copies' rows (fitted to the test pages already in `table` unless --copies config), the fit
+    (None when not fitted) and the reading stats (the probe copies' included: their reading is part of the cost)."""
+    fit, probe_stats = None, []
+    if args.copies == "fit":
+        def read(probe: TestlikePages):
+            cam = probe.cfg.camera
+            print(f"  fitting the copies: {len(probe.ids)} probe copies"
+                  + (f", camera scale {cam.scale[0]:g}-{cam.scale[1]:g}" if cam.p else ", no camera"), flush=True)
+            rows, stats = read_all(probe.jobs(), replace(ctx, testlike=probe), workers, progress=False)
+            probe_stats.append(stats)
+            return rows
+
+        targets = dd.train.set_index("ID").loc[list(pages.ids), "target"].tolist()
+        fit = fit_copies(pages.cfg or default_config(), table[table["split"] == "test"], pages, targets, read,
+                         comparable)
+        pages = replace(pages, cfg=fit.config)
+    copies, stats = read_all(pages.jobs(), replace(ctx, testlike=pages), workers, progress=not args.no_progress)
+    if fit:
+        print("\n".join(fit_lines(fit, copies)), flush=True)
+    return copies, fit, functools.reduce(merge_stats, probe_stats, stats)
+
+
+def shared_folds(work, dd):
+    """WORK/folds.csv, made with the defaults when there is none."""
+    return load_folds(work, dd) if (Path(work) / "folds.csv").is_file() else ensure_folds(work, dd)
+
+
 def _expert_name(args, classes, num_classes) -> str:
     return args.name or ("ocr-all" if len(classes) == num_classes else "ocr-" + "-".join(map(str, classes)))
 
@@ -204,6 +242,8 @@ def run(args) -> int:
     groups = parse_groups(args.classes, dd.num_classes)
     outs = _outputs(args, dd, groups)
     _check_args(args, dd, groups)
+    if outs:  # the experts are cross-validated on WORK/folds.csv: made on first use (as dl-cls train does), before
+        shared_folds(args.work, dd)  # any reading, so a data dir too small for them fails now
     classes = read_classes(groups)
     test_ids = group_test_ids(args.test_from, args.work, dd, classes) if args.test_from else dd.test_ids
     settings = ReadSettings(lang=args.lang, title_frac=args.title_frac, all_turns=args.all_turns, upscale=args.upscale,
@@ -213,13 +253,21 @@ def run(args) -> int:
     orient_run = _orientation_run(args, dd)
     root = settings_dir(args.work, engine, settings, args.cache, orient_run)
     testlike = _testlike_pages(args, dd, classes) if outs else None
-    jobs = _jobs(dd, classes, test_ids, testlike)
+    jobs = _jobs(dd, classes, test_ids)
     n_tl = len(testlike.ids) if testlike else 0
-    print(f"ocr: {len(jobs)} images ({len(jobs) - len(test_ids) - n_tl} train, {n_tl} test-like copies of them, "
+    print(f"ocr: {len(jobs) + n_tl} images ({len(jobs) - len(test_ids)} train, {n_tl} test-like copies of them, "
           f"{len(test_ids)} of {len(dd.test_ids)} test) with {engine.version()} [{args.lang}], cache {root}",
           flush=True)
-    ctx = ReadContext(engine, settings, args.budget, str(root), testlike, orient_run)
-    table, stats = read_all(jobs, ctx, args.workers or default_workers(), progress=not args.no_progress)
+    ctx = ReadContext(engine, settings, args.budget, str(root), None, orient_run)
+    workers = args.workers or default_workers()
+    table, stats = read_all(jobs, ctx, workers, progress=not args.no_progress)
+    fit = None
+    if testlike:  # read after the test pages: the copies are fitted to how those read
+        comparable = bool(args.test_from) or len(classes or range(dd.num_classes)) == dd.num_classes
+        copies, fit, more = _read_copies(args, dd, ctx, testlike, table, comparable, workers)
+        table = pd.concat([table[table["split"] == "train"], copies, table[table["split"] == "test"]],
+                          ignore_index=True)
+        stats = merge_stats(stats, more)
     path = write_table(table, root)
     print(f"wrote {path}: {json.dumps(stats)}; no readable text: {int((table['n_chars'] < 2).sum())} images")
     if args.write_normalised:
@@ -231,7 +279,13 @@ def run(args) -> int:
 
         info = {"label_fixes": str(args.label_fixes), "ocr_dir": str(root.resolve()), "settings": settings.key(),
                 "stats": stats, "test_from": args.test_from,
-                "testlike": {"seed": args.testlike_seed, "config": args.testlike_config} if testlike else None}
+                "testlike": {"seed": args.testlike_seed, "config": args.testlike_config,
+                             "fitted": fit.summary() if fit else None} if testlike else None}
         for out, group in zip(outs, groups):
             print(describe(build_expert_run(out, table, dd, args.work, group, args.keywords, info), out))
+            if fit:
+                write_copies_config(out, fit.config)
+        if fit:
+            print(f"the copies' corruption: {outs[0] / COPIES_CONFIG}; the CNN's test-like validation can use the "
+                  f"same: dl-cls train ... testlike_config={outs[0] / COPIES_CONFIG}")
     return 0

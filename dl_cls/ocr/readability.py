@@ -50,6 +50,15 @@ def page_readability(rows: pd.DataFrame, shipped: pd.DataFrame, expert_keywords:
             "readable_title": round(sum(len(title_key(t)) >= MIN_TITLE_LETTERS for t in titles) / n, 4)}
 
 
+SURE = 0.5  # a page the text model gives p >= this is a sure reading (on the real pages 95-97% of them were right)
+
+
+def sure_share(probs: np.ndarray, pages: int) -> float:
+    """The share of `pages` whose text gives a sure prediction (rows of probs: the pages with text; the rest of
+    the pages have none and are not sure)."""
+    return round(float((np.asarray(probs).max(1) >= SURE).sum()) / max(pages, 1), 4) if len(probs) else 0.0
+
+
 def compare_rate(table: dict) -> str | None:
     """The rate the test pages are compared on: the shipped title keywords when the test-like copies find them
     often enough, else the expert's rule (learned keywords: any dataset), else none."""
@@ -103,12 +112,13 @@ def describe(table: dict, comparable: bool = True) -> list[str]:
     """The side-by-side table dl-cls ocr prints."""
     lines = ["label-free readability (no labels needed; test = your test pages):",
              f"  {'pages':<10} {'n':>5} {'title keyword':>13} {'rule fires':>10} {'word conf':>9} {'letters':>8} "
-             f"{'readable title':>14}"]
+             f"{'readable title':>14} {'sure':>6}"]
     for kind in KINDS:
         m = table.get(kind)
         if m:
             lines.append(f"  {kind:<10} {m['pages']:>5} {m['title_keyword']:>13.0%} {m['rule_fired']:>10.0%} "
-                         f"{m['word_conf']:>9} {m['letters']:>8} {m['readable_title']:>14.0%}")
+                         f"{m['word_conf']:>9} {m['letters']:>8} {m['readable_title']:>14.0%} "
+                         + (f"{m['sure']:>6.0%}" if "sure" in m else f"{'-':>6}"))
     line = (too_few_line(table) or worse_line(table)) if comparable else (
         "  the test pages read are every class's, the train pages only the group's: not compared (read them with "
         "--classes all GROUP, or only the group's test pages with --test-from RUN)")

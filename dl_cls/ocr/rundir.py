@@ -17,7 +17,7 @@ from dl_cls.core.io import as_flag, atomic_write_csv, atomic_write_text, create_
 from dl_cls.data.folds import load_folds
 from dl_cls.ocr.expert import cross_validate, load_keyword_file, predict_test
 from dl_cls.ocr.readability import describe as describe_readability
-from dl_cls.ocr.readability import page_readability, shrink_factor
+from dl_cls.ocr.readability import page_readability, shrink_factor, sure_share
 
 FLOAT_FORMAT = "%.6f"
 
@@ -74,6 +74,8 @@ def build_expert_run(out: Path, table: pd.DataFrame, dd, work, classes, keywords
     oof = _oof_rows(oofs[oof_on][0], pages[oof_on], classes, every_row=full)
     summary = {**_summary(out.name, pages, oofs, oof_on, test, readable, fired_test, classes, info), "member": full}
     summary.update(_readability(table, dd, file_kw, expert.keywords, bool(info.get("test_from"))))
+    sure_of = {**{kind: (oofs[kind][0], len(pages[kind])) for kind in pages}, "test": (test_probs[readable], len(test))}
+    _add_sure(summary["readability"], sure_of, classes)
     config = RunConfig.from_dict(_config(dd, work, classes, folds, keywords_spec, info, oof_on), out / CONFIG_FILE)
     create_run_dir(out)
     try:
@@ -99,6 +101,14 @@ def _readability(table: pd.DataFrame, dd, shipped, keywords, test_from: bool) ->
     comparable = test_from or set(dd.train["ID"]) <= read
     return {"readability": figures, "readability_comparable": bool(comparable),
             "test_shrink": shrink_factor(figures) if comparable else 1.0}
+
+
+def _add_sure(figures: dict, probs: dict, classes) -> None:
+    """Each kind's share of pages the text model is sure about (label-free: OOF probabilities on the train pages
+    and their copies, the fitted model's on the test pages; a page without text is not sure)."""
+    for kind, (frame, n) in probs.items():
+        if kind in figures:
+            figures[kind]["sure"] = sure_share(frame[prob_columns(classes)].to_numpy(), n)
 
 
 def _config(dd, work, classes, folds, keywords_spec, info, oof_on) -> dict:

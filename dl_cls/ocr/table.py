@@ -15,7 +15,7 @@ import json
 import os
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from dl_cls.core.lock import Lock, is_held
 from dl_cls.core.procs import worker_pool
 from dl_cls.core.progress import Progress
 from dl_cls.data.contract import inspect_images
-from dl_cls.imaging.testlike import TestlikeConfig, testlike_copy
+from dl_cls.imaging.testlike import TestlikeConfig, config_key, testlike_copy
 
 COLUMNS = ["ID", "split", "orientation", "mirrored", "skew_deg", "n_chars", "mean_conf", "title", "text"]
 TABLE = "ocr.csv"
@@ -57,7 +57,7 @@ class TestlikePages:
     @property
     def key(self) -> str:
         """A copy depends on the seed, the corruption and the list (the sheet that may lie on a page is from it)."""
-        spec = {"seed": self.seed, "cfg": asdict(self.cfg) if self.cfg else "default", "ids": list(self.ids)}
+        spec = {"seed": self.seed, "cfg": config_key(self.cfg) if self.cfg else "default", "ids": list(self.ids)}
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
 
     def jobs(self) -> list[Job]:
@@ -260,6 +260,15 @@ def _time_per_image(read_now: list[dict]) -> dict:
         values = [r[key] for r in read_now if key in r]
         return round(sum(values) / len(values), 3) if values else None
     return {"cpu_seconds_per_image": mean("cpu_seconds"), "wall_seconds_per_image": mean("seconds")}
+
+
+def merge_stats(a: dict, b: dict) -> dict:
+    """The stats of two read_all calls as one: counts added, seconds per page weighted by the pages read."""
+    out = {k: a[k] + b[k] for k in ("images", "cached", "read", "budget_hit")}
+    for key in ("cpu_seconds_per_image", "wall_seconds_per_image"):
+        parts = [(s[key], s["read"]) for s in (a, b) if s.get(key) is not None and s["read"]]
+        out[key] = round(sum(v * n for v, n in parts) / sum(n for _, n in parts), 3) if parts else None
+    return out
 
 
 def write_table(table: pd.DataFrame, root: Path) -> Path:

@@ -40,7 +40,7 @@ from dl_cls.core.lock import Lock
 from dl_cls.core.procs import default_workers, worker_pool
 from dl_cls.data.contract import DataDir
 from dl_cls.data.folds import ensure_folds, load_folds, train_table_hash
-from dl_cls.imaging.testlike import TestlikeConfig, default_config, testlike_rng
+from dl_cls.imaging.testlike import TestlikeConfig, config_key, default_config, testlike_rng
 from dl_cls.pose.data import LABELS, Example, page_examples, prepare, tta_average, view_as, views
 
 __all__ = ["LABELS", "KIND", "OrientSettings", "OrientationModel", "train_orientation", "load_orientation",
@@ -263,7 +263,7 @@ def _identity(dd: DataDir, folds: pd.DataFrame, s: OrientSettings, cfg: Testlike
     """What the run depends on: a re-run with the same identity reuses it."""
     return {"data_dir": data_key(dd.root), "train_hash": train_table_hash(dd.train),
             "split_hash": split_hash(folds), "label_fixes": str(label_fixes), "settings": s.key(),
-            "testlike": asdict(cfg)}
+            "testlike": config_key(cfg)}
 
 
 def run_name(identity: dict) -> str:

@@ -1,0 +1,184 @@
+"""The OCR's test-like copies fitted to the test pages (issue 29): the pose mix, the camera, and `dl-cls ocr`'s
+wiring of both (read the test pages first, fit, read the copies, print and record the fit)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from builders import make_data
+
+from dl_cls.cli import main
+from dl_cls.imaging.testlike import (CameraConfig, TestlikeConfig, config_key, corrupt_testlike, default_config,
+                                     load_testlike_config)
+from dl_cls.ocr.copies import COPIES_CONFIG, MIN_TEST_PAGES, SCALES, fit_copies, probe_pages
+from dl_cls.ocr.table import TestlikePages
+from dl_cls.pose.data import LABELS, label_of
+from dl_cls.pose.mix import config_mix, mix_gap, pose_mix, with_pose_mix
+
+
+def _test_rows(n: int, mirrored: float, turns=(0.25, 0.25, 0.25, 0.25), letters: float = 8.0) -> pd.DataFrame:
+    """Test pages as read: exactly these shares of turns and mirrored pages."""
+    orientation = np.repeat([0, 90, 180, 270], np.round(np.asarray(turns) * n).astype(int))[:n]
+    orientation = np.concatenate([orientation, np.zeros(n - len(orientation), int)])
+    flags = np.arange(n) < round(mirrored * n)
+    return pd.DataFrame({"ID": [f"te{i}" for i in range(n)], "split": "test", "orientation": orientation,
+                         "mirrored": np.where(flags, "True", "False"), "n_chars": letters})
+
+
+def test_pose_mix_reads_shares_and_with_pose_mix_draws_copies_with_them():
+    rows = _test_rows(100, 0.64, (0.26, 0.25, 0.25, 0.24))
+    mix = pose_mix(rows["orientation"], rows["mirrored"])  # flags as a CSV gives them back: text
+    assert mix == {"pages": 100, "turns": [0.26, 0.25, 0.25, 0.24], "mirrored": 0.64}
+    cfg = with_pose_mix(default_config(), mix)
+    assert cfg.flip_h_p == 0.64 and cfg.flip_v_p == 0 and sum(cfg.turn_p) == pytest.approx(1)
+    assert mix_gap(config_mix(cfg), mix) < 1e-9
+    assert mix_gap(config_mix(default_config()), mix) > 0.3  # the shipped copies: 30% mirrored
+    # the copies the corruption really draws (the pose that brings each upright) have that mix
+    labels = []
+    page = np.full((40, 30, 3), 255, np.uint8)
+    for i in range(600):
+        geometry: dict = {}
+        corrupt_testlike(page, np.random.default_rng(i), cfg=cfg, geometry=geometry)
+        labels.append(LABELS[label_of(geometry, geometry["skew_deg"])])
+    drawn = pose_mix([o for o, _ in labels], [m for _, m in labels])
+    assert mix_gap(drawn, mix) < 0.06, drawn
+
+
+def test_the_camera_is_off_in_the_shipped_config_and_leaves_its_copies_as_they_were():
+    page = (np.random.default_rng(0).random((64, 48, 3)) * 255).astype(np.uint8)
+    base = default_config()
+    other = load_testlike_config(overrides=["camera.scale=[0.5,0.6]"])  # changed but off: no draw, same copies
+    same = [corrupt_testlike(page, np.random.default_rng(1), cfg=c) for c in (base, other)]
+    np.testing.assert_array_equal(*same)
+    assert "camera" not in config_key(base)  # runs and caches named before the camera existed keep their names
+    on = load_testlike_config(overrides=["camera.p=1"])
+    assert "camera" in config_key(on)
+    assert not np.array_equal(corrupt_testlike(page, np.random.default_rng(1), cfg=on), same[0])
+    with pytest.raises(Exception, match="camera.scale"):
+        TestlikeConfig(camera=CameraConfig(scale=[0.0, 1.5]))
+
+
+def _pages(n: int = 60) -> tuple[TestlikePages, list[int]]:
+    ids = tuple(f"tr{i}" for i in range(n))
+    return TestlikePages(tuple(f"/x/{i}" for i in ids), ids, 7, None), [i % 6 for i in range(n)]
+
+
+def _reader(full_letters: float, seen: list):
+    """Copies read `full_letters * scale**2` letters a page at camera scale `scale` (fewer pixels a letter)."""
+    def read(pages: TestlikePages) -> pd.DataFrame:
+        cam = pages.cfg.camera
+        scale = float(np.mean(cam.scale)) if cam.p else 1.0
+        seen.append((len(pages.ids), scale))
+        return pd.DataFrame({"ID": pages.ids, "n_chars": full_letters * scale ** 2})
+    return read
+
+
+def test_fit_copies_finds_the_camera_where_the_copies_read_the_test_pages_letters():
+    pages, targets = _pages()
+    seen: list = []
+    fit = fit_copies(default_config(), _test_rows(100, 0.64, letters=8.0), pages, targets, _reader(30.0, seen))
+    # 30 s^2 = 8 at s = 0.516: probed 1, 0.8, 0.6, 0.45 (the first under), interpolated between 0.6 and 0.45
+    assert [s for _, s in seen] == pytest.approx([1.0, 0.8, 0.6, 0.45], abs=0.01)
+    assert all(n == 48 for n, _ in seen)  # probe copies only, the same 48 each time
+    assert 0.45 < fit.camera < 0.6 and abs(30 * fit.camera ** 2 - 8) < 1.5
+    assert fit.config.camera.p == 1 and fit.config.camera.scale[0] < fit.camera < fit.config.camera.scale[1]
+    assert fit.config.flip_h_p == 0.64  # the pose mix is fitted too
+    assert fit.summary()["probes"][0] == [1.0, 30.0]
+
+
+def test_fit_copies_leaves_the_camera_off_when_copies_read_no_more_or_too_few_test_pages():
+    pages, targets = _pages()
+    seen: list = []
+    fit = fit_copies(default_config(), _test_rows(100, 0.3, letters=29.0), pages, targets, _reader(30.0, seen))
+    assert fit.camera is None and fit.config.camera.p == 0 and len(seen) == 1 and "no camera" in fit.note
+    seen.clear()
+    few = fit_copies(default_config(), _test_rows(MIN_TEST_PAGES - 1, 0.5, letters=2.0), pages, targets,
+                     _reader(30.0, seen))  # too few to fit even the pose mix: the config as given
+    assert few.config == default_config() and not seen and "only 29 test pages" in few.note
+    other = fit_copies(default_config(), _test_rows(100, 0.5, letters=2.0), pages, targets, _reader(30.0, seen),
+                       comparable=False)  # other classes: their letters say nothing, their poses do
+    assert other.camera is None and not seen and "other classes" in other.note and other.config.flip_h_p == 0.5
+    far = fit_copies(default_config(), _test_rows(100, 0.5, letters=0.1), pages, targets, _reader(30.0, seen))
+    assert far.camera == SCALES[-1] and "farthest" in far.note  # never reached: the farthest camera, said so
+
+
+def test_probe_pages_cover_every_class():
+    pages, targets = _pages(120)
+    probe = probe_pages(pages, targets, 12)
+    picked = {targets[pages.ids.index(i)] for i in probe.ids}
+    assert len(probe.ids) == 12 and picked == set(range(6))
+
+
+# ------------------------------------------------------------------------------------------ dl-cls ocr
+class _Engine:
+    name = "fake"
+
+    def version(self):
+        return "fake 1"
+
+    def check(self):
+        pass
+
+
+def _fake_read_all(calls: list):
+    """dl-cls ocr's read_all without an engine: test pages read 70% mirrored, 8 letters; a copy reads 30 letters
+    times its camera scale squared, posed as its corruption drew it."""
+    def read_all(jobs, ctx, workers, progress=True):
+        rows = []
+        for i, job in enumerate(jobs):
+            title = f"T{int(job.id[2:6]) % 6}"
+            row = dict(ID=job.id, split=job.split, orientation=0, mirrored=False, skew_deg=0.0, n_chars=30,
+                       mean_conf=80.0, title=title, text=f"{title} body")
+            if job.split == "test":
+                row.update(orientation=90 * (i % 4), mirrored=i % 10 < 7, n_chars=8)
+            if job.split == "testlike":
+                img, geometry = ctx.testlike.page(job.id)
+                cam = (ctx.testlike.cfg or default_config()).camera
+                scale = float(np.mean(cam.scale)) if cam.p else 1.0
+                row.update(n_chars=round(30 * scale ** 2))
+                row["orientation"], row["mirrored"] = LABELS[label_of(geometry, geometry["skew_deg"])]
+                row["true_orientation"], row["true_mirrored"] = row["orientation"], row["mirrored"]
+            rows.append(row)
+        calls.append([j.split for j in jobs])
+        stats = {"images": len(jobs), "cached": 0, "read": len(jobs), "budget_hit": 0,
+                 "cpu_seconds_per_image": 0.5, "wall_seconds_per_image": 0.5}
+        return pd.DataFrame(rows), stats
+    return read_all
+
+
+@pytest.mark.parametrize("copies", ["fit", "config"])
+def test_ocr_reads_the_test_pages_first_and_fits_its_copies_to_them(tmp_path, monkeypatch, capsys, copies):
+    import dl_cls.ocr.cli as ocr_cli
+
+    calls: list = []
+    monkeypatch.setattr(ocr_cli, "make_engine", lambda *a, **k: _Engine())
+    monkeypatch.setattr(ocr_cli, "read_all", _fake_read_all(calls))
+    data = make_data(tmp_path / "data", np.repeat(np.arange(6), 10), 40, 6, image_size=32)
+    work = tmp_path / "work"
+    code = main(["ocr", "--data", str(data), "--work", str(work), "--label-fixes", "none", "--orientation", "ocr",
+                 "--no-progress", "--classes", "all", "--copies", copies])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert set(calls[0]) == {"train", "test"}  # the test pages are read before any copy
+    assert all(set(c) == {"testlike"} for c in calls[1:])
+    run = work / "runs" / "ocr-all"
+    fitted = json.loads((run / "summary.json").read_text())["ocr"]
+    table = pd.read_csv(next((work / "ocr").glob("*/ocr.csv")))
+    assert list(dict.fromkeys(table["split"])) == ["train", "testlike", "test"]
+    if copies == "config":
+        assert len(calls) == 2 and not (run / COPIES_CONFIG).exists() and "pose mix" not in out.out
+        return
+    cfg = yaml.safe_load((run / COPIES_CONFIG).read_text())
+    assert cfg["flip_h_p"] == 0.7 and cfg["turn_p"] == [0.25, 0.25, 0.25, 0.25]  # the test pages' mix as read
+    assert cfg["camera"]["p"] == 1 and 0.45 < np.mean(cfg["camera"]["scale"]) < 0.6  # 30 s^2 = 8
+    assert len(calls) == 6  # train + test, 4 probes, the copies
+    assert "pose mix as read" in out.out and "largest gap, copies vs test pages" in out.out
+    assert f"testlike_config={run / COPIES_CONFIG}" in out.out
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["testlike"]["fitted"]["camera_scale"] == pytest.approx(np.mean(cfg["camera"]["scale"]), abs=0.01)
+    assert fitted["images"] == 60 + 40 + 60 + 4 * 48
+    copies_rows = table[table["split"] == "testlike"]
+    assert abs(copies_rows["mirrored"].mean() - 0.7) < 0.15  # posed like the test pages (60 copies: noisy)
