@@ -307,3 +307,31 @@ def test_budgets_scale_copies_and_epochs_to_the_pages_and_fit_says_each_epoch():
     tiny = OrientSettings(model="test_byobnet", img_size=32, epochs=3, batch_size=8)
     fit(np.full((16, 32, 32), 255, np.uint8), tiny, seed=0, log=lines.append)
     assert len(lines) == 3 and lines[-1].startswith("pose model: epoch 3/3, loss ")
+
+
+def test_profile_fit_takes_the_copies_turns_and_mirroring_from_the_pose_models_picks(sample_dir, tiny_run, tmp_path,
+                                                                                      capsys):
+    import yaml
+
+    from dl_cls.cli import main
+    from dl_cls.core.io import image_files
+    from dl_cls.pose.mix import pose_mix
+    from dl_cls.pose.model import page_poses
+
+    test_files = image_files(sample_dir / "test")
+    poses = page_poses(load_orientation(tiny_run[1]), test_files)
+    assert len(poses) == len(test_files) and all(p in LABELS for p in poses)
+    mix = pose_mix([o for o, _ in poses], [m for _, m in poses])
+    out = tmp_path / "profile"
+    args = ["profile", str(sample_dir / "train"), "--fit", str(sample_dir / "test"), "--out", str(out),
+            "--workers", "1"]
+    assert main(args + ["--pose-model", str(tiny_run[1])]) == 0, capsys.readouterr().err
+    fitted = yaml.safe_load((out / "testlike.yaml").read_text())
+    assert fitted["flip_h_p"] == mix["mirrored"] and fitted["flip_v_p"] == 0.0
+    assert fitted["turn_p"][:3] == mix["turns"][:3]
+    assert f"pose model on {len(test_files)} test images" in capsys.readouterr().out
+    assert main(["profile", str(sample_dir / "train"), "--pose-model", str(tiny_run[1])]) == 2
+    assert "--pose-model goes with --fit" in capsys.readouterr().err
+    other = ["profile", str(sample_dir / "train"), "--fit", str(sample_dir / "test"), "--out", str(tmp_path / "p2")]
+    assert main(other + ["--pose-model", str(tmp_path)]) == 2  # not an orientation run: refused before any work
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

@@ -309,8 +309,9 @@ def corrupt_testlike(img: np.ndarray, rng: np.random.Generator, other: np.ndarra
                      cfg: TestlikeConfig | None = None, geometry: dict | None = None) -> np.ndarray:
     """Degrade a clean document image like the competition's test set. RGB uint8 in, RGB uint8 out, same long side.
 
-    Order follows the physical story: the camera (when on) takes the page, another sheet may lie on the document, it is flipped, turned and skewed on
-    the scanner (frame kept), the scan is cropped, then lighting (possibly a grey scan), blur and grain.
+    Order follows the physical story: the camera (when on) takes the page, another sheet may lie on the document,
+    it is flipped, turned and skewed on the scanner (frame kept), the scan is cropped, then lighting (possibly a
+    grey scan), blur and grain.
     `cfg` defaults to configs/testlike/default.yaml. Every random choice comes from rng, so the same generator
     state and config give the same output. `geometry`, when given, receives the page's pose: flip_h, flip_v
     (applied first), turn (quarter turns, np.rot90's sense) and skew_deg (then; counter-clockwise): the free

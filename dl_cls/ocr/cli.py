@@ -221,6 +221,21 @@ def shared_folds(work, dd):
     return load_folds(work, dd) if (Path(work) / "folds.csv").is_file() else ensure_folds(work, dd)
 
 
+def _write_experts(args, dd, outs, groups, table, info: dict, fit) -> None:
+    """One text run per group from the table; with fitted copies, their corruption written into each."""
+    from dl_cls.ocr.rundir import build_expert_run, describe
+
+    info["testlike"] = {"seed": args.testlike_seed, "config": args.testlike_config,
+                        "fitted": fit.summary() if fit else None}
+    for out, group in zip(outs, groups):
+        print(describe(build_expert_run(out, table, dd, args.work, group, args.keywords, info), out))
+        if fit:
+            write_copies_config(out, fit.config)
+    if fit:
+        print(f"the copies' corruption: {outs[0] / COPIES_CONFIG}; the CNN's test-like validation can use the same: "
+              f"dl-cls train ... testlike_config={outs[0] / COPIES_CONFIG}")
+
+
 def _expert_name(args, classes, num_classes) -> str:
     return args.name or ("ocr-all" if len(classes) == num_classes else "ocr-" + "-".join(map(str, classes)))
 
@@ -275,17 +290,7 @@ def run(args) -> int:
         print(f"wrote {args.write_normalised}: {counts['normalised']} test images normalised, {counts['copied']} "
               f"copied unchanged (not read); use it with dl-cls train ... test_dir={args.write_normalised}")
     if outs:
-        from dl_cls.ocr.rundir import build_expert_run, describe
-
         info = {"label_fixes": str(args.label_fixes), "ocr_dir": str(root.resolve()), "settings": settings.key(),
-                "stats": stats, "test_from": args.test_from,
-                "testlike": {"seed": args.testlike_seed, "config": args.testlike_config,
-                             "fitted": fit.summary() if fit else None} if testlike else None}
-        for out, group in zip(outs, groups):
-            print(describe(build_expert_run(out, table, dd, args.work, group, args.keywords, info), out))
-            if fit:
-                write_copies_config(out, fit.config)
-        if fit:
-            print(f"the copies' corruption: {outs[0] / COPIES_CONFIG}; the CNN's test-like validation can use the "
-                  f"same: dl-cls train ... testlike_config={outs[0] / COPIES_CONFIG}")
+                "stats": stats, "test_from": args.test_from}
+        _write_experts(args, dd, outs, groups, table, info, fit)
     return 0

@@ -138,8 +138,8 @@ def fit_lines(fit: CopiesFit, copies_read: pd.DataFrame | None = None) -> list[s
     mixes["unfitted config"] = fit.config_mix
     lines = ["pose mix as read (the pose model's pick; the copies are posed like the test pages):"] + mix_lines(mixes)
     if "test-like copies" in mixes:
-        lines.append(f"  largest gap, copies vs test pages: {100 * mix_gap(mixes['test-like copies'], fit.test_mix):.0f} "
-                     "points")
+        gap = 100 * mix_gap(mixes["test-like copies"], fit.test_mix)
+        lines.append(f"  largest gap, copies vs test pages: {gap:.0f} points")
     probes = ", ".join(f"x{s:g}: {v:.1f}" for s, v in fit.probes)
     lines.append(f"letters a page: test pages {fit.test_letters:.1f}" + (f"; probe copies by camera scale {probes}"
                                                                            if probes else "") + f"; {fit.note}")

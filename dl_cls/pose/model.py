@@ -35,11 +35,12 @@ import torch.nn.functional as F
 from dl_cls.artifacts.runs import (CONFIG_FILE, RunConfig, git_commit, package_versions, read_run_config, run_path,
                                    split_hash, write_run_config)
 from dl_cls.core.errors import DlClsError
-from dl_cls.core.io import as_flag, atomic_write_csv, atomic_write_text, data_key, write_made_dir
+from dl_cls.core.io import as_flag, atomic_write_csv, atomic_write_text, data_key, read_image, write_made_dir
 from dl_cls.core.lock import Lock
 from dl_cls.core.procs import default_workers, worker_pool
 from dl_cls.data.contract import DataDir
 from dl_cls.data.folds import ensure_folds, load_folds, train_table_hash
+from dl_cls.imaging.page_geometry import deskew, estimate_skew
 from dl_cls.imaging.testlike import TestlikeConfig, config_key, default_config, testlike_rng
 from dl_cls.pose.data import LABELS, Example, page_examples, prepare, tta_average, view_as, views
 
@@ -190,6 +191,17 @@ class OrientationModel:
         if len(pages) == 0:
             return np.zeros((0, len(LABELS)))
         return predict_inputs(self.net, np.stack([prepare(p, self.img_size) for p in pages]), tta)
+
+
+def page_poses(model: OrientationModel, paths) -> list[tuple[int, bool]]:
+    """The (orientation, mirrored) the model picks for each image file, deskewed as the reader deskews and averaged
+    over the 8 views as the reader uses it: the pose mix of a folder of test pages, label-free."""
+    poses = []
+    for path in paths:
+        img = read_image(path)
+        probs = model.predict([deskew(img, estimate_skew(img))], tta=True)[0]
+        poses.append(LABELS[int(probs.argmax())])
+    return poses
 
 
 def predict_inputs(net: torch.nn.Module, x: np.ndarray, tta: bool) -> np.ndarray:

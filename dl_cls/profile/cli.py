@@ -27,6 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(needs a clean reference DIR, e.g. train/); written to OUT/testlike.yaml")
     p.add_argument("--out", help="write profile.csv, per-image stats_<folder>.csv and hist_<stat>.png here")
     p.add_argument("--reference", help="folder whose frame sizes count as 'train sizes' (default: the first DIR)")
+    p.add_argument("--pose-model", metavar="RUN", help="with --fit: an orientation run dir (WORK/runs/orient-*, made "
+                   "by dl-cls orient or dl-cls ocr): its picks on the test images set the copies' turns and "
+                   "mirroring (else kept from the base config: mirroring cannot be measured without it)")
     p.add_argument("--base", help="test-like config the fit starts from (default configs/testlike/default.yaml)")
     p.add_argument("--testlike", nargs="?", const="default", metavar="CONFIG",
                    help="add a column: the reference images after the test-like corruption of CONFIG "
@@ -97,6 +100,12 @@ def _check_args(args):
     for d in dirs + [ref]:
         list_images(d, 1)  # fail before any work: missing folder, no images
     base = load_testlike_config(args.base)  # a typo in the base config fails here too
+    if args.pose_model:
+        if not fit:
+            raise DlClsError("--pose-model goes with --fit (it sets the fitted copies' turns and mirroring)")
+        from dl_cls.pose.model import load_orientation
+
+        load_orientation(args.pose_model)  # not an orientation run, or a damaged model: named before any work
     if args.testlike:
         args.testlike = str(DEFAULT_CONFIG if args.testlike == "default" else Path(args.testlike))
         load_testlike_config(args.testlike)
@@ -142,6 +151,21 @@ def _write_outputs(out: Path, data: dict[str, pd.DataFrame], summary: pd.DataFra
     print(f"wrote {out / 'profile.csv'}, per-image stats_*.csv and {len(paths)} plots hist_*.png")
 
 
+def _fit_poses(fitted, run, test_files) -> None:
+    """The turns and mirroring of the fitted config from the pose model's picks on the test images (label-free)."""
+    from dl_cls.pose.mix import pose_mix, with_pose_mix
+    from dl_cls.pose.model import load_orientation, page_poses
+
+    poses = page_poses(load_orientation(run), test_files)
+    mix = pose_mix([o for o, _ in poses], [m for _, m in poses])
+    fitted.config = with_pose_mix(fitted.config, mix)
+    turns = "/".join(f"{t:.0%}" for t in mix["turns"])
+    fitted.notes = [n for n in fitted.notes if n[0] != "turn_p"]
+    fitted.notes.append(("turn_p, flip_h_p", f"{fitted.config.turn_p}, {fitted.config.flip_h_p}",
+                         f"pose model on {mix['pages']} test images: turns 0/90/180/270 {turns}, "
+                         f"mirrored {mix['mirrored']:.0%}"))
+
+
 def _fit(args, fit: Path, ref: Path, test_df, ref_df, base, out: Path) -> None:
     from dl_cls.profile.fit import fit_config
 
@@ -150,12 +174,15 @@ def _fit(args, fit: Path, ref: Path, test_df, ref_df, base, out: Path) -> None:
     n_jpeg = sum(p.suffix.lower() in (".jpg", ".jpeg") for p in test_files)
     jpeg = JPEG_QUALITY if 2 * n_jpeg > len(test_files) else None
     fitted = fit_config(test_df, ref_df, ref_paths, base, jpeg=jpeg)
+    if args.pose_model:
+        _fit_poses(fitted, args.pose_model, test_files)
     width = max(len(p) for p, _, _ in fitted.notes)
     print(f"\nproposed test-like parameters for {fit} (reference {ref}):")
     for param, value, why in fitted.notes:
         print(f"  {param:<{width}}  {value:<28}  from {why}")
     header = (f"# test-like corruption fitted by `dl-cls profile --fit {fit}` (reference {ref}).\n"
               "# Fitted: turn_p, rotate.skew_p/skew_sigma/skew_cap/expand_p/white_fill_p, lighting.grey_p/bias,\n"
+              + ("# flip_h_p/flip_v_p (the pose model's picks on the test images),\n" if args.pose_model else "") +
               "# noise.std, blur.sigma. Kept from the base config (not measurable): the rest.\n"
               "# Review it, then check it: dl-cls profile TRAIN TEST --testlike THIS_FILE\n")
     path = out / "testlike.yaml"

@@ -4,8 +4,10 @@ Each parameter is fitted from the statistic that identifies it, against a clean 
 quarter turns from the sideways share, skew (share, sigma, cap) from the residual-skew distribution, canvas growth
 from the frame-size share, dark fill from the dark-padding share, grey scans from the near-grey share, lighting
 (the bias: a brightness shift) from the mean-grey quantiles, grain and blur from fine noise and Laplacian variance by
-simulating them on reference pages. Not measurable (kept from the base config): mirroring, upside-down turns,
-crop, overlap, lighting gain and gamma, the colour cast, the probabilities of blur and grain.
+simulating them on reference pages. Mirroring and upside-down turns are not measurable from pixel statistics: with
+`--pose-model` the orientation model's picks on the test images set them (profile/cli.py, dl_cls.pose.mix), else
+they are kept from the base config, as are crop, overlap, lighting gain and gamma, the colour cast, the
+probabilities of blur and grain.
 """
 from __future__ import annotations
 

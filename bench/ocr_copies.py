@@ -1,0 +1,138 @@
+"""Does the text runs' test-like OOF predict their test score? The copies as configured vs fitted to the test pages
+(issue 29), on a data dir whose test labels are known (the sample's test_labels.csv).
+
+Runs `dl-cls ocr --classes all 3,4,7,14` twice on one cache, each in its own work dir (sharing WORK's folds.csv and
+orientation model): WORK/copies-config with `--copies config` (the baseline, as before issue 29) and WORK/copies-fit
+with `--copies fit` (the default now); a pass whose run dirs exist is reused. Then prints, for each, the member's and
+the family expert's test-like OOF beside their test F1 (the gap is the figure to shrink), the sure-reading shares,
+the pose mix of test pages vs copies, and CPU seconds a page by kind with the tail.
+
+    python bench/ocr_copies.py --data work/demo/sample --work work/bench-copies [--workers 2]
+
+Run alone on the machine (the OCR's CPU seconds are per page, but tesseract slows when the cores are shared).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dl_cls.artifacts.runs import macro_f1, prob_columns
+from dl_cls.pose.mix import mix_gap, pose_mix
+
+FAMILY = [3, 4, 7, 14]
+MODES = ("config", "fit")
+
+
+def _prepare(work: Path, mode: str) -> Path:
+    """WORK/copies-<mode>: WORK's folds and orientation runs copied in, so both passes share them."""
+    out = work / f"copies-{mode}"
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    for name in ("folds.csv", "folds.json"):
+        if (work / name).is_file() and not (out / name).exists():
+            shutil.copy2(work / name, out / name)
+    for run in (work / "runs").glob("orient-*"):
+        if run.is_dir() and not (out / "runs" / run.name).exists():
+            shutil.copytree(run, out / "runs" / run.name)
+    return out
+
+
+def _ocr(data: Path, work: Path, cache: Path, mode: str, workers: int) -> None:
+    if (work / "runs" / "ocr-all" / "summary.json").is_file():
+        print(f"{mode}: reusing {work / 'runs'}", flush=True)
+        return
+    cmd = [str(Path(sys.executable).parent / "dl-cls"), "ocr", "--data", str(data), "--work", str(work),
+           "--classes", "all", ",".join(map(str, FAMILY)), "--label-fixes", "none", "--cache", str(cache),
+           "--no-progress", "--copies", mode, "--workers", str(workers)]
+    print("$ " + " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def _test_f1(run: Path, labels: pd.Series, classes: list[int]) -> tuple[float, float]:
+    """Test macro F1 of a run: every test page (the member), or the readable test pages of the group (an expert,
+    as its OOF counts readable copies); and the share of those pages."""
+    probs = pd.read_csv(run / "test_probs.csv", dtype={"ID": str}).set_index("ID")
+    y = labels.loc[probs.index].to_numpy()
+    p = probs[prob_columns(classes)].to_numpy()
+    pred = np.asarray(classes)[p.argmax(1)]
+    keep = np.isin(y, classes) & (p.max(1) > 1.0 / len(classes) + 1e-6) if len(classes) < len(labels.unique()) \
+        else np.ones(len(y), bool)
+    return macro_f1(y[keep], pred[keep]), float(keep.mean())
+
+
+def _row(work: Path, labels: pd.Series) -> dict:
+    out = {}
+    for name, classes in (("member", sorted(labels.unique().tolist())), ("family", FAMILY)):
+        run = work / "runs" / ("ocr-all" if name == "member" else "ocr-" + "-".join(map(str, FAMILY)))
+        summary = json.loads((run / "summary.json").read_text())
+        f1, share = _test_f1(run, labels, classes)
+        out[name] = {"oof": summary["oof_f1"], "test": f1, "test_share": share,
+                     "sure": {k: v.get("sure") for k, v in summary["readability"].items()},
+                     "letters": {k: v["letters"] for k, v in summary["readability"].items()},
+                     "keyword": {k: v["title_keyword"] for k, v in summary["readability"].items()},
+                     "shrink": summary.get("test_shrink")}
+    return out
+
+
+def _table(work: Path) -> pd.DataFrame:
+    import yaml
+
+    config = yaml.safe_load((work / "runs" / "ocr-all" / "config.yaml").read_text())
+    return pd.read_csv(Path(config["ocr_dir"]) / "ocr.csv", dtype={"ID": str}, keep_default_na=False)
+
+
+def _seconds(cache: Path) -> pd.DataFrame:
+    """CPU seconds of every page read into the cache, by kind (test-like copies of every corruption together)."""
+    rows = []
+    for entry in cache.glob("*/cache/*/*.json"):
+        row = json.loads(entry.read_text())["row"]
+        rows.append({"kind": entry.parent.name.split("-")[0], "cpu": row.get("cpu_seconds", np.nan)})
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--workers", type=int, default=2)
+    a = ap.parse_args()
+    cache = a.work / "ocr-cache"
+    labels = pd.read_csv(a.data / "test_labels.csv", dtype={"ID": str}).set_index("ID")["target"]
+    rows = {}
+    for mode in MODES:
+        w = _prepare(a.work, mode)
+        _ocr(a.data, w, cache, mode, a.workers)
+        rows[mode] = _row(w, labels)
+    print("\ncopies   run     test-like OOF  test F1  gap (OOF - test)  sure copies/test  letters copies/test  "
+          "keyword copies/test  shrink")
+    for mode, r in rows.items():
+        for name in ("member", "family"):
+            m = r[name]
+            print(f"{mode:<8} {name:<7} {m['oof']:>13.3f} {m['test']:>8.3f} {m['oof'] - m['test']:>17.3f}  "
+                  f"{m['sure'].get('testlike') or 0:>7.0%} / {m['sure'].get('test') or 0:<5.0%}  "
+                  f"{m['letters'].get('testlike', 0):>9} / {m['letters'].get('test', 0):<7}  "
+                  f"{m['keyword'].get('testlike', 0):>9.0%} / {m['keyword'].get('test', 0):<7.0%}  {m['shrink']}")
+    for mode in MODES:
+        t = _table(a.work / f"copies-{mode}")
+        mixes = {k: pose_mix(t.loc[t["split"] == s, "orientation"], t.loc[t["split"] == s, "mirrored"])
+                 for k, s in (("test pages", "test"), ("copies", "testlike"))}
+        cells = {k: " ".join(f"{x:.0%}" for x in m["turns"]) + f" | mirrored {m['mirrored']:.0%}"
+                 for k, m in mixes.items()}
+        print(f"pose mix ({mode}): test pages {cells['test pages']}; copies {cells['copies']}; "
+              f"largest gap {100 * mix_gap(mixes['test pages'], mixes['copies']):.0f} points")
+    secs = _seconds(cache)
+    print("\nCPU s a page by kind (every page in the cache):")
+    for kind, g in secs.groupby("kind"):
+        c = g["cpu"].dropna().to_numpy()
+        print(f"  {kind:<9} n {len(c):>5}  mean {c.mean():.2f}  median {np.median(c):.2f}  p99 "
+              f"{np.percentile(c, 99):.2f}  max {c.max():.2f}")
+
+
+if __name__ == "__main__":
+    main()
