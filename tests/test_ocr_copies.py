@@ -159,18 +159,23 @@ def test_ocr_reads_the_test_pages_first_and_fits_its_copies_to_them(tmp_path, mo
     data = make_data(tmp_path / "data", np.repeat(np.arange(6), 10), 40, 6, image_size=32)
     work = tmp_path / "work"
     code = main(["ocr", "--data", str(data), "--work", str(work), "--label-fixes", "none", "--orientation", "ocr",
-                 "--no-progress", "--classes", "all", "--copies", copies])
+                 "--no-progress", "--classes", "all", "--copies", copies]
+                + (["--train-copies", "1"] if copies == "config" else []))
     out = capsys.readouterr()
     assert code == 0, out.err
     assert set(calls[0]) == {"train", "test"}  # the test pages are read before any copy
-    assert all(set(c) == {"testlike"} for c in calls[1:])
+    assert all(set(c) <= {"testlike", "extra1"} for c in calls[1:])
     run = work / "runs" / "ocr-all"
     fitted = json.loads((run / "summary.json").read_text())["ocr"]
     table = pd.read_csv(next((work / "ocr").glob("*/ocr.csv")))
-    assert list(dict.fromkeys(table["split"])) == ["train", "testlike", "test"]
-    if copies == "config":
-        assert len(calls) == 2 and not (run / COPIES_CONFIG).exists() and "pose mix" not in out.out
+    if copies == "config":  # no fit; one more copy of each page to train on, never predicted
+        assert calls[1:] == [["testlike"] * 60, ["extra1"] * 60]
+        assert not (run / COPIES_CONFIG).exists() and "pose mix" not in out.out
+        assert list(dict.fromkeys(table["split"])) == ["train", "testlike", "extra1", "test"]
+        summary = json.loads((run / "summary.json").read_text())
+        assert "extra1" not in summary and summary["testlike"]["pages"] == 60
         return
+    assert list(dict.fromkeys(table["split"])) == ["train", "testlike", "test"]
     cfg = yaml.safe_load((run / COPIES_CONFIG).read_text())
     assert cfg["flip_h_p"] == 0.7 and cfg["turn_p"] == [0.25, 0.25, 0.25, 0.25]  # the test pages' mix as read
     assert cfg["camera"]["p"] == 1 and 0.45 < np.mean(cfg["camera"]["scale"]) < 0.6  # 30 s^2 = 8
@@ -182,3 +187,23 @@ def test_ocr_reads_the_test_pages_first_and_fits_its_copies_to_them(tmp_path, mo
     assert fitted["images"] == 60 + 40 + 60 + 4 * 48
     copies_rows = table[table["split"] == "testlike"]
     assert abs(copies_rows["mirrored"].mean() - 0.7) < 0.15  # posed like the test pages (60 copies: noisy)
+
+
+def test_training_copies_are_trained_on_but_never_leak_a_held_out_page():
+    """A page's extra copies carry its class word beside a token unique to the page; its clean reading carries the
+    token only. If the held-out fold's own copies were fitted on, the token would give the class away."""
+    from dl_cls.ocr.expert import cross_validate
+
+    rng = np.random.default_rng(0)
+    n = 60
+    ids = [f"tr{i:03d}.jpg" for i in range(n)]
+    y = np.arange(n) % 3
+    token = ["".join(rng.choice(list("abcdefghij"), 6)) for _ in range(n)]
+    base = pd.DataFrame({"ID": ids, "target": y, "fold": np.arange(n) % 5, "n_chars": 9, "title": ""})
+    pages = {"clean": base.assign(text=token),
+             "extra1": base.assign(text=[f"{t} class{c}word" for t, c in zip(token, y)])}
+    oofs = cross_validate(pages, [0, 1, 2], pd.DataFrame(columns=["class", "keyword", "source"]))
+    assert set(oofs) == {"clean"}  # the extra copies are never predicted
+    oof = oofs["clean"][0].set_index("ID").loc[ids]
+    accuracy = float((oof[["p_0", "p_1", "p_2"]].to_numpy().argmax(1) == y).mean())
+    assert accuracy < 0.6, accuracy  # chance is 1/3; with the held-out pages' own copies fitted on: 1.0

@@ -59,6 +59,9 @@ def add_arguments(parser) -> None:
                         help="fit (default): the copies are turned and mirrored like the test pages as read, and "
                              "taken with a farther camera while they read more letters a page than the test pages "
                              "(label-free, after the test pages are read); config: as --testlike-config says")
+    parser.add_argument("--train-copies", type=int, default=0, metavar="N",
+                        help="also read N more test-like copies of each train page (other seeds of the same "
+                             "corruption) for the text model to train on, never to predict (default 0)")
     parser.add_argument("--testlike-config", default=None, metavar="YAML",
                         help="corruption of those copies (default configs/testlike/default.yaml; e.g. the one "
                              "dl-cls profile --fit wrote)")
@@ -176,6 +179,8 @@ def _orientation_run(args, dd) -> str | None:
 
 def _check_args(args, dd, groups) -> None:
     """Every refusal before the expensive part."""
+    if not 0 <= args.train_copies <= 8:
+        raise DlClsError(f"--train-copies must be between 0 and 8, got {args.train_copies}")
     if not args.budget > 0:  # 0 would stop every read before it starts: a table of empty rows
         raise DlClsError(f"--budget must be > 0 seconds per image, got {args.budget}")
     if not 0.25 <= args.upscale <= 4:
@@ -194,8 +199,9 @@ def _check_args(args, dd, groups) -> None:
 
 
 def _read_copies(args, dd, ctx, pages: TestlikePages, table, comparable: bool, workers: int):
-    """The test-like copies' rows (fitted to the test pages already in `table` unless --copies config), the fit
-    (None when not fitted) and the reading stats (the probe copies' included: their reading is part of the cost)."""
+    """The test-like copies' rows (fitted to the test pages already in `table` unless --copies config; then
+    --train-copies more of each page), the fit (None when not fitted) and the reading stats (the probe copies'
+    included: their reading is part of the cost)."""
     fit, probe_stats = None, []
     if args.copies == "fit":
         def read(probe: TestlikePages):
@@ -213,7 +219,14 @@ def _read_copies(args, dd, ctx, pages: TestlikePages, table, comparable: bool, w
     copies, stats = read_all(pages.jobs(), replace(ctx, testlike=pages), workers, progress=not args.no_progress)
     if fit:
         print("\n".join(fit_lines(fit, copies)), flush=True)
-    return copies, fit, functools.reduce(merge_stats, probe_stats, stats)
+    parts = [copies]
+    for k in range(1, args.train_copies + 1):  # other seeds of the same corruption: trained on, never predicted
+        extra = replace(pages, seed=pages.seed + k, split=f"extra{k}")
+        print(f"training copies {k} of {args.train_copies}: {len(extra.ids)} pages", flush=True)
+        rows, more = read_all(extra.jobs(), replace(ctx, testlike=extra), workers, progress=not args.no_progress)
+        parts.append(rows)
+        probe_stats.append(more)
+    return pd.concat(parts, ignore_index=True), fit, functools.reduce(merge_stats, probe_stats, stats)
 
 
 def shared_folds(work, dd):
@@ -270,7 +283,10 @@ def run(args) -> int:
     testlike = _testlike_pages(args, dd, classes) if outs else None
     jobs = _jobs(dd, classes, test_ids)
     n_tl = len(testlike.ids) if testlike else 0
-    print(f"ocr: {len(jobs) + n_tl} images ({len(jobs) - len(test_ids)} train, {n_tl} test-like copies of them, "
+    n_extra = n_tl * args.train_copies
+    extra = f", {n_extra} more to train on" if n_extra else ""
+    print(f"ocr: {len(jobs) + n_tl + n_extra} images ({len(jobs) - len(test_ids)} train, {n_tl} test-like copies of "
+          f"them{extra}, "
           f"{len(test_ids)} of {len(dd.test_ids)} test) with {engine.version()} [{args.lang}], cache {root}",
           flush=True)
     ctx = ReadContext(engine, settings, args.budget, str(root), None, orient_run)

@@ -157,6 +157,9 @@ class OcrExpert:
         return probs, fired
 
 
+PREDICTED = ("clean", "testlike")  # the kinds of page an OOF is predicted on; other kinds are only trained on
+
+
 def has_text(table: pd.DataFrame) -> np.ndarray:
     return (table["n_chars"].to_numpy() >= MIN_CHARS) & (table["title"].str.len() + table["text"].str.len() > 0).to_numpy()
 
@@ -167,14 +170,16 @@ def _readable(rows: pd.DataFrame) -> pd.DataFrame:
 
 def cross_validate(pages: dict[str, pd.DataFrame], classes, file_keywords, seed: int = 0) -> dict:
     """OOF per kind of page ('clean' train pages, and their 'testlike' copies when given): for each fold, one model
-    fitted on the other folds' readable rows of every kind predicts the fold's readable rows of every kind.
+    fitted on the other folds' readable rows of every kind (the 'extra<k>' copies too: read to train on, never
+    predicted) predicts the fold's readable clean pages and copies.
     Returns kind -> (frame ID,fold,p_..., rule-fired flags)."""
     folds = sorted(pd.concat(list(pages.values()))["fold"].unique())
-    out: dict = {kind: ([], []) for kind in pages}
+    predicted = {kind: rows for kind, rows in pages.items() if kind in PREDICTED}
+    out: dict = {kind: ([], []) for kind in predicted}
     for k in folds:
         fit = _readable(pd.concat([p[p["fold"] != k] for p in pages.values()], ignore_index=True))
         expert = OcrExpert(classes, file_keywords, seed).fit(fit["title"], fit["text"], fit["target"])
-        for kind, rows in pages.items():
+        for kind, rows in predicted.items():
             held = _readable(rows[rows["fold"] == k])
             probs, fired = expert.predict_proba(list(held["title"]), list(held["text"]))
             out[kind][0].append(pd.concat([held[["ID", "fold"]].reset_index(drop=True),

@@ -23,12 +23,13 @@ FLOAT_FORMAT = "%.6f"
 
 
 def group_tables(table: pd.DataFrame, dd, folds: pd.DataFrame, classes, unread_test_ok: bool = False):
-    """The group's train rows (with target and fold) per kind of page ('clean', and 'testlike' when the table has
-    test-like copies), and every test row (sample_submission order) of a table. With `unread_test_ok`
+    """The group's train rows (with target and fold) per kind of page ('clean', 'testlike' when the table has
+    test-like copies, 'extra<k>' for the copies read only to train the text model), and every test row (sample_submission order) of a table. With `unread_test_ok`
     (dl-cls ocr --test-from), test images the table lacks are rows without text."""
     train = dd.train[dd.train["target"].isin(classes)].merge(folds, on="ID")
     pages = {}
-    for kind, split in (("clean", "train"), ("testlike", "testlike")):
+    extra = sorted(s for s in table["split"].unique() if s.startswith("extra"))
+    for kind, split in (("clean", "train"), ("testlike", "testlike"), *((s, s) for s in extra)):
         rows = table[table["split"] == split].drop(columns="split")
         if kind == "clean" or len(rows):
             pages[kind] = train.merge(rows, on="ID", how="left")
@@ -74,7 +75,7 @@ def build_expert_run(out: Path, table: pd.DataFrame, dd, work, classes, keywords
     oof = _oof_rows(oofs[oof_on][0], pages[oof_on], classes, every_row=full)
     summary = {**_summary(out.name, pages, oofs, oof_on, test, readable, fired_test, classes, info), "member": full}
     summary.update(_readability(table, dd, file_kw, expert.keywords, bool(info.get("test_from"))))
-    sure_of = {**{kind: (oofs[kind][0], len(pages[kind])) for kind in pages}, "test": (test_probs[readable], len(test))}
+    sure_of = {**{kind: (oofs[kind][0], len(pages[kind])) for kind in oofs}, "test": (test_probs[readable], len(test))}
     _add_sure(summary["readability"], sure_of, classes)
     config = RunConfig.from_dict(_config(dd, work, classes, folds, keywords_spec, info, oof_on), out / CONFIG_FILE)
     create_run_dir(out)
@@ -143,7 +144,7 @@ def page_metrics(rows: pd.DataFrame, oof: pd.DataFrame, fired: np.ndarray, class
 
 
 def _summary(name, pages, oofs, oof_on, test, readable, fired_test, classes, info) -> dict:
-    per_kind = {kind: page_metrics(pages[kind], *oofs[kind], classes, kind) for kind in pages}
+    per_kind = {kind: page_metrics(pages[kind], *oofs[kind], classes, kind) for kind in oofs}
     main = per_kind[oof_on]
     return {
         "run": name, "model": "ocr-expert", "classes": list(classes), "oof_on": oof_on, "oof_f1": main["f1"],

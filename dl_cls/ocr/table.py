@@ -33,7 +33,12 @@ COLUMNS = ["ID", "split", "orientation", "mirrored", "skew_deg", "n_chars", "mea
 TABLE = "ocr.csv"
 
 
-TRUTH = ["true_orientation", "true_mirrored"]  # testlike rows: the pose the corruption gave (None elsewhere)
+TRUTH = ["true_orientation", "true_mirrored"]  # copies' rows: the pose the corruption gave (None elsewhere)
+
+
+def is_copy(split: str) -> bool:
+    """A test-like copy of a train page: the OOF's (testlike) or one read only to train the text model (extra<k>)."""
+    return split == "testlike" or split.startswith("extra")
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class TestlikePages:
     ids: tuple[str, ...]
     seed: int = 0
     cfg: TestlikeConfig | None = None  # None: the shipped calibration
+    split: str = "testlike"  # the table's split of these copies: testlike (the OOF's), extra<k> (training only)
 
     @property
     def key(self) -> str:
@@ -61,7 +67,7 @@ class TestlikePages:
         return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:10]
 
     def jobs(self) -> list[Job]:
-        return [Job("testlike", i, p, self.key) for i, p in zip(self.ids, self.paths)]
+        return [Job(self.split, i, p, self.key) for i, p in zip(self.ids, self.paths)]
 
     def page(self, image_id: str) -> tuple[np.ndarray, dict]:
         geometry: dict = {}
@@ -128,7 +134,7 @@ def _typed(value, kind) -> bool:
 
 def is_whole_row(row, job: Job) -> bool:
     """A cached row of this job with every column of the table, each of its type (test-like copies: their pose)."""
-    types = {**ROW_TYPES, **({"true_orientation": int, "true_mirrored": bool} if job.split == "testlike" else {})}
+    types = {**ROW_TYPES, **({"true_orientation": int, "true_mirrored": bool} if is_copy(job.split) else {})}
     return (isinstance(row, dict) and all(c in row and _typed(row[c], t) for c, t in types.items())
             and row["ID"] == job.id and row["split"] == job.split)
 
@@ -159,7 +165,7 @@ def read_one(job: Job) -> dict:
     ctx: ReadContext = _WORKER["ctx"]
     t0, cpu0 = time.perf_counter(), _cpu_seconds()
     geometry = None
-    if job.split == "testlike":
+    if is_copy(job.split):
         img, geometry = ctx.testlike.page(job.id)
     else:
         img = read_image(job.path)
