@@ -1,9 +1,10 @@
 """Does the text runs' test-like OOF predict their test score? The copies as configured vs fitted to the test pages
 (issue 29), on a data dir whose test labels are known (the sample's test_labels.csv).
 
-Runs `dl-cls ocr --classes all 3,4,7,14` twice on one cache, each in its own work dir (sharing WORK's folds.csv and
-orientation model): WORK/copies-config with `--copies config` (the baseline, as before issue 29) and WORK/copies-fit
-with `--copies fit` (the default now); a pass whose run dirs exist is reused. Then prints, for each, the member's and
+Runs `dl-cls ocr --classes all 3,4,7,14` once per pass on one cache, each in its own work dir (sharing WORK's
+folds.csv and orientation model): WORK/copies-config with `--copies config` (the baseline, as before issue 29),
+WORK/copies-fit with `--copies fit` (the default now), and fit+1, fit+2 with 1 or 2 more copies of each train page to
+train the text model on (`--train-copies`); a pass whose run dirs exist is reused (its pose mix is then not printed). Then prints, for each, the member's and
 the family expert's test-like OOF beside their test F1 (the gap is the figure to shrink), the sure-reading shares,
 the pose mix of test pages vs copies, and CPU seconds a page by kind with the tail.
 
@@ -27,12 +28,14 @@ from dl_cls.artifacts.runs import macro_f1, prob_columns
 from dl_cls.pose.mix import mix_gap, pose_mix
 
 FAMILY = [3, 4, 7, 14]
-MODES = ("config", "fit")
+# pass name -> dl-cls ocr arguments (each pass its own work dir, one shared cache)
+MODES = {"config": ["--copies", "config"], "fit": ["--copies", "fit"],
+         "fit+1": ["--copies", "fit", "--train-copies", "1"], "fit+2": ["--copies", "fit", "--train-copies", "2"]}
 
 
-def _prepare(work: Path, mode: str) -> Path:
-    """WORK/copies-<mode>: WORK's folds and orientation runs copied in, so both passes share them."""
-    out = work / f"copies-{mode}"
+def _prepare(work: Path, name: str) -> Path:
+    """WORK/<name>: WORK's folds and orientation runs copied in, so every pass shares them."""
+    out = work / name
     (out / "runs").mkdir(parents=True, exist_ok=True)
     for name in ("folds.csv", "folds.json"):
         if (work / name).is_file() and not (out / name).exists():
@@ -43,15 +46,17 @@ def _prepare(work: Path, mode: str) -> Path:
     return out
 
 
-def _ocr(data: Path, work: Path, cache: Path, mode: str, workers: int) -> None:
+def _ocr(data: Path, work: Path, cache: Path, mode: str, workers: int) -> bool:
+    """Run one pass unless its run dirs exist; whether it ran (its table is then the cache's ocr.csv)."""
     if (work / "runs" / "ocr-all" / "summary.json").is_file():
         print(f"{mode}: reusing {work / 'runs'}", flush=True)
-        return
+        return False
     cmd = [str(Path(sys.executable).parent / "dl-cls"), "ocr", "--data", str(data), "--work", str(work),
            "--classes", "all", ",".join(map(str, FAMILY)), "--label-fixes", "none", "--cache", str(cache),
-           "--no-progress", "--copies", mode, "--workers", str(workers)]
+           "--no-progress", "--workers", str(workers), *MODES[mode]]
     print("$ " + " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
+    return True
 
 
 def _test_f1(run: Path, labels: pd.Series, classes: list[int]) -> tuple[float, float]:
@@ -80,6 +85,10 @@ def _row(work: Path, labels: pd.Series) -> dict:
     return out
 
 
+def _pct(x) -> str:
+    return "-" if x is None else f"{x:.0%}"
+
+
 def _table(work: Path) -> pd.DataFrame:
     import yaml
 
@@ -101,13 +110,17 @@ def main() -> None:
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
     a = ap.parse_args()
     cache = a.work / "ocr-cache"
     labels = pd.read_csv(a.data / "test_labels.csv", dtype={"ID": str}).set_index("ID")["target"]
-    rows = {}
-    for mode in MODES:
-        w = _prepare(a.work, mode)
-        _ocr(a.data, w, cache, mode, a.workers)
+    rows, mixes = {}, {}
+    for mode in a.modes:
+        w = _prepare(a.work, f"copies-{mode}")
+        if _ocr(a.data, w, cache, mode, a.workers):  # the cache's ocr.csv is this pass's until the next one
+            t = _table(w)
+            mixes[mode] = {k: pose_mix(t.loc[t["split"] == s, "orientation"], t.loc[t["split"] == s, "mirrored"])
+                           for k, s in (("test pages", "test"), ("copies", "testlike"))}
         rows[mode] = _row(w, labels)
     print("\ncopies   run     test-like OOF  test F1  gap (OOF - test)  sure copies/test  letters copies/test  "
           "keyword copies/test  shrink")
@@ -115,17 +128,13 @@ def main() -> None:
         for name in ("member", "family"):
             m = r[name]
             print(f"{mode:<8} {name:<7} {m['oof']:>13.3f} {m['test']:>8.3f} {m['oof'] - m['test']:>17.3f}  "
-                  f"{m['sure'].get('testlike') or 0:>7.0%} / {m['sure'].get('test') or 0:<5.0%}  "
+                  f"{_pct(m['sure'].get('testlike')):>7} / {_pct(m['sure'].get('test')):<5}  "
                   f"{m['letters'].get('testlike', 0):>9} / {m['letters'].get('test', 0):<7}  "
                   f"{m['keyword'].get('testlike', 0):>9.0%} / {m['keyword'].get('test', 0):<7.0%}  {m['shrink']}")
-    for mode in MODES:
-        t = _table(a.work / f"copies-{mode}")
-        mixes = {k: pose_mix(t.loc[t["split"] == s, "orientation"], t.loc[t["split"] == s, "mirrored"])
-                 for k, s in (("test pages", "test"), ("copies", "testlike"))}
-        cells = {k: " ".join(f"{x:.0%}" for x in m["turns"]) + f" | mirrored {m['mirrored']:.0%}"
-                 for k, m in mixes.items()}
-        print(f"pose mix ({mode}): test pages {cells['test pages']}; copies {cells['copies']}; "
-              f"largest gap {100 * mix_gap(mixes['test pages'], mixes['copies']):.0f} points")
+    for mode, m in mixes.items():
+        cells = {k: " ".join(f"{x:.0%}" for x in v["turns"]) + f" | mirrored {v['mirrored']:.0%}" for k, v in m.items()}
+        print(f"pose mix ({mode}; turns 0/90/180/270): test pages {cells['test pages']}; copies {cells['copies']}; "
+              f"largest gap {100 * mix_gap(m['test pages'], m['copies']):.0f} points")
     secs = _seconds(cache)
     print("\nCPU s a page by kind (every page in the cache):")
     for kind, g in secs.groupby("kind"):

@@ -75,8 +75,9 @@ def build_expert_run(out: Path, table: pd.DataFrame, dd, work, classes, keywords
     oof = _oof_rows(oofs[oof_on][0], pages[oof_on], classes, every_row=full)
     summary = {**_summary(out.name, pages, oofs, oof_on, test, readable, fired_test, classes, info), "member": full}
     summary.update(_readability(table, dd, file_kw, expert.keywords, bool(info.get("test_from"))))
-    sure_of = {**{kind: (oofs[kind][0], len(pages[kind])) for kind in oofs}, "test": (test_probs[readable], len(test))}
-    _add_sure(summary["readability"], sure_of, classes)
+    if full or info.get("test_from"):  # else a group's expert meets every test page, most not of its classes
+        sure_of = {kind: (oofs[kind][0], len(pages[kind])) for kind in oofs}
+        _add_sure(summary["readability"], {**sure_of, "test": (test_probs[readable], len(test))}, classes)
     config = RunConfig.from_dict(_config(dd, work, classes, folds, keywords_spec, info, oof_on), out / CONFIG_FILE)
     create_run_dir(out)
     try:
