@@ -8,7 +8,7 @@ train the text model on (`--train-copies`); a pass whose run dirs exist is reuse
 the family expert's test-like OOF beside their test F1 (the gap is the figure to shrink), the sure-reading shares,
 the pose mix of test pages vs copies, and CPU seconds a page by kind with the tail.
 
-    python bench/ocr_copies.py --data work/demo/sample --work work/bench-copies [--workers 2]
+    python bench/ocr_copies.py --data work/demo/sample --work work/bench-copies [--workers 2] [--member RUN_DIR]
 
 Run alone on the machine (the OCR's CPU seconds are per page, but tesseract slows when the cores are shared).
 """
@@ -71,17 +71,44 @@ def _test_f1(run: Path, labels: pd.Series, classes: list[int]) -> tuple[float, f
     return macro_f1(y[keep], pred[keep]), float(keep.mean())
 
 
-def _row(work: Path, labels: pd.Series) -> dict:
+def _oof_f1(run: Path, train: pd.Series, classes: list[int]) -> float:
+    """The OOF macro F1 the ensemble sees: oof.csv's rows (every train page for the member, uniform where no text
+    was read, as on the test; an expert's readable copies), scored as the test rows are."""
+    oof = pd.read_csv(run / "oof.csv", dtype={"ID": str})
+    pred = np.asarray(classes)[oof[prob_columns(classes)].to_numpy().argmax(1)]
+    return macro_f1(train.loc[oof["ID"]].to_numpy(), pred)
+
+
+def _row(work: Path, labels: pd.Series, train: pd.Series) -> dict:
     out = {}
     for name, classes in (("member", sorted(labels.unique().tolist())), ("family", FAMILY)):
         run = work / "runs" / ("ocr-all" if name == "member" else "ocr-" + "-".join(map(str, FAMILY)))
         summary = json.loads((run / "summary.json").read_text())
         f1, share = _test_f1(run, labels, classes)
-        out[name] = {"oof": summary["oof_f1"], "test": f1, "test_share": share,
+        out[name] = {"oof": _oof_f1(run, train, classes), "test": f1, "test_share": share,
                      "sure": {k: v.get("sure") for k, v in summary["readability"].items()},
                      "letters": {k: v["letters"] for k, v in summary["readability"].items()},
                      "keyword": {k: v["title_keyword"] for k, v in summary["readability"].items()},
                      "shrink": summary.get("test_shrink")}
+    return out
+
+
+def _ensembles(work: Path, member: Path, data: Path) -> dict:
+    """{shrink: (chosen method, OOF F1, test F1)} of `dl-cls ensemble MEMBER ocr-all --specialist <family expert>`."""
+    if not (work / "runs" / member.name).exists():
+        shutil.copytree(member, work / "runs" / member.name)
+    out = {}
+    for shrink in ("auto", "off"):
+        name = f"bench-{shrink}"
+        if not (work / "ensembles" / name).exists():
+            subprocess.run([str(Path(sys.executable).parent / "dl-cls"), "ensemble", member.name, "ocr-all",
+                            "--specialist", "ocr-" + "-".join(map(str, FAMILY)), "--work", str(work), "--name", name,
+                            "--text-shrink", shrink, "--test-labels", str(data / "test_labels.csv")],
+                           check=True, stdout=subprocess.DEVNULL)
+        m = pd.read_csv(work / "ensembles" / name / "members.csv")
+        final = m[m["kind"] == "ensemble"].iloc[0]
+        method = m[(m["kind"] == "method") & (m["oof_macro_f1"] == final["oof_macro_f1"])]["name"]
+        out[shrink] = (method.iloc[0] if len(method) else "?", final["oof_macro_f1"], final["test_macro_f1"])
     return out
 
 
@@ -111,17 +138,22 @@ def main() -> None:
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+    ap.add_argument("--member", type=Path, help="a CNN run dir of the same data and folds: each pass also ensembles "
+                    "it with the text runs (dl-cls ensemble, --text-shrink auto and off) and prints the test F1")
     a = ap.parse_args()
     cache = a.work / "ocr-cache"
     labels = pd.read_csv(a.data / "test_labels.csv", dtype={"ID": str}).set_index("ID")["target"]
-    rows, mixes = {}, {}
+    rows, mixes, ensembles = {}, {}, {}
+    train = pd.read_csv(a.data / "train.csv", dtype={"ID": str}).set_index("ID")["target"]
     for mode in a.modes:
         w = _prepare(a.work, f"copies-{mode}")
         if _ocr(a.data, w, cache, mode, a.workers):  # the cache's ocr.csv is this pass's until the next one
             t = _table(w)
             mixes[mode] = {k: pose_mix(t.loc[t["split"] == s, "orientation"], t.loc[t["split"] == s, "mirrored"])
                            for k, s in (("test pages", "test"), ("copies", "testlike"))}
-        rows[mode] = _row(w, labels)
+        rows[mode] = _row(w, labels, train)
+        if a.member:
+            ensembles[mode] = _ensembles(w, a.member, a.data)
     print("\ncopies   run     test-like OOF  test F1  gap (OOF - test)  sure copies/test  letters copies/test  "
           "keyword copies/test  shrink")
     for mode, r in rows.items():
@@ -135,6 +167,9 @@ def main() -> None:
         cells = {k: " ".join(f"{x:.0%}" for x in v["turns"]) + f" | mirrored {v['mirrored']:.0%}" for k, v in m.items()}
         print(f"pose mix ({mode}; turns 0/90/180/270): test pages {cells['test pages']}; copies {cells['copies']}; "
               f"largest gap {100 * mix_gap(m['test pages'], m['copies']):.0f} points")
+    for mode, e in ensembles.items():
+        print(f"ensemble ({mode}): " + "; ".join(f"shrink {sh}: {m} OOF {o:.3f} test {t:.3f}"
+                                                 for sh, (m, o, t) in e.items()))
     secs = _seconds(cache)
     print("\nCPU s a page by kind (every page in the cache):")
     for kind, g in secs.groupby("kind"):

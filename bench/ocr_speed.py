@@ -44,6 +44,8 @@ SETTINGS = [
     ("v4, no inverted re-reads, x1", True, ReadSettings(invert_lines=False, upscale=1.0)),
     ("v4, no inverted re-reads, x1.5", True, ReadSettings(invert_lines=False, upscale=1.5)),
     ("default", True, ReadSettings()),
+    ("default, Hangul script model", True, ReadSettings(lang="Hangul")),  # tesseract-ocr-script-hang (issue 29)
+    ("default, kor+Hangul", True, ReadSettings(lang="kor+Hangul")),
 ]
 
 
@@ -72,7 +74,8 @@ def measure(items, engine, settings, orienter, keywords) -> dict:
         pose = (0, False) if truth is None else LABELS[label_of(truth, row["skew_deg"])]
         rows.append({"kind": kind, "seconds": secs, "pose_ok": (row["orientation"], row["mirrored"]) == tuple(pose),
                      "hangul": any("\uac00" <= ch <= "\ud7a3" for ch in row["title"]),
-                     "rule_ok": rule_class(row["title"], keywords) == target, "family": target in FAMILY})
+                     "rule_ok": rule_class(row["title"], keywords) == target, "family": target in FAMILY,
+                     "letters": row["n_chars"]})
     return pd.DataFrame(rows)
 
 
@@ -84,7 +87,8 @@ def _cells(df) -> str:
     out = []
     for kind in KINDS:
         g = df[df["kind"] == kind]
-        out.append(f"{g['seconds'].mean():>5.2f} {g['pose_ok'].mean():>4.0%} {g[g['family']]['rule_ok'].mean():>5.0%}")
+        out.append(f"{g['seconds'].mean():>5.2f} {g['pose_ok'].mean():>4.0%} {g[g['family']]['rule_ok'].mean():>5.0%} "
+                   f"{g['letters'].mean():>7.1f}")
     return " | ".join(out)
 
 
@@ -97,7 +101,7 @@ def run(data: Path, work: Path, per_class: int, only: list[int]) -> int:
     items = pages(dd, per_class)
     keywords = load_keyword_file("default", FAMILY)
     print(f"{len(items)} pages ({per_class} per class: clean, test-like, test), one process, one OCR thread\n")
-    head = " | ".join(f"{k + ' s/page':>10} {'pose':>4} {'title':>5}" for k in KINDS)
+    head = " | ".join(f"{k + ' s/page':>10} {'pose':>4} {'title':>5} {'letters':>7}" for k in KINDS)
     print(f"{'setting':<38} {'s/page':>6} {'ratio':>5} | {head}")
     base = None
     for name, use_model, settings in [SETTINGS[i] for i in only]:
@@ -108,7 +112,7 @@ def run(data: Path, work: Path, per_class: int, only: list[int]) -> int:
         base = base or secs
         print(f"{name:<38} {secs:>6.2f} {secs / base:>5.2f} | {_cells(df)}", flush=True)
     print(f"\n{engine.version()}; s/page: mean over every page; pose: turn x mirror right; title: the keyword rule "
-          "names the right class from the title alone (family pages)")
+          "names the right class from the title alone (family pages); letters: confident letters a page")
     return 0
 
 
