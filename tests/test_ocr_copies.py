@@ -207,3 +207,31 @@ def test_training_copies_are_trained_on_but_never_leak_a_held_out_page():
     oof = oofs["clean"][0].set_index("ID").loc[ids]
     accuracy = float((oof[["p_0", "p_1", "p_2"]].to_numpy().argmax(1) == y).mean())
     assert accuracy < 0.6, accuracy  # chance is 1/3; with the held-out pages' own copies fitted on: 1.0
+
+
+def test_the_poses_read_a_page_are_counted_one_when_the_pose_model_is_sure():
+    """The reading's cost model: a sure pose model leaves one engine call a page, an unsure one its 2-3 likeliest
+    poses; read_all reports the mean beside the CPU seconds."""
+    from test_ocr import FakeEngine
+
+    from dl_cls.ocr.read import ReadSettings, read_document
+    from dl_cls.ocr.table import _time_per_image
+
+    class Orienter:
+        labels = list(LABELS)
+
+        def __init__(self, top: float):
+            self.probs = np.array([top] + [(1 - top) / 7] * 7)
+
+        def predict(self, pages, tta=False):
+            return np.tile(self.probs, (len(pages), 1))
+
+    page = np.full((120, 90, 3), 255, np.uint8)
+    page[10:20, 10:80] = 0
+    sure = read_document(page, FakeEngine(), ReadSettings(), orienter=Orienter(0.95))
+    engine = FakeEngine()
+    unsure = read_document(page, engine, ReadSettings(), orienter=Orienter(0.5))
+    assert sure["poses_read"] == 1 and unsure["poses_read"] == 3 == engine.calls  # 0.5 + 2 x 0.07 < 0.9: three
+    stats = _time_per_image([{"cpu_seconds": 0.2, "seconds": 0.3, **sure}, {"cpu_seconds": 0.4, "seconds": 0.5,
+                                                                           **unsure}])
+    assert stats["poses_read_per_image"] == 2.0

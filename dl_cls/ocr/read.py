@@ -124,7 +124,8 @@ def work_scale(shape, s: ReadSettings) -> float:
 
 def read_document(img: np.ndarray, engine: OcrEngine, s: ReadSettings, budget_s: float = 60.0,
                   orienter=None) -> dict:
-    """One table row (orientation, mirrored, skew_deg, n_chars, mean_conf, title, text) plus `note`:
+    """One table row (orientation, mirrored, skew_deg, n_chars, mean_conf, title, text) plus `poses_read` (the
+    candidate poses read, each one engine call) and `note`:
     'ok', or 'budget' when the time budget ran out (the row then holds what was read by then; the budget covers
     deskewing and the pose model too). `orienter`: the orientation model (dl_cls.pose.model), whose sure
     pick is the only pose read."""
@@ -137,6 +138,7 @@ def read_document(img: np.ndarray, engine: OcrEngine, s: ReadSettings, budget_s:
         row["skew_deg"] = round(skew, 2)
         deadline.left()
         cands = _poses(upright, cands, orienter, s)
+        row["poses_read"] = len(cands)  # the cost model: one engine call per pose (not a table column)
         read = _read_one_call if s.one_call else _read_two_calls
         best, title, page = read(upright, cands, engine, s, deadline)
         row.update(orientation=best[0], mirrored=best[1])

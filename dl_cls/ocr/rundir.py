@@ -164,7 +164,10 @@ def _time_line(summary: dict) -> str:
     """What reading cost this command: CPU seconds per page read (tesseract included), or that none was read."""
     stats, secs = summary.get("ocr") or {}, summary.get("cpu_seconds_per_page")
     if secs is not None:
-        return f"CPU seconds per page (one worker, the engine included): {secs} over {stats.get('read')} pages read"
+        poses = stats.get("poses_read_per_image")
+        calls = f", {poses} poses read a page (one engine call each)" if poses is not None else ""
+        return (f"CPU seconds per page (one worker, the engine included): {secs} over {stats.get('read')} pages "
+                f"read{calls}")
     if stats.get("images") and not stats.get("read"):
         return f"all {stats['images']} pages from the cache (none read now, so no time per page)"
     return "CPU seconds per page: -"

@@ -260,18 +260,19 @@ def _read_all(jobs: list[Job], ctx: ReadContext, workers: int, progress: bool) -
 
 
 def _time_per_image(read_now: list[dict]) -> dict:
-    """CPU and wall seconds per page read by this command (None when every page came from the cache: the time an
-    earlier command took is not this one's)."""
+    """CPU and wall seconds and candidate poses read (engine calls) per page read by this command (None when every
+    page came from the cache: the time an earlier command took is not this one's)."""
     def mean(key):
         values = [r[key] for r in read_now if key in r]
         return round(sum(values) / len(values), 3) if values else None
-    return {"cpu_seconds_per_image": mean("cpu_seconds"), "wall_seconds_per_image": mean("seconds")}
+    return {"cpu_seconds_per_image": mean("cpu_seconds"), "wall_seconds_per_image": mean("seconds"),
+            "poses_read_per_image": mean("poses_read")}
 
 
 def merge_stats(a: dict, b: dict) -> dict:
     """The stats of two read_all calls as one: counts added, seconds per page weighted by the pages read."""
     out = {k: a[k] + b[k] for k in ("images", "cached", "read", "budget_hit")}
-    for key in ("cpu_seconds_per_image", "wall_seconds_per_image"):
+    for key in ("cpu_seconds_per_image", "wall_seconds_per_image", "poses_read_per_image"):
         parts = [(s[key], s["read"]) for s in (a, b) if s.get(key) is not None and s["read"]]
         out[key] = round(sum(v * n for v, n in parts) / sum(n for _, n in parts), 3) if parts else None
     return out
