@@ -5,8 +5,9 @@ user's test pages, which are read first:
   (dl_cls.pose.mix); on the real competition 64% of the test pages read as mirrored against 28% of the copies;
 - the camera (imaging.testlike.CameraConfig): while a few probe copies read more letters a page than the test pages,
   they are taken with a farther camera (fewer pixels a letter); its scale is interpolated where the probes' letters
-  cross the test's. On the sample the copies read 28 letters a page, its test pages 7.6, and the text member's
-  test-like OOF said 0.82 where it scored 0.34 on the test.
+  cross the test's. On the sample the copies read 28 letters a page, its test pages 7.2, and the text member's
+  test-like OOF said 0.79 where it scored 0.34 on the test; on fitted copies (camera at 0.41) it says 0.50 and
+  scores 0.46 (docs/benchmarks.md, issue 29).
 
 Fitting reads PROBE_PAGES copies at a few camera scales (cached like every reading); the copies are then read once
 with the fitted config.
@@ -26,7 +27,7 @@ from dl_cls.core.config import config_to_dict
 from dl_cls.core.io import atomic_write_text
 from dl_cls.imaging.testlike import TestlikeConfig
 from dl_cls.ocr.table import TestlikePages
-from dl_cls.pose.mix import config_mix, pose_mix, with_pose_mix
+from dl_cls.pose.mix import config_mix, mix_gap, mix_lines, pose_mix, with_pose_mix
 
 PROBE_PAGES = 48  # copies read at each probed scale (the same pages each time, spread over the classes)
 MIN_TEST_PAGES = 30  # fewer test pages than this: their letters a page are too noisy to fit to
@@ -130,8 +131,6 @@ def fit_copies(base: TestlikeConfig, test_rows: pd.DataFrame, pages: TestlikePag
 def fit_lines(fit: CopiesFit, copies_read: pd.DataFrame | None = None) -> list[str]:
     """What dl-cls ocr prints: the pose mix of the test pages, of the copies as read (and as the given config would
     have drawn them), and the camera fit."""
-    from dl_cls.pose.mix import mix_gap, mix_lines
-
     mixes = {"test pages": fit.test_mix}
     if copies_read is not None and len(copies_read):
         mixes["test-like copies"] = pose_mix(copies_read["orientation"], copies_read["mirrored"])
