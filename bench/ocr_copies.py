@@ -4,9 +4,10 @@
 Runs `dl-cls ocr --classes all 3,4,7,14` once per pass on one cache, each in its own work dir (sharing WORK's
 folds.csv and orientation model): WORK/copies-config with `--copies config` (the baseline, as before issue 29),
 WORK/copies-fit with `--copies fit` (the default now), and fit+1, fit+2 with 1 or 2 more copies of each train page to
-train the text model on (`--train-copies`); a pass whose run dirs exist is reused (its pose mix is then not printed). Then prints, for each, the member's and
-the family expert's test-like OOF beside their test F1 (the gap is the figure to shrink), the sure-reading shares,
-the pose mix of test pages vs copies, and CPU seconds a page by kind with the tail.
+train the text model on (`--train-copies`), and fit-pick, which reads only the pose model's pick (`--pose-sure 0`:
+one engine call a page); a pass whose run dirs exist is reused (its pose mix is then not printed). Then prints, for
+each, the member's and the family expert's test-like OOF beside their test F1 (the gap is the figure to shrink), the
+sure-reading shares, the pose mix of test pages vs copies, and CPU seconds a page by kind with the tail.
 
     python bench/ocr_copies.py --data work/demo/sample --work work/bench-copies [--workers 2] [--member RUN_DIR]
 
@@ -30,7 +31,8 @@ from dl_cls.pose.mix import mix_gap, pose_mix
 FAMILY = [3, 4, 7, 14]
 # pass name -> dl-cls ocr arguments (each pass its own work dir, one shared cache)
 MODES = {"config": ["--copies", "config"], "fit": ["--copies", "fit"],
-         "fit+1": ["--copies", "fit", "--train-copies", "1"], "fit+2": ["--copies", "fit", "--train-copies", "2"]}
+         "fit+1": ["--copies", "fit", "--train-copies", "1"], "fit+2": ["--copies", "fit", "--train-copies", "2"],
+         "fit-pick": ["--copies", "fit", "--pose-sure", "0"]}
 
 
 def _prepare(work: Path, name: str) -> Path:
@@ -89,7 +91,10 @@ def _row(work: Path, labels: pd.Series, train: pd.Series) -> dict:
                      "sure": {k: v.get("sure") for k, v in summary["readability"].items()},
                      "letters": {k: v["letters"] for k, v in summary["readability"].items()},
                      "keyword": {k: v["title_keyword"] for k, v in summary["readability"].items()},
-                     "shrink": summary.get("test_shrink")}
+                     "shrink": summary.get("test_shrink"),
+                     "orient": {k: summary[k]["orientation_right"] for k in ("testlike", "clean") if k in summary},
+                     "poses": (summary.get("ocr") or {}).get("poses_read_per_image"),
+                     "cpu": summary.get("cpu_seconds_per_page")}
     return out
 
 
@@ -167,6 +172,11 @@ def main() -> None:
         cells = {k: " ".join(f"{x:.0%}" for x in v["turns"]) + f" | mirrored {v['mirrored']:.0%}" for k, v in m.items()}
         print(f"pose mix ({mode}; turns 0/90/180/270): test pages {cells['test pages']}; copies {cells['copies']}; "
               f"largest gap {100 * mix_gap(m['test pages'], m['copies']):.0f} points")
+    print("\ncopies   pose right: copies / clean pages   poses read a page   CPU s a page (pages read by the pass)")
+    for mode, r in rows.items():
+        m = r["member"]
+        print(f"{mode:<8} {_pct(m['orient'].get('testlike')):>19} / {_pct(m['orient'].get('clean')):<13} "
+              f"{m['poses'] if m['poses'] is not None else '-':>19}   {m['cpu'] if m['cpu'] is not None else '-'}")
     for mode, e in ensembles.items():
         print(f"ensemble ({mode}): " + "; ".join(f"shrink {sh}: {m} OOF {o:.3f} test {t:.3f}"
                                                  for sh, (m, o, t) in e.items()))

@@ -232,6 +232,21 @@ def test_the_poses_read_a_page_are_counted_one_when_the_pose_model_is_sure():
     engine = FakeEngine()
     unsure = read_document(page, engine, ReadSettings(), orienter=Orienter(0.5))
     assert sure["poses_read"] == 1 and unsure["poses_read"] == 3 == engine.calls  # 0.5 + 2 x 0.07 < 0.9: three
+    pick = read_document(page, FakeEngine(), ReadSettings(orient_sure=0.0), orienter=Orienter(0.5))
+    assert pick["poses_read"] == 1  # --pose-sure 0: the pose model's pick alone, however unsure
     stats = _time_per_image([{"cpu_seconds": 0.2, "seconds": 0.3, **sure}, {"cpu_seconds": 0.4, "seconds": 0.5,
                                                                            **unsure}])
     assert stats["poses_read_per_image"] == 2.0
+
+
+def test_pose_sure_takes_a_probability_from_0_to_1():
+    import argparse
+
+    from dl_cls.ocr.cli import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args(["--pose-sure", "0"]).pose_sure == 0.0
+    assert parser.parse_args([]).pose_sure == 0.9
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--pose-sure", "1.5"])

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from dl_cls.artifacts.runs import load_run, resolve_run_dir, run_path
-from dl_cls.core.cli_options import add_data, add_label_fixes, add_work, fraction, positive_int
+from dl_cls.core.cli_options import add_data, add_label_fixes, add_work, fraction, positive_int, probability
 from dl_cls.core.errors import DlClsError
 from dl_cls.core.procs import default_workers
 from dl_cls.data.contract import load_data
@@ -85,6 +85,10 @@ def _add_reading(parser) -> None:
     parser.add_argument("--all-turns", action="store_true",
                         help="when the OCR decides the pose: try all 4 turns x mirror instead of the 2 turns the "
                              "text-direction test leaves")
+    parser.add_argument("--pose-sure", type=probability, default=ReadSettings.orient_sure, metavar="P",
+                        help="the pose model's pick alone is read when its probability is >= P; below, its likeliest "
+                             "2-3 poses are read and the most confident reading wins (default "
+                             f"{ReadSettings.orient_sure}; 0: always its pick alone, one engine call a page)")
     parser.add_argument("--orientation", choices=("model", "ocr"), default="model",
                         help="model (default): the turn x mirror model trained on this data dir's train pages "
                              "(WORK/runs/orient-*, trained on first use, ~4.5-5 min on 2 cores) picks the "
@@ -275,7 +279,7 @@ def run(args) -> int:
     classes = read_classes(groups)
     test_ids = group_test_ids(args.test_from, args.work, dd, classes) if args.test_from else dd.test_ids
     settings = ReadSettings(lang=args.lang, title_frac=args.title_frac, all_turns=args.all_turns, upscale=args.upscale,
-                            invert_lines=args.invert_lines)
+                            invert_lines=args.invert_lines, orient_sure=args.pose_sure)
     engine = make_engine(args.engine, settings.lang, args.tesseract, settings.invert_lines)
     engine.check()
     orient_run = _orientation_run(args, dd)
