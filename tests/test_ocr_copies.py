@@ -250,3 +250,20 @@ def test_pose_sure_takes_a_probability_from_0_to_1():
     assert parser.parse_args([]).pose_sure == 0.9
     with pytest.raises(SystemExit):
         parser.parse_args(["--pose-sure", "1.5"])
+
+
+def test_fit_copies_draws_the_skew_the_reader_measured_on_the_test_pages():
+    rng = np.random.default_rng(0)
+    n = 400
+    skewed = rng.random(n) < 0.6
+    test = _test_rows(n, 0.5, letters=30.0).assign(skew_deg=np.where(skewed, rng.normal(0, 10, n), 0.0))
+    clean = pd.DataFrame({"skew_deg": np.zeros(60)})  # train pages read straight
+    pages, targets = _pages()
+    fit = fit_copies(default_config(), test, pages, targets, _reader(30.0, []), clean_rows=clean)
+    p, sigma, cap = fit.skew
+    assert abs(p - 0.6) <= 0.15 and abs(sigma - 10) <= 3 and cap >= 20, fit.skew
+    assert (fit.config.rotate.skew_p, fit.config.rotate.skew_sigma) == (p, sigma)
+    assert fit.summary()["skew_p_sigma_cap"] == [p, sigma, cap]
+    from dl_cls.ocr.copies import fit_lines
+
+    assert any(line.startswith("skew (median abs deg") for line in fit_lines(fit))

@@ -20,6 +20,7 @@ import numpy as np
 from dl_cls.core.config import CONFIG_DIR, load_config
 from dl_cls.core.errors import DlClsError
 from dl_cls.core.io import read_image
+from dl_cls.imaging.page_geometry import fold_angle
 
 DEFAULT_CONFIG = CONFIG_DIR / "testlike" / "default.yaml"
 REF_SIDE = 512  # pixel sizes in the config (blur sigma, grain) are at this long side
@@ -246,6 +247,34 @@ def skew_rotate(img: np.ndarray, rng: np.random.Generator, r: RotateConfig, geom
         m[0, 2] += nw / 2.0 - w / 2.0
         m[1, 2] += nh / 2.0 - h / 2.0
     return cv2.warpAffine(img, m, (nw, nh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+
+
+def skew_draws(p: float, sigma: float, cap: float, floor: np.ndarray, n: int = 4000) -> np.ndarray:
+    """Abs residual skew the corruption would give: a reference page's own skew (`floor`, abs degrees), plus the
+    drawn skew for a share p. Fixed draws (seeded) so a fit is deterministic and its distance smooth in the
+    parameters."""
+    rng = np.random.default_rng(0)
+    own = rng.choice(floor, n) * rng.choice([-1.0, 1.0], n)
+    drawn = np.clip(rng.standard_normal(n) * sigma, -cap, cap) * (rng.random(n) < p)
+    return np.abs(fold_angle(own + drawn))
+
+
+def _w1(a: np.ndarray, b: np.ndarray) -> float:
+    """Wasserstein-1 distance on 5..95% quantiles: the bulk and the tail both count (a KS distance sees the bulk)."""
+    q = np.arange(5, 96, 5)
+    return float(np.abs(np.percentile(a, q) - np.percentile(b, q)).mean())
+
+
+def fit_skew(target: np.ndarray, floor: np.ndarray) -> tuple[float, float, float]:
+    """(skew_p, skew_sigma, skew_cap) whose draws, on reference pages with their own abs skew `floor`, best match
+    the abs residual skew `target` of the test pages (dl-cls profile --fit from image statistics, dl-cls ocr from
+    the reader's deskew angles)."""
+    target = np.asarray(target, float)
+    floor = np.asarray(floor, float) if len(floor) else np.zeros(1)
+    cap = float(min(44.0, max(5.0, np.ceil(np.percentile(target, 99)))))
+    best = min(((_w1(skew_draws(p, s, cap, floor), target), p, s) for p in np.arange(0.0, 1.001, 0.05)
+                for s in np.arange(1.0, 30.01, 1.0)), key=lambda t: t[0])
+    return round(float(best[1]), 2), float(best[2]), cap
 
 
 def _crop(img: np.ndarray, rng: np.random.Generator, c: CropConfig) -> np.ndarray:

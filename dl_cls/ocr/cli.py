@@ -218,7 +218,7 @@ def _read_copies(args, dd, ctx, pages: TestlikePages, table, comparable: bool, w
 
         targets = dd.train.set_index("ID").loc[list(pages.ids), "target"].tolist()
         fit = fit_copies(pages.cfg or default_config(), table[table["split"] == "test"], pages, targets, read,
-                         comparable)
+                         comparable, table[table["split"] == "train"])
         pages = replace(pages, cfg=fit.config)
     copies, stats = read_all(pages.jobs(), replace(ctx, testlike=pages), workers, progress=not args.no_progress)
     if fit:

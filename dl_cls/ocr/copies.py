@@ -3,6 +3,8 @@ user's test pages, which are read first:
 
 - the pose mix: the copies are turned and mirrored with the shares the reader chose for the test pages
   (dl_cls.pose.mix); on the real competition 64% of the test pages read as mirrored against 28% of the copies;
+- the skew: drawn to match the test pages' residual skew as the reader measured it (imaging.testlike.fit_skew, the
+  fit `dl-cls profile --fit` makes from image statistics);
 - the camera (imaging.testlike.CameraConfig): while a few probe copies read more letters a page than the test pages,
   they are taken with a farther camera (fewer pixels a letter); its scale is interpolated where the probes' letters
   cross the test's. On the sample the copies read 28 letters a page, its test pages 7.2, and the text member's
@@ -25,7 +27,7 @@ import yaml
 
 from dl_cls.core.config import config_to_dict
 from dl_cls.core.io import atomic_write_text
-from dl_cls.imaging.testlike import TestlikeConfig
+from dl_cls.imaging.testlike import TestlikeConfig, fit_skew
 from dl_cls.ocr.table import TestlikePages
 from dl_cls.pose.mix import config_mix, mix_gap, mix_lines, pose_mix, with_pose_mix
 
@@ -43,13 +45,17 @@ class CopiesFit:
     config_mix: dict  # the pose mix the config given (or shipped) would have drawn
     test_letters: float
     camera: float | None = None  # the fitted scale's centre; None: no camera
+    skew: tuple | None = None  # the fitted (skew_p, skew_sigma, skew_cap); None: as the config says
+    base_skew: str = ""  # the config's, for the printed comparison
+    test_skew: float = 0.0  # the test pages' median abs skew as the reader measured it
     probes: list[tuple[float, float]] = field(default_factory=list)  # (scale, letters a page) of the probe copies
     note: str = ""
 
     def summary(self) -> dict:
         return {"test_pose_mix": self.test_mix, "config_pose_mix": self.config_mix,
                 "pose_mix": config_mix(self.config), "test_letters": round(self.test_letters, 2),
-                "camera_scale": self.camera, "probes": [[s, round(v, 2)] for s, v in self.probes], "note": self.note}
+                "camera_scale": self.camera, "skew_p_sigma_cap": list(self.skew) if self.skew else None,
+                "probes": [[s, round(v, 2)] for s, v in self.probes], "note": self.note}
 
 
 COPIES_CONFIG = "testlike_copies.yaml"  # written into each text run: the copies' corruption, for the CNN's validation
@@ -96,17 +102,29 @@ def _crossing(probes: list[tuple[float, float]], target: float) -> float:
     return round(s0 + frac * (s1 - s0), 3)
 
 
+def _abs_skew(rows: pd.DataFrame) -> np.ndarray:
+    return np.abs(pd.to_numeric(rows["skew_deg"], errors="coerce").fillna(0).to_numpy(float))
+
+
 def fit_copies(base: TestlikeConfig, test_rows: pd.DataFrame, pages: TestlikePages, targets: list[int],
-               read: Callable[[TestlikePages], pd.DataFrame], comparable: bool = True) -> CopiesFit:
-    """The copies' config: `base` with the test pages' pose mix and, when the copies read more letters a page than
-    the test pages, a camera fitted on probe copies. `read` reads a TestlikePages' copies into table rows;
-    `comparable`: the test pages are of the same classes as the copies (else only the pose mix is fitted)."""
+               read: Callable[[TestlikePages], pd.DataFrame], comparable: bool = True,
+               clean_rows: pd.DataFrame | None = None) -> CopiesFit:
+    """The copies' config: `base` with the test pages' pose mix, their skew as the reader measured it (with the clean
+    train pages' readings `clean_rows` as the floor) and, when the copies read more letters a page than the test
+    pages, a camera fitted on probe copies. `read` reads a TestlikePages' copies into table rows; `comparable`: the
+    test pages are of the same classes as the copies (else no camera: their letters say nothing)."""
     test_mix = pose_mix(test_rows["orientation"], test_rows["mirrored"])
     fit = CopiesFit(base, test_mix, config_mix(base), letters(test_rows))
+    fit.base_skew = f"{base.rotate.skew_p:.0%}, sigma {base.rotate.skew_sigma:g}, cap {base.rotate.skew_cap:g}"
     if len(test_rows) < MIN_TEST_PAGES:  # a handful of pages would set extreme shares (0% or 100% mirrored)
         fit.note = f"only {len(test_rows)} test pages read (at least {MIN_TEST_PAGES}): the copies are not fitted"
         return fit
     cfg = fit.config = with_pose_mix(base, test_mix)
+    if clean_rows is not None and len(clean_rows):  # the train pages' own skew is the floor the drawn skew adds to
+        r = cfg.rotate
+        r.skew_p, r.skew_sigma, r.skew_cap = fit_skew(_abs_skew(test_rows), _abs_skew(clean_rows))
+        fit.skew = (r.skew_p, r.skew_sigma, r.skew_cap)
+        fit.test_skew = float(np.median(_abs_skew(test_rows)))
     if not comparable:
         fit.note = "the test pages read are of other classes than the copies: no camera fitted"
         return fit
@@ -139,6 +157,12 @@ def fit_lines(fit: CopiesFit, copies_read: pd.DataFrame | None = None) -> list[s
     if "test-like copies" in mixes:
         gap = 100 * mix_gap(mixes["test-like copies"], fit.test_mix)
         lines.append(f"  largest gap, copies vs test pages: {gap:.0f} points")
+    if fit.skew:
+        seen = ("" if copies_read is None or not len(copies_read) else
+                f", copies {np.median(_abs_skew(copies_read)):.1f}")
+        lines.append(f"skew (median abs deg as the reader deskewed them): test pages {fit.test_skew:.1f}{seen}; drawn "
+                     f"for {fit.skew[0]:.0%} of the copies, sigma {fit.skew[1]:g}, cap {fit.skew[2]:g} (the config "
+                     f"said {fit.base_skew})")
     probes = ", ".join(f"x{s:g}: {v:.1f}" for s, v in fit.probes)
     lines.append(f"letters a page: test pages {fit.test_letters:.1f}" + (f"; probe copies by camera scale {probes}"
                                                                            if probes else "") + f"; {fit.note}")

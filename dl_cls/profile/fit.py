@@ -20,9 +20,8 @@ import pandas as pd
 
 from dl_cls.core.io import encode_image, read_image
 from dl_cls.imaging import imgstats
-from dl_cls.imaging.page_geometry import fold_angle
-from dl_cls.imaging.testlike import (BlurConfig, LightingConfig, NoiseConfig, TestlikeConfig, blur, grain, lighting,
-                                     skew_rotate)
+from dl_cls.imaging.testlike import (BlurConfig, LightingConfig, NoiseConfig, TestlikeConfig, blur, fit_skew, grain,
+                                     lighting, skew_draws, skew_rotate)
 
 QUANTILES = [10, 25, 50, 75, 90]
 
@@ -42,28 +41,9 @@ def _turns(base: TestlikeConfig, sideways: float) -> list[float]:
     return [p0, half, round(1 - p0 - 2 * half, 4), half]  # rounded so the four still sum to 1
 
 
-def _skew_model(p: float, sigma: float, cap: float, floor: np.ndarray, n: int = 4000) -> np.ndarray:
-    """Abs residual skew the corruption would give: a reference page's own skew, plus the drawn skew for a share p.
-    Fixed draws (seeded) so the fit is deterministic and the KS distance smooth in the parameters."""
-    rng = np.random.default_rng(0)
-    own = rng.choice(floor, n) * rng.choice([-1.0, 1.0], n)
-    drawn = np.clip(rng.standard_normal(n) * sigma, -cap, cap) * (rng.random(n) < p)
-    return np.abs(fold_angle(own + drawn))
-
-
-def _w1(a: np.ndarray, b: np.ndarray) -> float:
-    """Wasserstein-1 distance on 5..95% quantiles: the bulk and the tail both count (a KS distance sees the bulk)."""
-    q = np.arange(5, 96, 5)
-    return float(np.abs(np.percentile(a, q) - np.percentile(b, q)).mean())
-
-
 def _fit_skew(test: pd.DataFrame, ref: pd.DataFrame) -> tuple[float, float, float]:
-    target = test["skew_abs"].to_numpy(float)
     floor = ref["skew_abs"].to_numpy(float) if len(ref) else np.zeros(1)
-    cap = float(min(44.0, max(5.0, np.ceil(np.percentile(target, 99)))))
-    best = min(((_w1(_skew_model(p, s, cap, floor), target), p, s) for p in np.arange(0.0, 1.001, 0.05)
-                for s in np.arange(1.0, 30.01, 1.0)), key=lambda t: t[0])
-    return round(float(best[1]), 2), float(best[2]), cap
+    return fit_skew(test["skew_abs"].to_numpy(float), floor)
 
 
 def _grey_hists(paths: list[str], rotate) -> np.ndarray:
@@ -178,7 +158,7 @@ def fit_config(test: pd.DataFrame, ref: pd.DataFrame, ref_paths: list[str], base
     c.rotate.expand_p = round(float(np.clip(1 - match_t / match_r, 0, 1)), 3)
     notes.append(("rotate.expand_p", str(c.rotate.expand_p), f"frame = reference size {match_t:.3f} vs {match_r:.3f}"))
     dark = _share(test, lambda d: d["dark_padding"] > 0.01) - _share(ref, lambda d: d["dark_padding"] > 0.01)
-    visible = max(float(np.mean(_skew_model(c.rotate.skew_p, c.rotate.skew_sigma, c.rotate.skew_cap,
+    visible = max(float(np.mean(skew_draws(c.rotate.skew_p, c.rotate.skew_sigma, c.rotate.skew_cap,
                                             np.zeros(1)) > 2.0)), 0.05)  # skews whose dark corners show
     c.rotate.white_fill_p = round(float(np.clip(1 - max(dark, 0) / visible, 0, 1)), 3)
     notes.append(("rotate.white_fill_p", str(c.rotate.white_fill_p), f"excess dark-padded share {dark:.3f}"))
