@@ -5,7 +5,8 @@ Runs `dl-cls ocr --classes all 3,4,7,14` once per pass on one cache, each in its
 folds.csv and orientation model): WORK/copies-config with `--copies config` (the baseline, as before issue 29),
 WORK/copies-fit with `--copies fit` (the default now), and fit+1, fit+2 with 1 or 2 more copies of each train page to
 train the text model on (`--train-copies`), and fit-pick, which reads only the pose model's pick (`--pose-sure 0`:
-one engine call a page); a pass whose run dirs exist is reused (its pose mix is then not printed). Then prints, for
+one engine call a page), and the fit on two other seeds of the copies (how far the figures move with the copies'
+random draws alone); a pass whose run dirs exist is reused (its pose mix is then not printed). Then prints, for
 each, the member's and the family expert's test-like OOF beside their test F1 (the gap is the figure to shrink), the
 sure-reading shares, the pose mix of test pages vs copies, and CPU seconds a page by kind with the tail.
 
@@ -32,7 +33,10 @@ FAMILY = [3, 4, 7, 14]
 # pass name -> dl-cls ocr arguments (each pass its own work dir, one shared cache)
 MODES = {"config": ["--copies", "config"], "fit": ["--copies", "fit"],
          "fit+1": ["--copies", "fit", "--train-copies", "1"], "fit+2": ["--copies", "fit", "--train-copies", "2"],
-         "fit-pick": ["--copies", "fit", "--pose-sure", "0"]}
+         "fit-pick": ["--copies", "fit", "--pose-sure", "0"],
+         # the same fit on other seeds of the copies: how much the figures move with the copies' draws alone
+         "fit-s1235": ["--copies", "fit", "--testlike-seed", "1235"],
+         "fit-s1236": ["--copies", "fit", "--testlike-seed", "1236"]}
 
 
 def _prepare(work: Path, name: str) -> Path:
