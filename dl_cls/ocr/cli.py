@@ -206,14 +206,14 @@ def _read_copies(args, dd, ctx, pages: TestlikePages, table, comparable: bool, w
     """The test-like copies' rows (fitted to the test pages already in `table` unless --copies config; then
     --train-copies more of each page), the fit (None when not fitted) and the reading stats (the probe copies'
     included: their reading is part of the cost)."""
-    fit, probe_stats = None, []
+    fit, more_stats = None, []
     if args.copies == "fit":
         def read(probe: TestlikePages):
             cam = probe.cfg.camera
             print(f"  fitting the copies: {len(probe.ids)} probe copies"
                   + (f", camera scale {cam.scale[0]:g}-{cam.scale[1]:g}" if cam.p else ", no camera"), flush=True)
             rows, stats = read_all(probe.jobs(), replace(ctx, testlike=probe), workers, progress=False)
-            probe_stats.append(stats)
+            more_stats.append(stats)
             return rows
 
         targets = dd.train.set_index("ID").loc[list(pages.ids), "target"].tolist()
@@ -229,8 +229,8 @@ def _read_copies(args, dd, ctx, pages: TestlikePages, table, comparable: bool, w
         print(f"training copies {k} of {args.train_copies}: {len(extra.ids)} pages", flush=True)
         rows, more = read_all(extra.jobs(), replace(ctx, testlike=extra), workers, progress=not args.no_progress)
         parts.append(rows)
-        probe_stats.append(more)
-    return pd.concat(parts, ignore_index=True), fit, functools.reduce(merge_stats, probe_stats, stats)
+        more_stats.append(more)
+    return pd.concat(parts, ignore_index=True), fit, functools.reduce(merge_stats, more_stats, stats)
 
 
 def shared_folds(work, dd):

@@ -24,7 +24,8 @@ FLOAT_FORMAT = "%.6f"
 
 def group_tables(table: pd.DataFrame, dd, folds: pd.DataFrame, classes, unread_test_ok: bool = False):
     """The group's train rows (with target and fold) per kind of page ('clean', 'testlike' when the table has
-    test-like copies, 'extra<k>' for the copies read only to train the text model), and every test row (sample_submission order) of a table. With `unread_test_ok`
+    test-like copies, 'extra<k>' for the copies read only to train the text model), and every test row
+    (sample_submission order) of a table. With `unread_test_ok`
     (dl-cls ocr --test-from), test images the table lacks are rows without text."""
     train = dd.train[dd.train["target"].isin(classes)].merge(folds, on="ID")
     pages = {}

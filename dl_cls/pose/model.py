@@ -26,6 +26,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import timm
@@ -193,12 +194,18 @@ class OrientationModel:
         return predict_inputs(self.net, np.stack([prepare(p, self.img_size) for p in pages]), tta)
 
 
+POSE_SIDE = 1024  # page_poses reads pages at most this long
+
+
 def page_poses(model: OrientationModel, paths) -> list[tuple[int, bool]]:
     """The (orientation, mirrored) the model picks for each image file, deskewed as the reader deskews and averaged
     over the 8 views as the reader uses it: the pose mix of a folder of test pages, label-free."""
     poses = []
     for path in paths:
         img = read_image(path)
+        scale = POSE_SIDE / max(img.shape[:2])
+        if scale < 1:  # the model sees 64 px: a large photo is brought down before the deskew rotates it
+            img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         probs = model.predict([deskew(img, estimate_skew(img))], tta=True)[0]
         poses.append(LABELS[int(probs.argmax())])
     return poses
