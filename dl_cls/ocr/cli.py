@@ -56,9 +56,10 @@ def add_arguments(parser) -> None:
                              "run's test_dir (title-band specialist). Replaces only a DIR dl_cls made for this")
     parser.add_argument("--testlike-seed", type=int, default=1234, help="seed of those copies (the trainer's default)")
     parser.add_argument("--copies", choices=("fit", "config"), default="fit",
-                        help="fit (default): the copies are turned and mirrored like the test pages as read, and "
-                             "taken with a farther camera while they read more letters a page than the test pages "
-                             "(label-free, after the test pages are read); config: as --testlike-config says")
+                        help="fit (default): the copies are turned, mirrored and skewed like the test pages as "
+                             "read, and taken with a farther camera while they read more letters a page than the "
+                             "test pages (label-free, after the test pages are read); config: as --testlike-config "
+                             "says")
     parser.add_argument("--train-copies", type=int, default=0, metavar="N",
                         help="also read N more test-like copies of each train page (other seeds of the same "
                              "corruption) for the text model to train on, never to predict (default 0)")
