@@ -18,34 +18,28 @@ def add_label_fixes(parser: argparse.ArgumentParser) -> None:
                         help="label fixes CSV, 'default' (configs/label_fixes.csv) or 'none'")
 
 
+def _number(text: str, convert, ok, expected: str):
+    """Parse an argparse value with `convert` and keep it when `ok(value)`; else one line saying what was expected
+    (NaN fails every comparison, so it is refused too)."""
+    try:
+        value = convert(text)
+    except ValueError:
+        value = None
+    if value is None or not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """An argparse type: a whole number of 1 or more (--workers 0 or -2 would start no worker)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
-    return value
+    return _number(text, int, lambda v: v >= 1, "a whole number of 1 or more")
 
 
 def fraction(text: str) -> float:
     """An argparse type: a share of something, above 0 and at most 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number above 0 and at most 1, got {text!r}") from None
-    if not 0 < value <= 1:  # NaN fails too
-        raise argparse.ArgumentTypeError(f"expected a number above 0 and at most 1, got {text!r}")
-    return value
+    return _number(text, float, lambda v: 0 < v <= 1, "a number above 0 and at most 1")
 
 
 def probability(text: str) -> float:
     """An argparse type: a probability, from 0 to 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
-    if not 0 <= value <= 1:  # NaN fails too
-        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
-    return value
+    return _number(text, float, lambda v: 0 <= v <= 1, "a number from 0 to 1")

@@ -17,7 +17,7 @@ with the fitted config.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -28,6 +28,7 @@ import yaml
 from dl_cls.core.config import config_to_dict
 from dl_cls.core.io import atomic_write_text
 from dl_cls.imaging.testlike import TestlikeConfig, fit_skew
+from dl_cls.ocr.readability import letters_per_page
 from dl_cls.ocr.table import TestlikePages
 from dl_cls.pose.mix import config_mix, mix_gap, mix_lines, pose_mix, with_pose_mix
 
@@ -71,19 +72,12 @@ def write_copies_config(run_dir: Path, cfg: TestlikeConfig) -> Path:
     return path
 
 
-def letters(rows: pd.DataFrame) -> float:
-    """Confident letters a page, the figure the camera is fitted on (the densest label-free sign of how pages
-    read: whether a title keyword is found is rarer and noisier)."""
-    return float(pd.to_numeric(rows["n_chars"], errors="coerce").fillna(0).mean()) if len(rows) else 0.0
-
-
 def probe_pages(pages: TestlikePages, targets: list[int], n: int = PROBE_PAGES) -> TestlikePages:
     """Up to n of the copies' pages, spread evenly over them in class order (every class is probed)."""
     order = np.argsort(np.asarray(targets), kind="stable")
     pick = order[np.linspace(0, len(order) - 1, min(n, len(order))).round().astype(int)]
     pick = sorted(set(pick.tolist()))
-    return TestlikePages(tuple(pages.paths[i] for i in pick), tuple(pages.ids[i] for i in pick), pages.seed,
-                         pages.cfg)
+    return replace(pages, paths=tuple(pages.paths[i] for i in pick), ids=tuple(pages.ids[i] for i in pick))
 
 
 def with_camera(base: TestlikeConfig, scale: float) -> TestlikeConfig:
@@ -114,7 +108,7 @@ def fit_copies(base: TestlikeConfig, test_rows: pd.DataFrame, pages: TestlikePag
     pages, a camera fitted on probe copies. `read` reads a TestlikePages' copies into table rows; `comparable`: the
     test pages are of the same classes as the copies (else no camera: their letters say nothing)."""
     test_mix = pose_mix(test_rows["orientation"], test_rows["mirrored"])
-    fit = CopiesFit(base, test_mix, config_mix(base), letters(test_rows))
+    fit = CopiesFit(base, test_mix, config_mix(base), letters_per_page(test_rows))
     fit.base_skew = f"{base.rotate.skew_p:.0%}, sigma {base.rotate.skew_sigma:g}, cap {base.rotate.skew_cap:g}"
     if len(test_rows) < MIN_TEST_PAGES:  # a handful of pages would set extreme shares (0% or 100% mirrored)
         fit.note = f"only {len(test_rows)} test pages read (at least {MIN_TEST_PAGES}): the copies are not fitted"
@@ -128,14 +122,13 @@ def fit_copies(base: TestlikeConfig, test_rows: pd.DataFrame, pages: TestlikePag
     if not comparable:
         fit.note = "the test pages read are of other classes than the copies: no camera fitted"
         return fit
-    probe = probe_pages(TestlikePages(pages.paths, pages.ids, pages.seed, cfg), targets)
-    fit.probes.append((1.0, letters(read(probe))))
+    probe = probe_pages(replace(pages, cfg=cfg), targets)
+    fit.probes.append((1.0, letters_per_page(read(probe))))
     if fit.probes[0][1] <= MORE * fit.test_letters:
         fit.note = "the copies read no more letters a page than the test pages: no camera"
         return fit
     for scale in SCALES:
-        fit.probes.append((scale, letters(read(TestlikePages(probe.paths, probe.ids, probe.seed,
-                                                            with_camera(cfg, scale))))))
+        fit.probes.append((scale, letters_per_page(read(replace(probe, cfg=with_camera(cfg, scale))))))
         if fit.probes[-1][1] <= fit.test_letters:
             break
     fit.camera = _crossing(fit.probes, fit.test_letters)

@@ -35,6 +35,12 @@ def _keyword_found(titles, keywords: pd.DataFrame) -> np.ndarray:
     return np.array([any(fuzzy_in(w, title_key(t), 1) for w in words) for t in titles], bool)
 
 
+def letters_per_page(rows: pd.DataFrame) -> float:
+    """Confident letters a page (the table's n_chars), 0 for no pages: the densest label-free sign of how pages read
+    (whether a title keyword is found is rarer and noisier), so the one dl-cls ocr fits its copies' camera on."""
+    return float(pd.to_numeric(rows["n_chars"], errors="coerce").fillna(0).mean()) if len(rows) else 0.0
+
+
 def page_readability(rows: pd.DataFrame, shipped: pd.DataFrame, expert_keywords: pd.DataFrame) -> dict:
     """Label-free figures of one kind of page: title keyword found (the shipped list), rule firing rate (every
     keyword the expert uses), mean word confidence (pages with text), letters per page, readable-title share."""
@@ -46,7 +52,7 @@ def page_readability(rows: pd.DataFrame, shipped: pd.DataFrame, expert_keywords:
             "title_keyword": round(float(_keyword_found(titles, shipped).sum()) / n, 4),
             "rule_fired": round(sum(fired) / n, 4),
             "word_conf": round(float(np.nanmean(conf[conf > 0])), 1) if (conf > 0).any() else 0.0,
-            "letters": round(float(pd.to_numeric(rows["n_chars"], errors="coerce").fillna(0).mean()), 1),
+            "letters": round(letters_per_page(rows), 1),
             "readable_title": round(sum(len(title_key(t)) >= MIN_TITLE_LETTERS for t in titles) / n, 4)}
 
 
