@@ -5,7 +5,8 @@ Runs `dl-cls ocr --classes all 3,4,7,14` once per pass on one cache, each in its
 folds.csv and orientation model): WORK/copies-config with `--copies config` (the baseline, as before issue 29),
 WORK/copies-fit with `--copies fit` (the default now), and fit+1, fit+2 with 1 or 2 more copies of each train page to
 train the text model on (`--train-copies`), and fit-pick, which reads only the pose model's pick (`--pose-sure 0`:
-one engine call a page), and the fit on two other seeds of the copies (how far the figures move with the copies'
+one engine call a page), fit-ocrchoice, where the most confident of a doubted page's readings wins (the reader
+before version 5; the default lets the text model choose), and the fit on two other seeds of the copies (how far the figures move with the copies'
 random draws alone); a pass whose run dirs exist is reused (its pose mix is then not printed). Then prints, for
 each, the member's and the family expert's test-like OOF beside their test F1 (the gap is the figure to shrink), the
 sure-reading shares, the pose mix of test pages vs copies, and CPU seconds a page by kind with the tail.
@@ -34,6 +35,10 @@ FAMILY = [3, 4, 7, 14]
 MODES = {"config": ["--copies", "config"], "fit": ["--copies", "fit"],
          "fit+1": ["--copies", "fit", "--train-copies", "1"], "fit+2": ["--copies", "fit", "--train-copies", "2"],
          "fit-pick": ["--copies", "fit", "--pose-sure", "0"],
+         # a doubted page's readings chosen by OCR confidence, as the reader before version 5
+         "fit-ocrchoice": ["--copies", "fit", "--pose-choice", "ocr"],
+         "fit-rules": ["--copies", "fit", "--drop-rules"],  # table rules whitened before reading
+         "fit-norules": ["--copies", "fit", "--no-drop-rules"],
          # the same fit on other seeds of the copies: how much the figures move with the copies' draws alone
          "fit-s1235": ["--copies", "fit", "--testlike-seed", "1235"],
          "fit-s1236": ["--copies", "fit", "--testlike-seed", "1236"]}
@@ -133,11 +138,13 @@ def _table(work: Path) -> pd.DataFrame:
 
 
 def _seconds(cache: Path) -> pd.DataFrame:
-    """CPU seconds of every page read into the cache, by kind (test-like copies of every corruption together)."""
+    """CPU seconds of every page read into the cache, by reader settings (a dir of the cache: passes with other
+    reader settings read apart) and kind (test-like copies of every corruption together)."""
     rows = []
     for entry in cache.glob("*/cache/*/*.json"):
         row = json.loads(entry.read_text())["row"]
-        rows.append({"kind": entry.parent.name.split("-")[0], "cpu": row.get("cpu_seconds", np.nan)})
+        rows.append({"settings": entry.parents[2].name, "kind": entry.parent.name.split("-")[0],
+                     "cpu": row.get("cpu_seconds", np.nan)})
     return pd.DataFrame(rows)
 
 
@@ -185,11 +192,11 @@ def main() -> None:
         print(f"ensemble ({mode}): " + "; ".join(f"shrink {sh}: {m} OOF {o:.3f} test {t:.3f}"
                                                  for sh, (m, o, t) in e.items()))
     secs = _seconds(cache)
-    print("\nCPU s a page by kind (every page in the cache):")
-    for kind, g in secs.groupby("kind"):
+    print("\nCPU s a page by reader settings and kind (every page in the cache):")
+    for (settings, kind), g in secs.groupby(["settings", "kind"]):
         c = g["cpu"].dropna().to_numpy()
-        print(f"  {kind:<9} n {len(c):>5}  mean {c.mean():.2f}  median {np.median(c):.2f}  p99 "
-              f"{np.percentile(c, 99):.2f}  max {c.max():.2f}")
+        print(f"  {settings} {kind:<9} n {len(c):>5}  mean {c.mean():.2f}  median {np.median(c):.2f}  p99 "
+              f"{np.percentile(c, 99):.2f}  max {c.max():.2f}  over 5 s {(c > 5).mean():.1%}")
 
 
 if __name__ == "__main__":

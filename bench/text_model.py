@@ -48,7 +48,7 @@ for groups in ([3, 4, 7, 14], list(range(dd.num_classes))):
         tl = oofs["testlike"][0]; truth = pages["testlike"].set_index("ID")["target"]
         pred = np.asarray(groups)[tl[prob_columns(groups)].to_numpy().argmax(1)]
         f1_tl = macro_f1(truth.loc[tl["ID"]].to_numpy(), pred)
-        probs, readable, fired, _ = E.predict_test(pages, test, groups, kw)
+        probs, readable, fired, *_ = E.predict_test(pages, test, groups, kw)
         tp = np.asarray(groups)[probs[prob_columns(groups)].to_numpy().argmax(1)]
         y = labels.loc[test["ID"]].to_numpy(); m = np.isin(y, groups) & readable
         print(f"{len(groups):>2} classes {name:<26} test-like OOF F1 {f1_tl:.3f} | test F1 (readable, in group) {macro_f1(y[m], tp[m]):.3f}", flush=True)

@@ -18,7 +18,7 @@ from dl_cls.cli import main
 from dl_cls.core.errors import DataError, DlClsError
 from dl_cls.data.sample import SIZE, render
 from dl_cls.imaging.page_geometry import normalise, orient, rotate_any, text_direction
-from dl_cls.ocr.engine import EngineMissing, OcrText, TesseractEngine, parse_tsv
+from dl_cls.ocr.engine import EngineMissing, OcrText, TesseractEngine, drop_rules, parse_tsv, preprocess
 from dl_cls.ocr.expert import fuzzy_in, learn_keywords, rule_class, title_key
 from dl_cls.pose.data import LABELS
 from dl_cls.ocr.read import ReadSettings, read_document
@@ -81,6 +81,21 @@ def test_parse_tsv_keeps_words_with_confidence():
     out = parse_tsv(tsv)
     assert out.words == ["진단서", 'DIAG"NOSIS', "end"] and out.confs == [91.5, 40.0, 77.0]
     assert out.text == '진단서 DIAG"NOSIS\nend'
+
+
+def test_drop_rules_whitens_table_rules_and_keeps_the_letters():
+    page = np.full((400, 300, 3), 250, np.uint8)
+    cv2.rectangle(page, (20, 60), (280, 380), (30, 30, 30), 2)  # a ruled table
+    for y in range(100, 380, 40):
+        cv2.line(page, (20, y), (280, y), (30, 30, 30), 1)
+    cv2.line(page, (150, 60), (150, 380), (30, 30, 30), 1)
+    cv2.putText(page, "TITLE", (70, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (30, 30, 30), 2)  # letters ~28 px
+    binary = preprocess(page)
+    out = drop_rules(binary)
+    assert (binary[100, 30:140] == 0).mean() > 0.9 and (out[95:106, 30:140] == 255).all()  # a rule: gone
+    assert (out[200:260, 148:153] == 255).all()  # the column rule too
+    title = (slice(10, 50), slice(60, 200))
+    assert (out[title] == 0).sum() == (binary[title] == 0).sum() > 100  # the title's ink untouched
 
 
 def test_missing_engine_is_one_line_with_the_fix(tmp_path, capsys):
@@ -148,7 +163,7 @@ def test_table_is_cached_per_image_and_a_killed_entry_is_redone(tmp_path):
     first, stats = read_all(jobs, ReadContext(engine, settings, 30, str(root)), workers=1, progress=False)
     assert stats["read"] == 3 and engine.calls > 0
     assert list(first.columns) == ["ID", "split", "orientation", "mirrored", "skew_deg", "n_chars", "mean_conf",
-                                   "title", "text", "true_orientation", "true_mirrored"]
+                                   "title", "text", "true_orientation", "true_mirrored", "alts"]
     calls = engine.calls
     again, stats = read_all(jobs, ReadContext(engine, settings, 30, str(root)), workers=1, progress=False)
     assert stats["cached"] == 3 and engine.calls == calls  # second run: all from the cache, no engine call
@@ -443,11 +458,16 @@ def test_orientation_recovered_on_known_turns_and_mirrors():
             engine.calls = 0
             row = read_document(seen, engine, ReadSettings(), orienter=Oracle(fix))
             assert (row["orientation"], row["mirrored"]) == fix and engine.calls == 1
-    # unsure between the right pose and its mirror image: both poses are read whole, the OCR keeps the right one
+    # unsure between the right pose and its mirror image: both poses are read whole; the row is the pick's reading
+    # and the right pose's is kept beside it, the one that reads; by OCR confidence (reader v4) the right one wins
     fix, mirror = (0, False), (0, True)
     engine.calls = 0
-    row = read_document(page, engine, ReadSettings(), orienter=Oracle(mirror, {mirror: 0.5, fix: 0.45}))
-    assert (row["orientation"], row["mirrored"]) == fix and engine.calls == 2
+    unsure = Oracle(mirror, {mirror: 0.5, fix: 0.45})
+    row = read_document(page, engine, ReadSettings(), orienter=unsure)
+    assert (row["orientation"], row["mirrored"]) == mirror and engine.calls == 2
+    assert [(a["orientation"], a["mirrored"]) for a in row["alts"]] == [fix] and row["alts"][0]["n_chars"] > row["n_chars"]
+    row = read_document(page, engine, ReadSettings(choose="ocr"), orienter=unsure)
+    assert (row["orientation"], row["mirrored"]) == fix and row["alts"] == []
 
 
 def _undoes(probe, turn, mirrored, orientation, mirror_fix) -> bool:

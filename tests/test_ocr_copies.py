@@ -267,3 +267,60 @@ def test_fit_copies_draws_the_skew_the_reader_measured_on_the_test_pages():
     from dl_cls.ocr.copies import fit_lines
 
     assert any(line.startswith("skew (median abs deg") for line in fit_lines(fit))
+
+
+def test_a_doubted_page_keeps_its_other_poses_readings_for_the_text_model():
+    """Reader version 5: on a page the pose model doubts, the row's reading is its pick and the other poses'
+    readings are kept as alts (the text model chooses later); --pose-choice ocr keeps the most confident alone."""
+    from test_ocr import FakeEngine
+
+    from dl_cls.ocr.read import ReadSettings, read_document
+
+    class Unsure:
+        labels = list(LABELS)
+
+        def predict(self, pages, tta=False):  # (0, False) first, then (90, False), (180, False)
+            return np.tile(np.array([0.5, 0.2, 0.15, 0.05, 0.04, 0.03, 0.02, 0.01]), (len(pages), 1))
+
+    page = np.full((120, 90, 3), 255, np.uint8)
+    page[10:20, 10:80] = 0  # FakeEngine reads DIAGNOSIS only with the dark band at the bottom: turned 180
+    row = read_document(page, FakeEngine(), ReadSettings(), orienter=Unsure())
+    assert (row["orientation"], row["mirrored"], row["text"]) == (0, False, "")
+    assert [(a["orientation"], a["text"]) for a in row["alts"]] == [(90, ""), (180, "DIAGNOSIS")]
+    assert row["alts"][1]["n_chars"] == 9
+    old = read_document(page, FakeEngine(), ReadSettings(choose="ocr"), orienter=Unsure())
+    assert (old["orientation"], old["text"], old["alts"]) == (180, "DIAGNOSIS", [])
+
+
+def _alts(*readings) -> str:
+    return json.dumps([{"orientation": o, "mirrored": False, "n_chars": 9, "mean_conf": 90.0, "title": "",
+                        "text": t} for o, t in readings])
+
+
+def test_the_text_model_keeps_the_reading_it_is_surest_about():
+    from dl_cls.ocr.expert import OcrExpert, surest_readings
+
+    rng = np.random.default_rng(0)
+    n = 60
+    y = np.arange(n) % 3
+    texts = [f"{''.join(rng.choice(list('abcdefgh'), 5))} class{c}word" for c in y]
+    expert = OcrExpert([0, 1, 2], pd.DataFrame(columns=["class", "keyword", "source"])).fit([""] * n, texts, y)
+    rows = pd.DataFrame({"ID": ["a", "b", "c"], "orientation": 0, "mirrored": False, "n_chars": [9, 0, 9],
+                         "mean_conf": 50.0, "title": "", "text": ["zq xv", "", "class2word"],
+                         "alts": [_alts((180, "class1word")), _alts((90, "zz"), (180, "class0word")),
+                                  _alts((90, "qq"))]})
+    out = surest_readings(expert, rows).set_index("ID")
+    assert (out.loc["a", "text"], out.loc["a", "orientation"], out.loc["a", "chosen_alt"]) == ("class1word", 180, True)
+    assert out.loc["b", "text"] == "class0word"  # an unread pick: an other pose's readable reading is taken
+    assert (out.loc["c", "text"], out.loc["c", "chosen_alt"]) == ("class2word", False)  # its own was surest
+
+
+def test_the_table_keeps_the_alternative_readings(tmp_path):
+    from dl_cls.ocr.table import read_table, write_table, ALTS, COLUMNS
+
+    table = pd.DataFrame([{c: 0 for c in COLUMNS} | {"ID": "a", "split": "test", "title": "", "text": "t",
+                                                      ALTS: _alts((90, "가나"))}])
+    back = read_table(write_table(table, tmp_path))
+    assert json.loads(back.loc[0, ALTS])[0]["text"] == "가나"
+    old = read_table(write_table(table.drop(columns=ALTS), tmp_path))  # a table written before reader version 5
+    assert old.loc[0, ALTS] == ""

@@ -83,13 +83,20 @@ def _add_reading(parser) -> None:
     parser.add_argument("--invert-lines", action=argparse.BooleanOptionalAction, default=ReadSettings.invert_lines,
                         help="let tesseract re-read unsure lines as white-on-black text (its own default, off here: "
                              "the pages it gets are binarised dark-on-white, and the re-reads cost ~1.5x the time)")
+    parser.add_argument("--drop-rules", action=argparse.BooleanOptionalAction, default=ReadSettings.drop_rules,
+                        help="whiten table rules and box edges before reading (tesseract reads them as | I ㅣ and "
+                             "they break its lines; on the sample 15%% more confident letters at the same time)")
     parser.add_argument("--all-turns", action="store_true",
                         help="when the OCR decides the pose: try all 4 turns x mirror instead of the 2 turns the "
                              "text-direction test leaves")
     parser.add_argument("--pose-sure", type=probability, default=ReadSettings.orient_sure, metavar="P",
                         help="the pose model's pick alone is read when its probability is >= P; below, its likeliest "
-                             "2-3 poses are read and the most confident reading wins (default "
+                             "2-3 poses are read and --pose-choice decides among the readings (default "
                              f"{ReadSettings.orient_sure}; 0: always its pick alone, one engine call a page)")
+    parser.add_argument("--pose-choice", choices=("text", "ocr"), default=ReadSettings.choose,
+                        help="among a doubted page's readings, text (default): the one the text model is surest "
+                             "about (the pick's reading is the table's, the others are kept beside it); ocr: the "
+                             "most confident reading (the reader before version 5)")
     parser.add_argument("--orientation", choices=("model", "ocr"), default="model",
                         help="model (default): the turn x mirror model trained on this data dir's train pages "
                              "(WORK/runs/orient-*, trained on first use, ~4.5-5 min on 2 cores) picks the "
@@ -280,7 +287,8 @@ def run(args) -> int:
     classes = read_classes(groups)
     test_ids = group_test_ids(args.test_from, args.work, dd, classes) if args.test_from else dd.test_ids
     settings = ReadSettings(lang=args.lang, title_frac=args.title_frac, all_turns=args.all_turns, upscale=args.upscale,
-                            invert_lines=args.invert_lines, orient_sure=args.pose_sure)
+                            invert_lines=args.invert_lines, orient_sure=args.pose_sure, choose=args.pose_choice,
+                            drop_rules=args.drop_rules)
     engine = make_engine(args.engine, settings.lang, args.tesseract, settings.invert_lines)
     engine.check()
     orient_run = _orientation_run(args, dd)

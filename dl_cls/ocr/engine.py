@@ -147,6 +147,18 @@ def preprocess(img: np.ndarray, upscale: float = 1.0) -> np.ndarray:
     return cv2.adaptiveThreshold(flat, 255, cv2.ADAPTIVE_THRESH_GAUSSIAN_C, cv2.THRESH_BINARY, block, 10)
 
 
+def drop_rules(binary: np.ndarray) -> np.ndarray:
+    """A binarised page (dark ink on white) without its table rules and box edges: ink runs longer than a tenth of
+    the page (at least 40 px, longer than any letter's stroke) turned white. tesseract reads rules as | I ㅣ [ and
+    spends its time recognising them on ruled forms (issue 29: dense forms read ~x time; see bench/ocr_speed.py)."""
+    ink = 255 - binary
+    n = max(40, max(binary.shape) // 10)
+    rules = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (n, 1)))
+    rules |= cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, n)))
+    rules = cv2.dilate(rules, np.ones((3, 3), np.uint8))  # the rule's anti-aliased edge too
+    return np.maximum(binary, rules)
+
+
 def make_engine(name: str, lang: str, binary: str = "tesseract", invert_lines: bool = False) -> OcrEngine:
     if name != "tesseract":
         raise DlClsError(f"unknown OCR engine {name!r} (available: tesseract)")

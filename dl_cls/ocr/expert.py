@@ -12,6 +12,7 @@ uniform, so with any blend weight it keeps the ensemble's ranking there, i.e. it
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -168,11 +169,40 @@ def _readable(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[has_text(rows)]
 
 
+TEXT_COLUMNS = ("orientation", "mirrored", "n_chars", "mean_conf", "title", "text")
+
+
+def _has_text(reading: dict) -> bool:
+    return reading["n_chars"] >= MIN_CHARS and len(reading["title"]) + len(reading["text"]) > 0
+
+
+def surest_readings(expert: OcrExpert, rows: pd.DataFrame) -> pd.DataFrame:
+    """`rows` with each page's reading replaced by the one `expert` is surest about (highest top probability)
+    among the row's own and its `alts`, the other poses read on a page the pose model doubted; readings without
+    text are never chosen. `chosen_alt` marks the rows changed. Done alike on copies and test pages."""
+    rows = rows.reset_index(drop=True).assign(chosen_alt=False)
+    columns = list(TEXT_COLUMNS)
+    for i, alts in enumerate(rows["alts"].fillna("") if "alts" in rows.columns else []):
+        if not alts:
+            continue
+        own = rows.loc[i, columns].to_dict()
+        options = [o for o in [own, *json.loads(alts)] if _has_text(o)]
+        if not options:
+            continue
+        probs, _ = expert.predict_proba([o["title"] for o in options], [o["text"] for o in options])
+        best = options[int(np.argmax(probs.max(axis=1)))]
+        if best is not own:
+            rows.loc[i, columns] = [best[c] for c in columns]
+            rows.loc[i, "chosen_alt"] = True
+    return rows
+
+
 def cross_validate(pages: dict[str, pd.DataFrame], classes, file_keywords, seed: int = 0) -> dict:
     """OOF per kind of page ('clean' train pages, and their 'testlike' copies when given): for each fold, one model
     fitted on the other folds' readable rows of every kind (the 'extra<k>' copies too: read to train on, never
     predicted) predicts the fold's readable clean pages and copies.
-    Returns kind -> (frame ID,fold,p_..., rule-fired flags)."""
+    Returns kind -> (frame ID,fold,chosen_alt,p_..., rule-fired flags); chosen_alt: another pose's reading was
+    surer (surest_readings)."""
     folds = sorted(pd.concat(list(pages.values()))["fold"].unique())
     predicted = {kind: rows for kind, rows in pages.items() if kind in PREDICTED}
     out: dict = {kind: ([], []) for kind in predicted}
@@ -180,9 +210,9 @@ def cross_validate(pages: dict[str, pd.DataFrame], classes, file_keywords, seed:
         fit = _readable(pd.concat([p[p["fold"] != k] for p in pages.values()], ignore_index=True))
         expert = OcrExpert(classes, file_keywords, seed).fit(fit["title"], fit["text"], fit["target"])
         for kind, rows in predicted.items():
-            held = _readable(rows[rows["fold"] == k])
+            held = _readable(surest_readings(expert, rows[rows["fold"] == k]))
             probs, fired = expert.predict_proba(list(held["title"]), list(held["text"]))
-            out[kind][0].append(pd.concat([held[["ID", "fold"]].reset_index(drop=True),
+            out[kind][0].append(pd.concat([held[["ID", "fold", "chosen_alt"]].reset_index(drop=True),
                                            pd.DataFrame(probs, columns=prob_columns(classes))], axis=1))
             out[kind][1].append(fired)
     if not any(len(f) for frames, _ in out.values() for f in frames):
@@ -191,10 +221,12 @@ def cross_validate(pages: dict[str, pd.DataFrame], classes, file_keywords, seed:
 
 
 def predict_test(pages: dict[str, pd.DataFrame], test: pd.DataFrame, classes, file_keywords, seed: int = 0):
-    """Test probabilities from a model fitted on every readable train row (clean and test-like); rows without
-    text are uniform. Returns (probs frame ID,p_..., readable mask, rule-fired mask, the fitted expert)."""
+    """Test probabilities from a model fitted on every readable train row (clean and test-like), on each page's
+    surest reading; rows without text are uniform. Returns (probs frame ID,p_..., readable mask, rule-fired mask,
+    the fitted expert, mask of pages whose surest reading was another pose's)."""
     rows = _readable(pd.concat(list(pages.values()), ignore_index=True))
     expert = OcrExpert(classes, file_keywords, seed).fit(rows["title"], rows["text"], rows["target"])
+    test = surest_readings(expert, test)
     probs = np.full((len(test), len(classes)), 1.0 / len(classes))
     readable = has_text(test)
     fired = np.zeros(len(test), bool)
@@ -203,4 +235,4 @@ def predict_test(pages: dict[str, pd.DataFrame], test: pd.DataFrame, classes, fi
                                                                 list(test["text"][readable]))
     frame = pd.concat([test[["ID"]].reset_index(drop=True), pd.DataFrame(probs, columns=prob_columns(classes))],
                       axis=1)
-    return frame, readable, fired, expert
+    return frame, readable, fired, expert, test["chosen_alt"].to_numpy(bool)

@@ -6,7 +6,9 @@ and cannot see mirroring; choosing among candidate poses by OCR confidence was r
 Korean train pages (an upside-down or mirrored page still yields confident garbage) and cost a title read per
 candidate. So the pose comes from the orientation model trained on the user's own train pages
 (dl_cls.pose.model): when it is sure, that one pose is read; when it is unsure, its likeliest 2-3 poses are
-read and the most confident reading wins. Without a model (--orientation ocr) the text-direction test
+read. Since reader version 5 the row's reading is the model's pick and the other poses' readings are kept beside
+it (`alts`), for the text model to keep the one it is surest about (dl_cls.ocr.expert.surest_readings); the most
+confident reading, which won before (`choose="ocr"`), was the right pose on only half the pages the model doubted. Without a model (--orientation ocr) the text-direction test
 (dl_cls.imaging.page_geometry) leaves the 4 candidates the OCR decides among.
 
 Since reader version 4 a pose costs one engine call: the page is read whole and its title is the words whose boxes
@@ -22,9 +24,9 @@ import cv2
 import numpy as np
 
 from dl_cls.imaging.page_geometry import candidates, orient
-from dl_cls.ocr.engine import EngineTimeout, OcrEngine, OcrText, preprocess
+from dl_cls.ocr.engine import EngineTimeout, OcrEngine, OcrText, drop_rules, preprocess
 
-READER_VERSION = 4  # bump when a change here changes what is read (it is part of the cache key)
+READER_VERSION = 5  # bump when a change here changes what is read (it is part of the cache key)
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,12 @@ class ReadSettings:
     keep_conf: float = 30.0  # words below this are dropped from the text (table rules read as | I l ...)
     all_turns: bool = False  # 8 candidates instead of the 4 the text-direction test leaves
     orient_sure: float = 0.9  # the orientation model's pick alone is read from this probability on
+    # text: the pose model's pick is the row's reading, the other poses' readings are kept for the text model to
+    # choose among; ocr: the most confident reading wins (reader version 4)
+    choose: str = "text"
     orient_tta: bool = True  # the orientation model averages the 8 views of the page (sample test: 90.9 -> 92.9%)
     binarise: bool = True  # background-normalise + adaptive threshold before the engine (else tesseract's own)
+    drop_rules: bool = False  # table rules and box edges whitened after binarising (engine.drop_rules)
     one_call: bool = True  # one engine call per pose: the title is the page reading's words in the title band
     max_side: int = 2000  # the page is read at most this long (pixels, after the upscale)
     # tesseract re-reads unsure lines inverted by default; on our binarised dark-on-white pages that cost ~1.5x the
@@ -75,7 +81,9 @@ def _kept(ocr: OcrText, keep_conf: float) -> OcrText:
 
 def _prepared(img: np.ndarray, s: ReadSettings) -> np.ndarray:
     """What the engine gets: background-normalised and binarised (engine.preprocess), or the grey page as is."""
-    return preprocess(img) if s.binarise else img
+    if not s.binarise:
+        return img
+    return drop_rules(preprocess(img)) if s.drop_rules else preprocess(img)
 
 
 def title_band(page: np.ndarray, frac: float) -> np.ndarray:
@@ -91,7 +99,7 @@ class Deadline:
     """The per-image time budget shared by the engine calls of one image."""
 
     def __init__(self, seconds: float):
-        self.end = time.monotonic() + seconds
+        self.end, self.spent = time.monotonic() + seconds, False
 
     def left(self) -> float:
         left = self.end - time.monotonic()
@@ -139,25 +147,56 @@ def read_document(img: np.ndarray, engine: OcrEngine, s: ReadSettings, budget_s:
         deadline.left()
         cands = _poses(upright, cands, orienter, s)
         row["poses_read"] = len(cands)  # the cost model: one engine call per pose (not a table column)
-        read = _read_one_call if s.one_call else _read_two_calls
-        best, title, page = read(upright, cands, engine, s, deadline)
-        row.update(orientation=best[0], mirrored=best[1])
+        best, title, page, alts = _read(upright, cands, engine, s, deadline, orienter is not None)
+        row.update(orientation=best[0], mirrored=best[1], alts=alts)
+        if deadline.spent:
+            row["note"] = "budget"
     except EngineTimeout:
         row["note"] = "budget"
     return _fill(row, _kept(title, s.keep_conf), _kept(page, s.keep_conf), s.min_conf)
 
 
-def _read_one_call(upright, cands, engine, s: ReadSettings, deadline) -> tuple[tuple, OcrText, OcrText]:
-    """Each candidate pose read whole, once (one engine call; the title is the words boxed in the title band);
-    the most confident reading wins. A sure pose model leaves one candidate: one call per page."""
-    best = None
+def _read(upright, cands, engine, s: ReadSettings, deadline, ranked: bool) -> tuple:
+    """(pose, title, page, alts) of the row: with `ranked` candidates (the pose model's, likeliest first) and
+    choose="text", the first one's reading, the others' as alts; else the most confident reading (no alts)."""
+    if not s.one_call:
+        return (*_read_two_calls(upright, cands, engine, s, deadline), [])
+    readings = _read_one_call(upright, cands, engine, s, deadline)
+    by_text = s.choose == "text"
+    first = 0 if by_text and ranked else _most_confident(readings)
+    alts = [_alt(r, s) for i, r in enumerate(readings) if i != first] if by_text else []
+    return (*readings[first], alts)
+
+
+def _alt(reading: tuple, s: ReadSettings) -> dict:
+    """Another pose's reading, as the row's text columns (orientation, mirrored, n_chars, mean_conf, title, text)."""
+    (orientation, mirrored), title, page = reading
+    return _fill(dict(orientation=orientation, mirrored=mirrored), _kept(title, s.keep_conf),
+                 _kept(page, s.keep_conf), s.min_conf)
+
+
+def _read_one_call(upright, cands, engine, s: ReadSettings, deadline) -> list[tuple[tuple, OcrText, OcrText]]:
+    """Each candidate pose read whole, once (one engine call; the title is the words boxed in the title band):
+    (pose, title, page) per candidate, in the candidates' order. A sure pose model leaves one: one call a page.
+    When the time budget runs out after the first, the poses read by then (the caller notes the budget)."""
+    readings = []
     for pose in cands:
         page_img = orient(upright, *pose)
-        page = engine.read(_prepared(page_img, s), s.page_psm, deadline.left())
-        score = reading_score(page)
-        if best is None or score > best[0]:
-            best = (score, pose, page.above(page_img.shape[0] * s.title_frac), page)
-    return best[1], best[2], best[3]
+        try:
+            page = engine.read(_prepared(page_img, s), s.page_psm, deadline.left())
+        except EngineTimeout:
+            if not readings:
+                raise
+            deadline.spent = True
+            break
+        readings.append((pose, page.above(page_img.shape[0] * s.title_frac), page))
+    return readings
+
+
+def _most_confident(readings: list) -> int:
+    """The reading with the most confident letters (the first among equals)."""
+    scores = [reading_score(page) for _, _, page in readings]
+    return int(np.argmax(scores))
 
 
 def _read_two_calls(upright, cands, engine, s: ReadSettings, deadline) -> tuple[tuple, OcrText, OcrText]:

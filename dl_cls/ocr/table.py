@@ -34,6 +34,9 @@ TABLE = "ocr.csv"
 
 
 TRUTH = ["true_orientation", "true_mirrored"]  # copies' rows: the pose the corruption gave (None elsewhere)
+# the other poses' readings of a page the pose model doubted (JSON list of the text columns; empty when none): the
+# text model keeps the reading it is surest about (expert.surest_readings)
+ALTS = "alts"
 
 
 def is_copy(split: str) -> bool:
@@ -255,7 +258,8 @@ def _read_all(jobs: list[Job], ctx: ReadContext, workers: int, progress: bool) -
                 stats["budget_hit"] += row.get("note") == "budget"
                 bar.update()
     stats.update(_time_per_image([rows[j] for j in todo]))
-    table = pd.DataFrame([rows[j] for j in jobs]).reindex(columns=COLUMNS + TRUTH)
+    table = pd.DataFrame([rows[j] for j in jobs]).reindex(columns=COLUMNS + TRUTH + [ALTS])
+    table[ALTS] = [json.dumps(a, ensure_ascii=False) if isinstance(a, list) and a else "" for a in table[ALTS]]
     return table, stats
 
 
@@ -289,7 +293,8 @@ def read_table(path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise DlClsError(f"{path}: OCR table not found (run dl-cls ocr first)")
-    df = pd.read_csv(path, dtype={"ID": str, "title": str, "text": str}, keep_default_na=False)
+    df = pd.read_csv(path, dtype={"ID": str, "title": str, "text": str, ALTS: str},
+                     keep_default_na=False)
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise DlClsError(f"{path}: not an OCR table (missing columns {', '.join(missing)})")
@@ -297,4 +302,5 @@ def read_table(path) -> pd.DataFrame:
     if dup.any():
         raise DlClsError(f"{path}: line {int(dup.to_numpy().argmax()) + 2}: ID {df['ID'][dup].iloc[0]} appears twice")
     df["n_chars"] = pd.to_numeric(df["n_chars"], errors="coerce").fillna(0).astype(int)
-    return df.reindex(columns=list(df.columns) + [c for c in TRUTH if c not in df.columns])
+    df = df.reindex(columns=list(df.columns) + [c for c in TRUTH if c not in df.columns])
+    return df if ALTS in df.columns else df.assign(**{ALTS: ""})

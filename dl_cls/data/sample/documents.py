@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from dl_cls.data import hangul as ko
-from dl_cls.data.sample.page import BODY_PX, INK, MONO, SCRIPT, Page, landscape, portrait
+from dl_cls.data.sample.page import BODY_PX, FINE_PX, INK, MONO, SCRIPT, Page, landscape, portrait
 
 
 def _account_number(size, rng):
@@ -28,8 +28,8 @@ def _pregnancy_application(size, rng):
     pg.title("임신·출산 진료비", 0.07, 15.0)
     pg.title("지급 신청서", 0.12, 15.0)
     pg.rect(0.05, 0.14, 0.95, 0.95, t=1.5)
-    for i in range(14):  # checkbox rows
-        y = 0.18 + i * 0.054
+    for i in range(18):  # checkbox rows
+        y = 0.17 + i * 0.042
         pg.rect(0.08, y, 0.11, y + 0.025, t=0.8)
         if rng.random() < 0.4:
             pg.line(0.08, y, 0.11, y + 0.025, t=1.2)
@@ -37,6 +37,7 @@ def _pregnancy_application(size, rng):
         pg.text(pg.fit(ko.value(rng), 0.38), 0.55, y + 0.022)
         pg.line(0.55, y + 0.03, 0.93, y + 0.03, (150, 150, 150), 0.6)
     pg.line(0.5, 0.16, 0.5, 0.93, (120, 120, 120), 0.6)
+    pg.text_lines(0.05, 0.955, 0.95, 0.995, 2, FINE_PX * 0.8)
     return pg
 
 
@@ -101,7 +102,7 @@ def _passport(size, rng):
     pg.text("여권  PASSPORT", pg.jit(0.05), 0.1, 13.0, (40, 60, 120), pg.title_face)
     pg.text("대한민국 REPUBLIC OF KOREA", 0.55, 0.1, 7.0, (40, 60, 120), pg.bold)
     pg.photo(0.05, 0.16, 0.3, 0.66)
-    pg.text_lines(0.36, 0.16, 0.95, 0.66, 6, 7.0)
+    pg.text_lines(0.36, 0.16, 0.95, 0.68, 8, 6.0)
     pg.rect(0.0, 0.73, 1.0, 1.0, (250, 250, 250), fill=True)
     for i in range(2):  # machine-readable zone
         s = "P<" + "".join(rng.choice(list("ABCDEFGHKLMNOPRSTUVWXYZ<<<<"), size=40)) if i == 0 else \
@@ -114,10 +115,10 @@ def _medical_bill(size, rng):
     pg = Page(*portrait(size), rng)
     pg.title(ko.pick(rng, ("진료비 영수증", "진료비 계산서·영수증", "외래 진료비 영수증", "입원 진료비 계산서")), 0.07, 14.0)
     pg.grid(0.05, 0.1, 0.95, 0.2, 2, 4)
-    pg.grid(0.05, 0.23, 0.95, 0.78, 12, 5, t=0.6, labels=ko.FEES, value=ko.amount)  # dense fee table
+    pg.grid(0.05, 0.23, 0.95, 0.78, 16, 5, t=0.6, labels=ko.FEES, value=ko.amount)  # dense fee table
     pg.rect(0.55, 0.81, 0.95, 0.9, t=1.5)
     pg.text(f"합계  {ko.amount(rng)}원", 0.57, 0.87, 9.0, INK, pg.bold)
-    pg.text_lines(0.05, 0.81, 0.5, 0.93, 3, 5.5)
+    pg.text_lines(0.05, 0.81, 0.5, 0.97, 6, FINE_PX)
     pg.stamp(pg.jit(0.25), 0.88, 0.06, "수납")
     return pg
 
@@ -131,11 +132,12 @@ def _payment_confirmation(size, rng):
     pg.fields(0.08, 0.16, 0.92, 0.16 + 0.055 * len(pairs), pairs, 0.3)
     pg.rect(0.1, 0.66, 0.9, 0.76, (235, 240, 250), fill=True)
     pg.text(f"납입금액  {ko.amount(rng)}원", 0.14, 0.73, 11.0, INK, pg.bold)
-    pg.text_lines(0.08, 0.77, 0.92, 0.83, 1)
+    pg.text_lines(0.08, 0.77, 0.92, 0.83, 2, FINE_PX)
     pg.text(ko.date(rng, 1), 0.5, 0.85, BODY_PX, anchor="ms")
     pg.text(f"{ko.pick(rng, ko.PLACES)}생명보험 주식회사 대표이사", 0.12, 0.9, BODY_PX, face=pg.bold)
     pg.signature(0.55, 0.89, 0.3)
     pg.stamp(0.8, 0.89, 0.06, "확인")
+    pg.text_lines(0.08, 0.92, 0.92, 0.99, 3, FINE_PX * 0.9)  # the insurer's notes
     return pg
 
 
@@ -145,27 +147,29 @@ def _pharmacy_receipt(size, rng):
     pg.text(ko.pick(rng, ("약제비 영수증", "약제비 계산서·영수증", "영수증")), 0.5, 0.085, 7.0, face=pg.bold, anchor="ms")
     y = 0.11
     pg.text(f"TEL {pg.digits(3)}-{pg.digits(4)}  {ko.date(rng)}", 0.08, y, 5.0)
-    for _ in range(int(rng.integers(7, 12))):
-        y += 0.045
+    for _ in range(int(rng.integers(10, 15))):
+        y += 0.036
         pg.text(pg.fit(ko.pick(rng, ko.PHARMACY + ko.DRUGS), 0.6, 5.5), 0.06, y, 5.5)
         pg.text(ko.amount(rng), 0.94, y, 5.5, anchor="rs")
     y += 0.04
     pg.line(0.04, y - 0.02, 0.96, y - 0.02, INK, 0.6)
     pg.text(f"합계  {ko.amount(rng)}원", 0.06, y + 0.03, 7.0, INK, pg.bold)
-    pg.barcode(0.12, 0.86, 0.88, 0.95)
+    pg.text_lines(0.06, y + 0.04, 0.94, 0.86, 3, 5.0)  # dosage notes
+    pg.barcode(0.12, 0.87, 0.88, 0.95)
     return pg
 
 
 def _prescription(size, rng):
     pg = Page(*portrait(size), rng)
     pg.title(ko.pick(rng, ("처방전", "처 방 전", "원외처방전")), 0.07, 18.0)
-    pg.grid(0.05, 0.1, 0.95, 0.3, 4, 6, t=0.6)
+    pg.grid(0.05, 0.1, 0.95, 0.33, 6, 6, t=0.6)
     pg.hershey("Rx", 0.07, 0.42, 0.8, (30, 60, 140), 2.0, SCRIPT)
-    for i in range(int(rng.integers(3, 7))):
-        y = 0.45 + i * 0.05
+    for i in range(int(rng.integers(4, 8))):
+        y = 0.45 + i * 0.04
         pg.text(pg.fit(f"{i + 1}. {ko.pick(rng, ko.DRUGS)}", 0.55), 0.1, y, BODY_PX, (30, 40, 120))
         pg.text(f"{pg.digits(1)}   {pg.digits(1)}   {pg.digits(1)}일", 0.7, y, BODY_PX)
-    pg.grid(0.05, 0.8, 0.95, 0.92, 2, 4, t=0.6, fill_text=False)
+    pg.text_lines(0.06, 0.76, 0.94, 0.8, 2, FINE_PX)  # dispensing notes
+    pg.grid(0.05, 0.81, 0.95, 0.92, 2, 4, t=0.6)
     pg.text(f"처방의료인  {ko.name(rng)}  (서명 또는 날인)", 0.08, 0.96, 6.0)
     pg.signature(0.6, 0.955, 0.28)
     return pg
@@ -182,12 +186,12 @@ def _resume(size, rng):
     for _ in range(4):
         pg.rect(0.07, y, 0.93, y + 0.012, accent, fill=True)
         pg.text(ko.pick(rng, ko.RESUME[:6]), 0.07, y - 0.01, 8.0, accent, pg.bold)
-        n = int(rng.integers(2, 4))
+        n = int(rng.integers(3, 5))
         for j in range(n):
-            pg.circle(0.09, y + 0.045 + j * 0.04, 0.006, INK, fill=True)
-            s = f"{ko.date(rng)} {' '.join(ko.pick(rng, ko.RESUME) for _ in range(int(rng.integers(2, 5))))}"
-            pg.text(pg.fit(s, 0.8), 0.12, y + 0.055 + j * 0.04, 6.5)
-        y += 0.07 + n * 0.04
+            pg.circle(0.09, y + 0.035 + j * 0.032, 0.006, INK, fill=True)
+            s = f"{ko.date(rng)} {' '.join(ko.pick(rng, ko.RESUME) for _ in range(int(rng.integers(3, 6))))}"
+            pg.text(pg.fit(s, 0.8, 6.0), 0.12, y + 0.045 + j * 0.032, 6.0)
+        y += 0.06 + n * 0.032
     return pg
 
 
@@ -195,8 +199,8 @@ def _vehicle_registration(size, rng):
     pg = Page(*portrait(size), rng, paper=(238, 246, 236))
     pg.title("자동차등록증", 0.08, 18.0, (20, 90, 40))
     pg.text(f"제 {pg.digits(4)} - {pg.digits(6)} 호", 0.06, 0.115, 6.0)
-    pg.grid(0.05, 0.14, 0.95, 0.55, 9, 4, t=0.7, labels=ko.VEHICLE)
-    pg.grid(0.05, 0.58, 0.95, 0.9, 7, 6, t=0.6, labels=ko.VEHICLE)
+    pg.grid(0.05, 0.14, 0.95, 0.55, 11, 4, t=0.7, labels=ko.VEHICLE)
+    pg.grid(0.05, 0.58, 0.95, 0.9, 9, 6, t=0.6, labels=ko.VEHICLE)
     district = ko.pick(rng, ko.CITIES).split()[1]
     pg.text(f"{ko.date(rng, 1)}  {district}{'청장' if district.endswith('구') else '장'}", 0.3, 0.94, 6.5)
     pg.stamp(0.82, 0.94, 0.045, "시장인")

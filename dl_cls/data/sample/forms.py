@@ -3,7 +3,7 @@ block, so the demo has real confusion to show."""
 from __future__ import annotations
 
 from dl_cls.data import hangul as ko
-from dl_cls.data.sample.page import BODY_PX, Page, portrait
+from dl_cls.data.sample.page import BODY_PX, FINE_PX, Page, portrait
 
 FAMILY_TITLES = ko.FAMILY_TITLES  # title variants of classes 3, 4, 7, 14
 
@@ -19,9 +19,9 @@ def medical_form(size, rng, target):
     pg.title(title, pg.jit(0.105, 0.015), float(rng.uniform(16, 22)), center=rng.random() < 0.75)
     pg.grid(0.06, 0.14, 0.94, 0.34, 5, 4, labels=ko.PATIENT)  # patient block: identical across the family
     FAMILY_BLOCK[target](pg)
-    pairs = [(lab, pg.prose(0.6)) for lab in ("상병명", "치료내용", "향후치료의견", "비고")]
-    pg.fields(0.06, 0.55, 0.94, 0.76, pairs)
-    pg.text_lines(0.06, 0.77, 0.94, 0.85, 2)
+    pairs = [(lab, pg.prose(0.6)) for lab in ("상병명", "치료내용", "향후치료의견", "비고", "용도")]
+    pg.fields(0.06, 0.55, 0.94, 0.74, pairs)
+    pg.text_lines(0.06, 0.745, 0.94, 0.865, 4, FINE_PX)
     pg.text(ko.date(rng, 1), 0.5, 0.88, BODY_PX, anchor="ms")
     _issuer(pg, 0.91)
     return pg

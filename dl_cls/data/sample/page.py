@@ -15,6 +15,7 @@ SCRIPT = cv2.FONT_HERSHEY_SCRIPT_SIMPLEX  # handwritten digits and the Rx sign
 INK = (35, 35, 40)
 RED = (200, 40, 40)
 BODY_PX = 7.0  # body text height at 320 px long side; titles are 2-3x, bold, as on real forms
+FINE_PX = 5.5  # notes, terms and footers: real forms carry as much fine print as body text (issue 29)
 
 
 class Page:
