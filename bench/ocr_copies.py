@@ -4,9 +4,10 @@
 Runs `dl-cls ocr --classes all 3,4,7,14` once per pass on one cache, each in its own work dir (sharing WORK's
 folds.csv and orientation model): WORK/copies-config with `--copies config` (the baseline, as before issue 29),
 WORK/copies-fit with `--copies fit` (the default now), and fit+1, fit+2 with 1 or 2 more copies of each train page to
-train the text model on (`--train-copies`), and fit-pick, which reads only the pose model's pick (`--pose-sure 0`:
-one engine call a page), fit-ocrchoice, where the most confident of a doubted page's readings wins (the reader
-before version 5; the default lets the text model choose), and the fit on two other seeds of the copies (how far the figures move with the copies'
+train the text model on (`--train-copies`), fit-doubt, which reads a doubted page's 2-3 likeliest poses and lets
+the text model keep the surest reading (`--pose-sure 0.9`; the default reads the pose model's pick alone, one engine
+call a page), fit-ocrchoice, where the most confident of those readings wins (the reader before version 5), and
+the fit on two other seeds of the copies (how far the figures move with the copies'
 random draws alone); a pass whose run dirs exist is reused (its pose mix is then not printed). Then prints, for
 each, the member's and the family expert's test-like OOF beside their test F1 (the gap is the figure to shrink), the
 sure-reading shares, the pose mix of test pages vs copies, and CPU seconds a page by kind with the tail.
@@ -34,9 +35,10 @@ FAMILY = [3, 4, 7, 14]
 # pass name -> dl-cls ocr arguments (each pass its own work dir, one shared cache)
 MODES = {"config": ["--copies", "config"], "fit": ["--copies", "fit"],
          "fit+1": ["--copies", "fit", "--train-copies", "1"], "fit+2": ["--copies", "fit", "--train-copies", "2"],
-         "fit-pick": ["--copies", "fit", "--pose-sure", "0"],
-         # a doubted page's readings chosen by OCR confidence, as the reader before version 5
-         "fit-ocrchoice": ["--copies", "fit", "--pose-choice", "ocr"],
+         # a doubted page's 2-3 likeliest poses read (the default reads the pick alone), the text model choosing ...
+         "fit-doubt": ["--copies", "fit", "--pose-sure", "0.9"],
+         # ... or the most confident reading, as the reader before version 5
+         "fit-ocrchoice": ["--copies", "fit", "--pose-sure", "0.9", "--pose-choice", "ocr"],
          "fit-rules": ["--copies", "fit", "--drop-rules"],  # table rules whitened before reading
          "fit-norules": ["--copies", "fit", "--no-drop-rules"],
          # the same fit on other seeds of the copies: how much the figures move with the copies' draws alone

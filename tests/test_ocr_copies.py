@@ -228,12 +228,13 @@ def test_the_poses_read_a_page_are_counted_one_when_the_pose_model_is_sure():
 
     page = np.full((120, 90, 3), 255, np.uint8)
     page[10:20, 10:80] = 0
-    sure = read_document(page, FakeEngine(), ReadSettings(), orienter=Orienter(0.95))
+    doubt = ReadSettings(orient_sure=0.9)
+    sure = read_document(page, FakeEngine(), doubt, orienter=Orienter(0.95))
     engine = FakeEngine()
-    unsure = read_document(page, engine, ReadSettings(), orienter=Orienter(0.5))
+    unsure = read_document(page, engine, doubt, orienter=Orienter(0.5))
     assert sure["poses_read"] == 1 and unsure["poses_read"] == 3 == engine.calls  # 0.5 + 2 x 0.07 < 0.9: three
-    pick = read_document(page, FakeEngine(), ReadSettings(orient_sure=0.0), orienter=Orienter(0.5))
-    assert pick["poses_read"] == 1  # --pose-sure 0: the pose model's pick alone, however unsure
+    pick = read_document(page, FakeEngine(), ReadSettings(), orienter=Orienter(0.5))
+    assert pick["poses_read"] == 1  # the default, --pose-sure 0: the pose model's pick alone, however unsure
     stats = _time_per_image([{"cpu_seconds": 0.2, "seconds": 0.3, **sure}, {"cpu_seconds": 0.4, "seconds": 0.5,
                                                                            **unsure}])
     assert stats["poses_read_per_image"] == 2.0
@@ -243,11 +244,12 @@ def test_pose_sure_takes_a_probability_from_0_to_1():
     import argparse
 
     from dl_cls.ocr.cli import add_arguments
+    from dl_cls.ocr.read import ReadSettings
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     assert parser.parse_args(["--pose-sure", "0"]).pose_sure == 0.0
-    assert parser.parse_args([]).pose_sure == 0.9
+    assert parser.parse_args([]).pose_sure == 0.0 == ReadSettings.orient_sure  # the pick alone by default
     with pytest.raises(SystemExit):
         parser.parse_args(["--pose-sure", "1.5"])
 
@@ -284,11 +286,11 @@ def test_a_doubted_page_keeps_its_other_poses_readings_for_the_text_model():
 
     page = np.full((120, 90, 3), 255, np.uint8)
     page[10:20, 10:80] = 0  # FakeEngine reads DIAGNOSIS only with the dark band at the bottom: turned 180
-    row = read_document(page, FakeEngine(), ReadSettings(), orienter=Unsure())
+    row = read_document(page, FakeEngine(), ReadSettings(orient_sure=0.9), orienter=Unsure())
     assert (row["orientation"], row["mirrored"], row["text"]) == (0, False, "")
     assert [(a["orientation"], a["text"]) for a in row["alts"]] == [(90, ""), (180, "DIAGNOSIS")]
     assert row["alts"][1]["n_chars"] == 9
-    old = read_document(page, FakeEngine(), ReadSettings(choose="ocr"), orienter=Unsure())
+    old = read_document(page, FakeEngine(), ReadSettings(orient_sure=0.9, choose="ocr"), orienter=Unsure())
     assert (old["orientation"], old["text"], old["alts"]) == (180, "DIAGNOSIS", [])
 
 
@@ -324,3 +326,27 @@ def test_the_table_keeps_the_alternative_readings(tmp_path):
     assert json.loads(back.loc[0, ALTS])[0]["text"] == "가나"
     old = read_table(write_table(table.drop(columns=ALTS), tmp_path))  # a table written before reader version 5
     assert old.loc[0, ALTS] == ""
+
+
+def test_a_budget_spent_after_the_first_pose_keeps_its_reading():
+    from test_ocr import FakeEngine
+
+    from dl_cls.ocr.engine import EngineTimeout
+    from dl_cls.ocr.read import ReadSettings, read_document
+
+    class SlowAfterOne(FakeEngine):
+        def read(self, image, psm, timeout=None):
+            if self.calls:
+                raise EngineTimeout("ran past the budget")
+            return super().read(image, psm, timeout)
+
+    class Unsure:
+        labels = list(LABELS)
+
+        def predict(self, pages, tta=False):  # (180, False) first: FakeEngine reads it
+            return np.tile(np.array([0.05, 0.2, 0.5, 0.15, 0.04, 0.03, 0.02, 0.01]), (len(pages), 1))
+
+    page = np.full((120, 90, 3), 255, np.uint8)
+    page[10:20, 10:80] = 0
+    row = read_document(page, SlowAfterOne(), ReadSettings(orient_sure=0.9), orienter=Unsure())
+    assert (row["orientation"], row["text"], row["note"], row["alts"]) == (180, "DIAGNOSIS", "budget", [])

@@ -150,7 +150,8 @@ def preprocess(img: np.ndarray, upscale: float = 1.0) -> np.ndarray:
 def drop_rules(binary: np.ndarray) -> np.ndarray:
     """A binarised page (dark ink on white) without its table rules and box edges: ink runs longer than a tenth of
     the page (at least 40 px, longer than any letter's stroke) turned white. tesseract reads rules as | I ㅣ [ and
-    spends its time recognising them on ruled forms (issue 29: dense forms read ~x time; see bench/ocr_speed.py)."""
+    they cut its lines: without them 15% more confident letters at the same time, but on the sample the family
+    expert lost 0.10 of test F1 (docs/benchmarks.md), so `ReadSettings.drop_rules` is off by default."""
     ink = 255 - binary
     n = max(40, max(binary.shape) // 10)
     rules = cv2.morphologyEx(ink, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (n, 1)))

@@ -8,8 +8,9 @@ candidate. So the pose comes from the orientation model trained on the user's ow
 (dl_cls.pose.model): when it is sure, that one pose is read; when it is unsure, its likeliest 2-3 poses are
 read. Since reader version 5 the row's reading is the model's pick and the other poses' readings are kept beside
 it (`alts`), for the text model to keep the one it is surest about (dl_cls.ocr.expert.surest_readings); the most
-confident reading, which won before (`choose="ocr"`), was the right pose on only half the pages the model doubted. Without a model (--orientation ocr) the text-direction test
-(dl_cls.imaging.page_geometry) leaves the 4 candidates the OCR decides among.
+confident reading, which won before (`choose="ocr"`), was the right pose on only half the pages the model doubted.
+Without a model (--orientation ocr) the text-direction test (dl_cls.imaging.page_geometry) leaves the 4 candidates,
+the most confident reading is the row's and the others are its alts.
 
 Since reader version 4 a pose costs one engine call: the page is read whole and its title is the words whose boxes
 start in the title band (the title band read on its own was a second call and a second model load; measured in
@@ -41,7 +42,10 @@ class ReadSettings:
     min_conf: float = 50.0  # a word counts as a confident reading from this confidence on
     keep_conf: float = 30.0  # words below this are dropped from the text (table rules read as | I l ...)
     all_turns: bool = False  # 8 candidates instead of the 4 the text-direction test leaves
-    orient_sure: float = 0.9  # the orientation model's pick alone is read from this probability on
+    # the orientation model's pick alone is read from this probability on; 0 (default): always the pick alone, one
+    # engine call a page. Reading a doubted page's other poses too (0.9 before issue 29) cost 13% more reads on a
+    # competition-size sample and, with the readings chosen any way, moved no text run (docs/benchmarks.md)
+    orient_sure: float = 0.0
     # text: the pose model's pick is the row's reading, the other poses' readings are kept for the text model to
     # choose among; ocr: the most confident reading wins (reader version 4)
     choose: str = "text"
