@@ -100,7 +100,7 @@ def _add_reading(parser) -> None:
     parser.add_argument("--orientation", choices=("model", "ocr"), default="model",
                         help="model (default): the turn x mirror model trained on this data dir's train pages "
                              "(WORK/runs/orient-*, trained on first use, ~4.5-5 min on 2 cores) picks the "
-                             "pose; the OCR reads only that one unless the model is unsure. ocr: the most "
+                             "pose; the OCR reads only that one (see --pose-sure). ocr: the most "
                              "confident title reading among the candidates decides (slower, weaker on dense pages)")
 
 
