@@ -11,6 +11,7 @@ import yaml
 from builders import make_data
 
 from dl_cls.cli import main
+from dl_cls.core.errors import DlClsError
 from dl_cls.imaging.testlike import (CameraConfig, TestlikeConfig, config_key, corrupt_testlike, default_config,
                                      load_testlike_config)
 from dl_cls.ocr.copies import COPIES_CONFIG, MIN_TEST_PAGES, SCALES, fit_copies, probe_pages
@@ -326,6 +327,22 @@ def test_the_table_keeps_the_alternative_readings(tmp_path):
     assert json.loads(back.loc[0, ALTS])[0]["text"] == "가나"
     old = read_table(write_table(table.drop(columns=ALTS), tmp_path))  # a table written before reader version 5
     assert old.loc[0, ALTS] == ""
+    for bad in ("[{", json.dumps([{"orientation": 90}]), "7"):  # damaged: one line naming the file and row
+        path = write_table(table.assign(**{ALTS: bad}), tmp_path)
+        with pytest.raises(DlClsError, match=r"ocr.csv: line 2: column alts"):
+            read_table(path)
+
+
+def test_a_cached_row_with_damaged_alternative_readings_is_read_again():
+    from dl_cls.ocr.table import Job, is_whole_row
+
+    job = Job("test", "a", "a.png")
+    row = {"ID": "a", "split": "test", "orientation": 0, "mirrored": False, "skew_deg": 0.0, "n_chars": 3,
+           "mean_conf": 50.0, "title": "", "text": "가나다"}
+    alt = {"orientation": 90, "mirrored": False, "n_chars": 2, "mean_conf": 40.0, "title": "", "text": "라마"}
+    assert is_whole_row(row, job) and is_whole_row({**row, "alts": [alt]}, job)
+    assert not is_whole_row({**row, "alts": [{**alt, "n_chars": "2"}]}, job)
+    assert not is_whole_row({**row, "alts": "x"}, job)
 
 
 def test_a_budget_spent_after_the_first_pose_keeps_its_reading():

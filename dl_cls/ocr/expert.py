@@ -26,6 +26,7 @@ from dl_cls.artifacts.runs import prob_columns
 from dl_cls.core.config import CONFIG_DIR
 from dl_cls.core.errors import DlClsError
 from dl_cls.core.io import read_csv
+from dl_cls.ocr.table import ALT_TYPES
 
 DEFAULT_KEYWORDS = CONFIG_DIR / "ocr_keywords.csv"
 RULE_WEIGHT = 0.8  # a firing keyword rule: 0.8 on its class + 0.2 x the TF-IDF model's probabilities
@@ -169,7 +170,7 @@ def _readable(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[has_text(rows)]
 
 
-TEXT_COLUMNS = ("orientation", "mirrored", "n_chars", "mean_conf", "title", "text")
+TEXT_COLUMNS = tuple(ALT_TYPES)  # the columns of one reading of a page
 
 
 def _has_text(reading: dict) -> bool:

@@ -135,11 +135,21 @@ def _typed(value, kind) -> bool:
     return isinstance(value, kind)
 
 
+ALT_TYPES = {c: ROW_TYPES[c] for c in ("orientation", "mirrored", "n_chars", "mean_conf", "title", "text")}
+
+
+def good_alts(alts) -> bool:
+    """A list of readings, each with the text columns of the table, each of its type."""
+    return isinstance(alts, list) and all(
+        isinstance(a, dict) and all(c in a and _typed(a[c], t) for c, t in ALT_TYPES.items()) for a in alts)
+
+
 def is_whole_row(row, job: Job) -> bool:
-    """A cached row of this job with every column of the table, each of its type (test-like copies: their pose)."""
+    """A cached row of this job with every column of the table, each of its type (test-like copies: their pose;
+    the other poses' readings, where kept, whole too)."""
     types = {**ROW_TYPES, **({"true_orientation": int, "true_mirrored": bool} if is_copy(job.split) else {})}
     return (isinstance(row, dict) and all(c in row and _typed(row[c], t) for c, t in types.items())
-            and row["ID"] == job.id and row["split"] == job.split)
+            and row["ID"] == job.id and row["split"] == job.split and good_alts(row.get(ALTS, [])))
 
 
 # ------------------------------------------------------------------------------------------ workers
@@ -303,4 +313,17 @@ def read_table(path) -> pd.DataFrame:
         raise DlClsError(f"{path}: line {int(dup.to_numpy().argmax()) + 2}: ID {df['ID'][dup].iloc[0]} appears twice")
     df["n_chars"] = pd.to_numeric(df["n_chars"], errors="coerce").fillna(0).astype(int)
     df = df.reindex(columns=list(df.columns) + [c for c in TRUTH if c not in df.columns])
-    return df if ALTS in df.columns else df.assign(**{ALTS: ""})
+    if ALTS not in df.columns:  # a table of a reader before version 5
+        return df.assign(**{ALTS: ""})
+    for line, alts in enumerate(df[ALTS], start=2):
+        if alts and not good_alts(_json_or_none(alts)):
+            raise DlClsError(f"{path}: line {line}: column {ALTS} is not a list of readings "
+                             f"({', '.join(ALT_TYPES)}); run dl-cls ocr again to rewrite the table")
+    return df
+
+
+def _json_or_none(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
