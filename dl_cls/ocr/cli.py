@@ -94,9 +94,9 @@ def _add_reading(parser) -> None:
                              "2-3 poses are read and --pose-choice decides among the readings (default "
                              f"{ReadSettings.orient_sure}; 0: always its pick alone, one engine call a page)")
     parser.add_argument("--pose-choice", choices=("text", "ocr"), default=ReadSettings.choose,
-                        help="among a doubted page's readings, text (default): the one the text model is surest "
-                             "about (the pick's reading is the table's, the others are kept beside it); ocr: the "
-                             "most confident reading (the reader before version 5)")
+                        help="with --pose-sure > 0, among a doubted page's readings: text (default), the one the "
+                             "text model is surest about (the pick's reading is the table's, the others are kept "
+                             "beside it); ocr: the most confident reading (the reader before version 5)")
     parser.add_argument("--orientation", choices=("model", "ocr"), default="model",
                         help="model (default): the turn x mirror model trained on this data dir's train pages "
                              "(WORK/runs/orient-*, trained on first use, ~4.5-5 min on 2 cores) picks the "

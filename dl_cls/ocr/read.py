@@ -5,10 +5,11 @@ Tesseract's own orientation detection (psm 0) was right only ~30% of the time on
 and cannot see mirroring; choosing among candidate poses by OCR confidence was right on only 61% of real dense
 Korean train pages (an upside-down or mirrored page still yields confident garbage) and cost a title read per
 candidate. So the pose comes from the orientation model trained on the user's own train pages
-(dl_cls.pose.model): when it is sure, that one pose is read; when it is unsure, its likeliest 2-3 poses are
-read. Since reader version 5 the row's reading is the model's pick and the other poses' readings are kept beside
-it (`alts`), for the text model to keep the one it is surest about (dl_cls.ocr.expert.surest_readings); the most
-confident reading, which won before (`choose="ocr"`), was the right pose on only half the pages the model doubted.
+(dl_cls.pose.model), and the pose it picks is read. With `orient_sure` > 0 a page whose pick is less sure has its
+likeliest 2-3 poses read: since reader version 5 the row's reading is the pick's and the other poses' readings are
+kept beside it (`alts`), for the text model to keep the one it is surest about (dl_cls.ocr.expert.surest_readings);
+the most confident reading, which won before (`choose="ocr"`), was the right pose on only half the pages the model
+doubted. Those extra reads moved no text run on a competition-size sample, so the default reads the pick alone.
 Without a model (--orientation ocr) the text-direction test (dl_cls.imaging.page_geometry) leaves the 4 candidates,
 the most confident reading is the row's and the others are its alts.
 
@@ -139,8 +140,8 @@ def read_document(img: np.ndarray, engine: OcrEngine, s: ReadSettings, budget_s:
     """One table row (orientation, mirrored, skew_deg, n_chars, mean_conf, title, text) plus `poses_read` (the
     candidate poses read, each one engine call) and `note`:
     'ok', or 'budget' when the time budget ran out (the row then holds what was read by then; the budget covers
-    deskewing and the pose model too). `orienter`: the orientation model (dl_cls.pose.model), whose sure
-    pick is the only pose read."""
+    deskewing and the pose model too), and `alts` (the other poses' readings, see _read). `orienter`: the
+    orientation model (dl_cls.pose.model), whose pick is read (below `orient_sure`, its next poses too)."""
     deadline = Deadline(budget_s)
     row = dict(orientation=0, mirrored=False, skew_deg=0.0, n_chars=0, mean_conf=0.0, title="", text="", note="ok")
     title = page = OcrText()
@@ -161,8 +162,9 @@ def read_document(img: np.ndarray, engine: OcrEngine, s: ReadSettings, budget_s:
 
 
 def _read(upright, cands, engine, s: ReadSettings, deadline, ranked: bool) -> tuple:
-    """(pose, title, page, alts) of the row: with `ranked` candidates (the pose model's, likeliest first) and
-    choose="text", the first one's reading, the others' as alts; else the most confident reading (no alts)."""
+    """(pose, title, page, alts) of the row: the first candidate's reading when they are `ranked` (the pose
+    model's, likeliest first) and choose="text", else the most confident reading; with choose="text" the other
+    candidates' readings are its alts (for the text model to choose among), with "ocr" there are none."""
     if not s.one_call:
         return (*_read_two_calls(upright, cands, engine, s, deadline), [])
     readings = _read_one_call(upright, cands, engine, s, deadline)
