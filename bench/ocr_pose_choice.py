@@ -49,7 +49,7 @@ def choose(rows: pd.DataFrame, how: str, expert: E.OcrExpert) -> pd.DataFrame:
             _with_alt(rows, i, max(options, key=lambda o: o["n_chars"]))
             continue
         options = [o for o in options if o is own or o["n_chars"] >= 5]
-        options = [o for o in options if E._has_text(o)] or [own]
+        options = [o for o, ok in zip(options, E.has_text(pd.DataFrame(options))) if ok] or [own]
         probs, _ = expert.predict_proba([o["title"] for o in options], [o["text"] for o in options])
         _with_alt(rows, i, options[int(np.argmax(probs.max(axis=1)))])
     return rows.assign(**{ALTS: ""})

@@ -173,10 +173,6 @@ def _readable(rows: pd.DataFrame) -> pd.DataFrame:
 TEXT_COLUMNS = tuple(ALT_TYPES)  # the columns of one reading of a page
 
 
-def _has_text(reading: dict) -> bool:
-    return reading["n_chars"] >= MIN_CHARS and len(reading["title"]) + len(reading["text"]) > 0
-
-
 def surest_readings(expert: OcrExpert, rows: pd.DataFrame) -> pd.DataFrame:
     """`rows` with each page's reading replaced by the one `expert` is surest about (highest top probability)
     among the row's own and its `alts`, the other poses read on a page the pose model doubted; readings without
@@ -186,14 +182,14 @@ def surest_readings(expert: OcrExpert, rows: pd.DataFrame) -> pd.DataFrame:
     for i, alts in enumerate(rows["alts"].fillna("") if "alts" in rows.columns else []):
         if not alts:
             continue
-        own = rows.loc[i, columns].to_dict()
-        options = [o for o in [own, *json.loads(alts)] if _has_text(o)]
-        if not options:
+        readings = pd.DataFrame([rows.loc[i, columns].to_dict(), *json.loads(alts)])  # the row's own first
+        readings = readings[has_text(readings)]
+        if readings.empty:
             continue
-        probs, _ = expert.predict_proba([o["title"] for o in options], [o["text"] for o in options])
-        best = options[int(np.argmax(probs.max(axis=1)))]
-        if best is not own:
-            rows.loc[i, columns] = [best[c] for c in columns]
+        probs, _ = expert.predict_proba(list(readings["title"]), list(readings["text"]))
+        best = readings.index[int(np.argmax(probs.max(axis=1)))]
+        if best != 0:
+            rows.loc[i, columns] = readings.loc[best, columns].to_list()
             rows.loc[i, "chosen_alt"] = True
     return rows
 
