@@ -167,6 +167,7 @@ def test_ocr_time_per_page_is_cpu_time_and_a_cached_run_says_so(tmp_path):
     ctx = ReadContext(Waiting(), ReadSettings(upscale=1.0), 30, str(root))
     _, stats = read_all(jobs, ctx, workers=1, progress=False)
     assert stats["wall_seconds_per_image"] >= 0.2 > stats["cpu_seconds_per_image"] >= 0
+    assert stats["cpu_by_kind"]["train"]["pages"] == 2  # the two train pages read, by kind (cost_line)
     said = _time_line({"ocr": stats, "cpu_seconds_per_page": stats["cpu_seconds_per_image"]})
     assert said.startswith("CPU seconds per page") and "over 2 pages read" in said
     _, stats = read_all(jobs, ctx, workers=1, progress=False)

@@ -585,7 +585,10 @@ def test_ocr_cli_writes_normalised_dir_and_refuses_a_foreign_one_before_reading(
     assert "not made by dl_cls" in capsys.readouterr().err
     assert main(args + [str(tmp_path / "norm")]) == 0, capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "norm").glob("*.jpg")) == dd.test_ids
-    assert "2 test images normalised, 0 copied" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2 test images normalised, 0 copied" in out
+    cost = next(line for line in out.splitlines() if line.startswith("CPU seconds a page by kind"))
+    assert "train " in cost and "test " in cost and cost.endswith("no page over 5 s")  # the pass's cost, by kind
 
 
 def test_too_few_pages_for_the_orientation_models_folds_says_what_to_do(tmp_path, monkeypatch, capsys):

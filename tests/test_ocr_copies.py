@@ -367,3 +367,24 @@ def test_a_budget_spent_after_the_first_pose_keeps_its_reading():
     page[10:20, 10:80] = 0
     row = read_document(page, SlowAfterOne(), ReadSettings(orient_sure=0.9), orienter=Unsure())
     assert (row["orientation"], row["text"], row["note"], row["alts"]) == (180, "DIAGNOSIS", "budget", [])
+
+
+def test_the_reading_cost_is_told_by_kind_of_page_with_its_tail():
+    """Issue 29 asks for CPU s a page by kind with the tail: dl-cls ocr reads in several calls (pages, probes,
+    copies, training copies) and their figures merge exactly into one line per kind, with the pages over 5 s."""
+    from dl_cls.ocr.table import _time_per_image, cost_line, merge_stats
+
+    rows = [{"split": "train", "cpu_seconds": 0.2}, {"split": "train", "cpu_seconds": 0.4},
+            {"split": "test", "cpu_seconds": 0.5}, {"split": "testlike", "cpu_seconds": 6.0},
+            {"split": "testlike", "cpu_seconds": 0.3}, {"split": "extra1", "cpu_seconds": 0.3}]
+    calls = [rows[:3], rows[3:4], rows[4:]]
+    stats = [dict(images=len(r), cached=0, read=len(r), budget_hit=0, **_time_per_image(r)) for r in calls]
+    merged = merge_stats(merge_stats(stats[0], stats[1]), stats[2])
+    kinds = merged["cpu_by_kind"]
+    assert kinds == _time_per_image(rows)["cpu_by_kind"]  # merging calls loses nothing
+    assert kinds["copies"] == {"pages": 2, "cpu_seconds": 6.3, "max": 6.0, "slow": 1}
+    assert kinds["training copies"]["pages"] == 1 and kinds["test"]["max"] == 0.5
+    line = cost_line(merged)
+    assert "train 0.30 (max 0.40)" in line and "copies 3.15 (max 6.00)" in line and "1 page(s) over 5 s" in line
+    assert "no page over 5 s" in cost_line(stats[0])
+    assert cost_line({"cpu_by_kind": {}}) is None  # nothing read now (all cached): no line

@@ -23,7 +23,8 @@ from dl_cls.ocr.copies import COPIES_CONFIG, fit_copies, fit_lines, write_copies
 from dl_cls.ocr.engine import make_engine
 from dl_cls.ocr.normalised import check_target, write_normalised
 from dl_cls.ocr.read import ReadSettings
-from dl_cls.ocr.table import Job, ReadContext, TestlikePages, merge_stats, read_all, settings_dir, write_table
+from dl_cls.ocr.table import (Job, ReadContext, TestlikePages, cost_line, merge_stats, read_all, settings_dir,
+                              write_table)
 
 
 def add_arguments(parser) -> None:
@@ -313,7 +314,10 @@ def run(args) -> int:
                           ignore_index=True)
         stats = merge_stats(stats, more)
     path = write_table(table, root)
-    print(f"wrote {path}: {json.dumps(stats)}; no readable text: {int((table['n_chars'] < 2).sum())} images")
+    shown = {k: v for k, v in stats.items() if k != "cpu_by_kind"}  # said on its own line
+    print(f"wrote {path}: {json.dumps(shown)}; no readable text: {int((table['n_chars'] < 2).sum())} images")
+    if cost_line(stats):
+        print(cost_line(stats))
     if args.write_normalised:
         counts = write_normalised(args.write_normalised, table, dd, progress=not args.no_progress)
         print(f"wrote {args.write_normalised}: {counts['normalised']} test images normalised, {counts['copied']} "

@@ -275,20 +275,71 @@ def _read_all(jobs: list[Job], ctx: ReadContext, workers: int, progress: bool) -
 
 def _time_per_image(read_now: list[dict]) -> dict:
     """CPU and wall seconds and candidate poses read (engine calls) per page read by this command (None when every
-    page came from the cache: the time an earlier command took is not this one's)."""
+    page came from the cache: the time an earlier command took is not this one's), and the CPU cost by kind of page
+    (cost_by_kind)."""
     def mean(key):
         values = [r[key] for r in read_now if key in r]
         return round(sum(values) / len(values), 3) if values else None
     return {"cpu_seconds_per_image": mean("cpu_seconds"), "wall_seconds_per_image": mean("seconds"),
-            "poses_read_per_image": mean("poses_read")}
+            "poses_read_per_image": mean("poses_read"), "cpu_by_kind": cost_by_kind(read_now)}
+
+
+SLOW_PAGE_S = 5.0  # the tail a page's read is held to (issue 29: no page above ~5 CPU s); pages past it are counted
+
+
+def page_kind(split: str) -> str:
+    """train / copies (the test-like copies, probes included) / training copies (extra<k>) / test."""
+    if split == "testlike":
+        return "copies"
+    return "training copies" if split.startswith("extra") else split
+
+
+def cost_by_kind(rows: list[dict]) -> dict:
+    """kind -> pages read, their CPU seconds in all, the largest, and how many took more than SLOW_PAGE_S: sums and
+    maxima, so that two read_all calls merge exactly."""
+    out: dict = {}
+    for r in rows:
+        if "cpu_seconds" in r:
+            k = out.setdefault(page_kind(r.get("split") or "pages"), {"pages": 0, "cpu_seconds": 0.0, "max": 0.0, "slow": 0})
+            k["pages"] += 1
+            k["cpu_seconds"] = round(k["cpu_seconds"] + r["cpu_seconds"], 3)
+            k["max"] = max(k["max"], r["cpu_seconds"])
+            k["slow"] += r["cpu_seconds"] > SLOW_PAGE_S
+    return out
+
+
+def _merge_kinds(a: dict, b: dict) -> dict:
+    out = {k: dict(v) for k, v in a.items()}
+    for kind, v in b.items():
+        if kind not in out:
+            out[kind] = dict(v)
+            continue
+        o = out[kind]
+        o.update(pages=o["pages"] + v["pages"], cpu_seconds=round(o["cpu_seconds"] + v["cpu_seconds"], 3),
+                 max=max(o["max"], v["max"]), slow=o["slow"] + v["slow"])
+    return out
+
+
+def cost_line(stats: dict) -> str | None:
+    """What reading cost by kind of page: CPU s a page (the largest) per kind and the pages over SLOW_PAGE_S; None
+    when nothing was read now."""
+    kinds = stats.get("cpu_by_kind") or {}
+    if not kinds:
+        return None
+    parts = [f"{kind} {v['cpu_seconds'] / v['pages']:.2f} (max {v['max']:.2f})" for kind, v in kinds.items()]
+    slow = sum(v["slow"] for v in kinds.values())
+    tail = f"{slow} page(s) over {SLOW_PAGE_S:g} s" if slow else f"no page over {SLOW_PAGE_S:g} s"
+    return f"CPU seconds a page by kind (one worker, the engine included): {', '.join(parts)}; {tail}"
 
 
 def merge_stats(a: dict, b: dict) -> dict:
-    """The stats of two read_all calls as one: counts added, seconds per page weighted by the pages read."""
+    """The stats of two read_all calls as one: counts added, seconds per page weighted by the pages read, the cost
+    by kind merged."""
     out = {k: a[k] + b[k] for k in ("images", "cached", "read", "budget_hit")}
     for key in ("cpu_seconds_per_image", "wall_seconds_per_image", "poses_read_per_image"):
         parts = [(s[key], s["read"]) for s in (a, b) if s.get(key) is not None and s["read"]]
         out[key] = round(sum(v * n for v, n in parts) / sum(n for _, n in parts), 3) if parts else None
+    out["cpu_by_kind"] = _merge_kinds(a.get("cpu_by_kind") or {}, b.get("cpu_by_kind") or {})
     return out
 
 
