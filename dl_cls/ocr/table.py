@@ -296,25 +296,21 @@ def page_kind(split: str) -> str:
 
 def cost_by_kind(rows: list[dict]) -> dict:
     """kind -> pages read, their CPU seconds in all, the largest, and how many took more than SLOW_PAGE_S: sums and
-    maxima, so that two read_all calls merge exactly."""
+    maxima, so that two read_all calls merge exactly (merge_kinds)."""
     out: dict = {}
     for r in rows:
         if "cpu_seconds" in r:
-            k = out.setdefault(page_kind(r.get("split") or "pages"), {"pages": 0, "cpu_seconds": 0.0, "max": 0.0, "slow": 0})
-            k["pages"] += 1
-            k["cpu_seconds"] = round(k["cpu_seconds"] + r["cpu_seconds"], 3)
-            k["max"] = max(k["max"], r["cpu_seconds"])
-            k["slow"] += r["cpu_seconds"] > SLOW_PAGE_S
+            s = r["cpu_seconds"]
+            one = {"pages": 1, "cpu_seconds": s, "max": s, "slow": int(s > SLOW_PAGE_S)}
+            out = merge_kinds(out, {page_kind(r.get("split") or "pages"): one})
     return out
 
 
-def _merge_kinds(a: dict, b: dict) -> dict:
-    out = {k: dict(v) for k, v in a.items()}
+def merge_kinds(a: dict, b: dict) -> dict:
+    """Two cost_by_kind results as one."""
+    out = {kind: dict(v) for kind, v in a.items()}
     for kind, v in b.items():
-        if kind not in out:
-            out[kind] = dict(v)
-            continue
-        o = out[kind]
+        o = out.setdefault(kind, {"pages": 0, "cpu_seconds": 0.0, "max": 0.0, "slow": 0})
         o.update(pages=o["pages"] + v["pages"], cpu_seconds=round(o["cpu_seconds"] + v["cpu_seconds"], 3),
                  max=max(o["max"], v["max"]), slow=o["slow"] + v["slow"])
     return out
@@ -339,7 +335,7 @@ def merge_stats(a: dict, b: dict) -> dict:
     for key in ("cpu_seconds_per_image", "wall_seconds_per_image", "poses_read_per_image"):
         parts = [(s[key], s["read"]) for s in (a, b) if s.get(key) is not None and s["read"]]
         out[key] = round(sum(v * n for v, n in parts) / sum(n for _, n in parts), 3) if parts else None
-    out["cpu_by_kind"] = _merge_kinds(a.get("cpu_by_kind") or {}, b.get("cpu_by_kind") or {})
+    out["cpu_by_kind"] = merge_kinds(a.get("cpu_by_kind") or {}, b.get("cpu_by_kind") or {})
     return out
 
 
