@@ -18,7 +18,6 @@ The pose model reads 64 px views of a page, so one trained on any sample (make d
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from dl_cls.ocr.engine import TesseractEngine
 from dl_cls.ocr.expert import load_keyword_file
 from dl_cls.ocr.read import ReadSettings, read_document
 from dl_cls.ocr.readability import page_readability
+from dl_cls.ocr.table import cpu_seconds
 from dl_cls.pose.model import load_orientation
 
 SHIPPED = photo.SAMPLE_CAMERA
@@ -53,11 +53,6 @@ ROWS = [
 # the real competition (issue 29; reader with --pose-sure 0.9: more than one pose read on doubted pages)
 REAL = "real: clean 0.67 s, test 1.20 s a page; test letters 12.6, word conf 52.0, keyword 8%"
 REAL_IQR = {"lap_var": (224, 510), "noise_mad": (0.25, 0.99)}
-
-
-def cpu_seconds() -> float:
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
 
 
 def read_pages(folder: Path, engine, orienter, settings) -> tuple[pd.DataFrame, list[float], pd.DataFrame]:

@@ -316,8 +316,9 @@ def run(args) -> int:
     path = write_table(table, root)
     shown = {k: v for k, v in stats.items() if k != "cpu_by_kind"}  # said on its own line
     print(f"wrote {path}: {json.dumps(shown)}; no readable text: {int((table['n_chars'] < 2).sum())} images")
-    if cost_line(stats):
-        print(cost_line(stats))
+    cost = cost_line(stats)
+    if cost:
+        print(cost)
     if args.write_normalised:
         counts = write_normalised(args.write_normalised, table, dd, progress=not args.no_progress)
         print(f"wrote {args.write_normalised}: {counts['normalised']} test images normalised, {counts['copied']} "

@@ -176,7 +176,7 @@ def read_one(job: Job) -> dict:
     from dl_cls.ocr.read import read_document
 
     ctx: ReadContext = _WORKER["ctx"]
-    t0, cpu0 = time.perf_counter(), _cpu_seconds()
+    t0, cpu0 = time.perf_counter(), cpu_seconds()
     geometry = None
     if is_copy(job.split):
         img, geometry = ctx.testlike.page(job.id)
@@ -184,7 +184,7 @@ def read_one(job: Job) -> dict:
         img = read_image(job.path)
     row = read_document(img, ctx.engine, ctx.settings, ctx.budget_s, _WORKER["orienter"])
     row = {"ID": job.id, "split": job.split, **row, "seconds": round(time.perf_counter() - t0, 3),
-           "cpu_seconds": round(_cpu_seconds() - cpu0, 3)}
+           "cpu_seconds": round(cpu_seconds() - cpu0, 3)}
     if geometry is not None:  # the pose that brings this copy upright after the reader's own deskew
         row["true_orientation"], row["true_mirrored"] = LABELS[label_of(geometry, row["skew_deg"])]
     entry = {"image_sha1": file_hash(job.path), "row": row}
@@ -192,7 +192,7 @@ def read_one(job: Job) -> dict:
     return row
 
 
-def _cpu_seconds() -> float:
+def cpu_seconds() -> float:
     """CPU time of this process and of its finished children (the engine runs as a subprocess): what a page costs,
     whatever else shares the machine (wall time counted the other workers' load)."""
     t = os.times()
