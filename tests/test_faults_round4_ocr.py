@@ -64,6 +64,8 @@ def test_a_text_runs_test_shrink_that_is_not_a_number_in_0_1_is_refused_naming_t
     lambda row: {**row, "mirrored": "no"},
     lambda row: {k: v for k, v in row.items() if k != "text"},
     lambda row: {**row, "ID": "another.png"},
+    lambda row: {**row, "pose_p": "abc"},  # the pose model's probability of its pick: optional, but a probability
+    lambda row: {**row, "pose_p": 1.5},
 ])
 def test_a_damaged_ocr_cache_entry_is_read_again(tmp_path, damage):
     jobs, root, engine = _jobs(tmp_path), tmp_path / "cache", FakeEngine()

@@ -163,7 +163,7 @@ def test_table_is_cached_per_image_and_a_killed_entry_is_redone(tmp_path):
     first, stats = read_all(jobs, ReadContext(engine, settings, 30, str(root)), workers=1, progress=False)
     assert stats["read"] == 3 and engine.calls > 0
     assert list(first.columns) == ["ID", "split", "orientation", "mirrored", "skew_deg", "n_chars", "mean_conf",
-                                   "title", "text", "true_orientation", "true_mirrored", "alts"]
+                                   "title", "text", "true_orientation", "true_mirrored", "alts", "pose_p"]
     calls = engine.calls
     again, stats = read_all(jobs, ReadContext(engine, settings, 30, str(root)), workers=1, progress=False)
     assert stats["cached"] == 3 and engine.calls == calls  # second run: all from the cache, no engine call

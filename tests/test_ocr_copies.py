@@ -32,7 +32,7 @@ def _test_rows(n: int, mirrored: float, turns=(0.25, 0.25, 0.25, 0.25), letters:
 def test_pose_mix_reads_shares_and_with_pose_mix_draws_copies_with_them():
     rows = _test_rows(100, 0.64, (0.26, 0.25, 0.25, 0.24))
     mix = pose_mix(rows["orientation"], rows["mirrored"])  # flags as a CSV gives them back: text
-    assert mix == {"pages": 100, "turns": [0.26, 0.25, 0.25, 0.24], "mirrored": 0.64}
+    assert mix == {"pages": 100, "turns": [0.26, 0.25, 0.25, 0.24], "mirrored": 0.64, "doubted": None}
     cfg = with_pose_mix(default_config(), mix)
     assert cfg.flip_h_p == 0.64 and cfg.flip_v_p == 0 and sum(cfg.turn_p) == pytest.approx(1)
     assert mix_gap(config_mix(cfg), mix) < 1e-9
@@ -46,6 +46,22 @@ def test_pose_mix_reads_shares_and_with_pose_mix_draws_copies_with_them():
         labels.append(LABELS[label_of(geometry, geometry["skew_deg"])])
     drawn = pose_mix([o for o, _ in labels], [m for _, m in labels])
     assert mix_gap(drawn, mix) < 0.06, drawn
+
+
+def test_the_share_of_pages_the_pose_model_doubts_is_told_beside_the_pose_mix():
+    """Label-free: the pose model's probability of its pick, kept per page, gives the share it doubts (p < 0.9),
+    test pages against copies; unknown probabilities (no pose model, older readings) are left out, not counted."""
+    from dl_cls.pose.mix import doubt_line, mix_lines
+
+    rows = _test_rows(6, 0.5)
+    test = pose_mix(rows["orientation"], rows["mirrored"], [0.5, 0.95, np.nan, 0.8, 0.99, 0.89])
+    copies = pose_mix(rows["orientation"], rows["mirrored"], [0.99] * 5 + [0.5])
+    assert (test["doubted"], copies["doubted"]) == (0.6, round(1 / 6, 4))  # 3 of the 5 known; 1 of 6
+    lines = mix_lines({"test pages": test, "copies": copies, "config": config_mix(default_config())})
+    assert "doubted" in lines[0] and lines[1].endswith("60%") and lines[3].endswith("-")
+    assert "doubts 60% of the test pages but 17% of the copies" in doubt_line(test, copies)
+    assert doubt_line(copies, test) is None and doubt_line(test, {**copies, "doubted": 0.56}) is None  # close
+    assert doubt_line(test, config_mix(default_config())) is None  # unknown: no claim
 
 
 def test_the_camera_is_off_in_the_shipped_config_and_leaves_its_copies_as_they_were():
@@ -125,16 +141,16 @@ class _Engine:
 
 
 def _fake_read_all(calls: list):
-    """dl-cls ocr's read_all without an engine: test pages read 70% mirrored, 8 letters; a copy reads 30 letters
-    times its camera scale squared, posed as its corruption drew it."""
+    """dl-cls ocr's read_all without an engine: test pages read 70% mirrored, 8 letters, their pose doubted on 40%; a
+    copy reads 30 letters times its camera scale squared, posed as its corruption drew it, doubted on 10%."""
     def read_all(jobs, ctx, workers, progress=True):
         rows = []
         for i, job in enumerate(jobs):
             title = f"T{int(job.id[2:6]) % 6}"
             row = dict(ID=job.id, split=job.split, orientation=0, mirrored=False, skew_deg=0.0, n_chars=30,
-                       mean_conf=80.0, title=title, text=f"{title} body")
+                       mean_conf=80.0, title=title, text=f"{title} body", pose_p=0.99)
             if job.split == "test":
-                row.update(orientation=90 * (i % 4), mirrored=i % 10 < 7, n_chars=8)
+                row.update(orientation=90 * (i % 4), mirrored=i % 10 < 7, n_chars=8, pose_p=0.6 if i % 5 < 2 else 0.95)
             if job.split == "testlike":
                 img, geometry = ctx.testlike.page(job.id)
                 cam = (ctx.testlike.cfg or default_config()).camera
@@ -142,6 +158,7 @@ def _fake_read_all(calls: list):
                 row.update(n_chars=round(30 * scale ** 2))
                 row["orientation"], row["mirrored"] = LABELS[label_of(geometry, geometry["skew_deg"])]
                 row["true_orientation"], row["true_mirrored"] = row["orientation"], row["mirrored"]
+                row["pose_p"] = 0.5 if i % 10 == 0 else 0.97
             rows.append(row)
         calls.append([j.split for j in jobs])
         stats = {"images": len(jobs), "cached": 0, "read": len(jobs), "budget_hit": 0,
@@ -180,10 +197,14 @@ def test_ocr_reads_the_test_pages_first_and_fits_its_copies_to_them(tmp_path, mo
     cfg = yaml.safe_load((run / COPIES_CONFIG).read_text())
     assert cfg["flip_h_p"] == 0.7 and cfg["turn_p"] == [0.25, 0.25, 0.25, 0.25]  # the test pages' mix as read
     assert cfg["camera"]["p"] == 1 and 0.45 < np.mean(cfg["camera"]["scale"]) < 0.6  # 30 s^2 = 8
+    config = yaml.safe_load((run / "config.yaml").read_text())
     assert len(calls) == 6  # train + test, 4 probes, the copies
     assert "pose mix as read" in out.out and "largest gap, copies vs test pages" in out.out
+    # the share of pages whose pose the pose model doubts, label-free: the test pages' 40% against the copies' 10%
+    mixes = config["testlike"]["fitted"]
+    assert (mixes["test_pose_mix"]["doubted"], mixes["copies_pose_mix"]["doubted"]) == (0.4, 0.1)
+    assert "the pose model doubts 40% of the test pages but 10% of the copies" in out.out
     assert f"testlike_config={run / COPIES_CONFIG}" in out.out
-    config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["testlike"]["fitted"]["camera_scale"] == pytest.approx(np.mean(cfg["camera"]["scale"]), abs=0.01)
     assert fitted["images"] == 60 + 40 + 60 + 4 * 48
     copies_rows = table[table["split"] == "testlike"]
@@ -236,6 +257,8 @@ def test_the_poses_read_a_page_are_counted_one_when_the_pose_model_is_sure():
     assert sure["poses_read"] == 1 and unsure["poses_read"] == 3 == engine.calls  # 0.5 + 2 x 0.07 < 0.9: three
     pick = read_document(page, FakeEngine(), ReadSettings(), orienter=Orienter(0.5))
     assert pick["poses_read"] == 1  # the default, --pose-sure 0: the pose model's pick alone, however unsure
+    assert (sure["pose_p"], pick["pose_p"]) == (0.95, 0.5)  # the pick's probability is kept: the doubted share
+    assert read_document(page, FakeEngine(), ReadSettings())["pose_p"] is None  # no pose model: none
     stats = _time_per_image([{"cpu_seconds": 0.2, "seconds": 0.3, **sure}, {"cpu_seconds": 0.4, "seconds": 0.5,
                                                                            **unsure}])
     assert stats["poses_read_per_image"] == 2.0
@@ -326,7 +349,9 @@ def test_the_table_keeps_the_alternative_readings(tmp_path):
     back = read_table(write_table(table, tmp_path))
     assert json.loads(back.loc[0, ALTS])[0]["text"] == "가나"
     old = read_table(write_table(table.drop(columns=ALTS), tmp_path))  # a table written before reader version 5
-    assert old.loc[0, ALTS] == ""
+    assert old.loc[0, ALTS] == "" and np.isnan(old.loc[0, "pose_p"])  # the pose's probability: unknown there
+    two = read_table(write_table(pd.concat([table.assign(pose_p=0.75), table.assign(ID="b", pose_p=None)]), tmp_path))
+    assert two["pose_p"].iloc[0] == 0.75 and np.isnan(two["pose_p"].iloc[1])  # a number, or unknown
     for bad in ("[{", json.dumps([{"orientation": 90}]), "7"):  # damaged: one line naming the file and row
         path = write_table(table.assign(**{ALTS: bad}), tmp_path)
         with pytest.raises(DlClsError, match=r"ocr.csv: line 2: column alts"):
@@ -374,17 +399,20 @@ def test_the_reading_cost_is_told_by_kind_of_page_with_its_tail():
     copies, training copies) and their figures merge exactly into one line per kind, with the pages over 5 s."""
     from dl_cls.ocr.table import _time_per_image, cost_line, merge_stats
 
-    rows = [{"split": "train", "cpu_seconds": 0.2}, {"split": "train", "cpu_seconds": 0.4},
-            {"split": "test", "cpu_seconds": 0.5}, {"split": "testlike", "cpu_seconds": 6.0},
-            {"split": "testlike", "cpu_seconds": 0.3}, {"split": "extra1", "cpu_seconds": 0.3}]
+    def row(split, s, poses=1, mp=0.3):
+        return {"split": split, "cpu_seconds": s, "poses_read": poses, "megapixels": mp}
+
+    rows = [row("train", 0.2), row("train", 0.4), row("test", 0.5, poses=2, mp=0.5), row("testlike", 6.0, poses=3),
+            row("testlike", 0.3, mp=0.1), row("extra1", 0.3)]
     calls = [rows[:3], rows[3:4], rows[4:]]
     stats = [dict(images=len(r), cached=0, read=len(r), budget_hit=0, **_time_per_image(r)) for r in calls]
     merged = merge_stats(merge_stats(stats[0], stats[1]), stats[2])
     kinds = merged["cpu_by_kind"]
     assert kinds == _time_per_image(rows)["cpu_by_kind"]  # merging calls loses nothing
-    assert kinds["copies"] == {"pages": 2, "cpu_seconds": 6.3, "max": 6.0, "slow": 1}
+    assert kinds["copies"] == {"pages": 2, "cpu_seconds": 6.3, "max": 6.0, "slow": 1, "poses": 4, "megapixels": 0.4}
     assert kinds["training copies"]["pages"] == 1 and kinds["test"]["max"] == 0.5
-    line = cost_line(merged)
-    assert "train 0.30 (max 0.40)" in line and "copies 3.15 (max 6.00)" in line and "1 page(s) over 5 s" in line
+    line = cost_line(merged)  # what a page costs and the two things it follows: the poses read, the pixels
+    assert "train 0.30 (max 0.40; 1.00 poses, 0.30 MP)" in line and "1 page(s) over 5 s" in line
+    assert "copies 3.15 (max 6.00; 2.00 poses, 0.20 MP)" in line and "test 0.50 (max 0.50; 2.00 poses, 0.50 MP)" in line
     assert "no page over 5 s" in cost_line(stats[0])
     assert cost_line({"cpu_by_kind": {}}) is None  # nothing read now (all cached): no line

@@ -136,6 +136,9 @@ def test_cli_table_csv_and_plots(sample_dir, tmp_path, capsys):
     skew = prof[prof["statistic"] == "skew_abs"].set_index("folder")["median"]
     assert skew["data/test"] > skew["data/train"] + 2  # the test set is skewed, train is upright
     assert len(pd.read_csv(out / "stats_data_test.csv")) == 24  # --limit: a seeded sample of the 34
+    # the images' own size, as stored (the statistics above are measured at one size): what the reader's cost follows
+    long_side = prof[prof["statistic"] == "long_side"].set_index("folder")
+    assert long_side.loc["data/train", "median"] == 96 and "long side, px" in text
     for stat in ("skew_abs", "lap_var", "noise_mad", "mean_grey", "saturation"):
         assert (out / f"hist_{stat}.png").stat().st_size > 1000
     # a second run replaces its own outputs (here with a test-like column); a foreign non-empty dir is refused

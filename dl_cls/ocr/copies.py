@@ -29,8 +29,8 @@ from dl_cls.core.config import config_to_dict
 from dl_cls.core.io import atomic_write_text
 from dl_cls.imaging.testlike import TestlikeConfig, fit_skew
 from dl_cls.ocr.readability import letters_per_page
-from dl_cls.ocr.table import TestlikePages
-from dl_cls.pose.mix import config_mix, mix_gap, mix_lines, pose_mix, with_pose_mix
+from dl_cls.ocr.table import POSE_P, TestlikePages
+from dl_cls.pose.mix import config_mix, doubt_line, mix_gap, mix_lines, pose_mix, with_pose_mix
 
 PROBE_PAGES = 48  # copies read at each probed scale (the same pages each time, spread over the classes)
 MIN_TEST_PAGES = 30  # fewer test pages than this: their letters a page are too noisy to fit to
@@ -51,9 +51,10 @@ class CopiesFit:
     test_skew: float = 0.0  # the test pages' median abs skew as the reader measured it
     probes: list[tuple[float, float]] = field(default_factory=list)  # (scale, letters a page) of the probe copies
     note: str = ""
+    copies_mix: dict | None = None  # the copies' pose mix as read (rows_mix), once they are read
 
     def summary(self) -> dict:
-        return {"test_pose_mix": self.test_mix, "config_pose_mix": self.config_mix,
+        return {"test_pose_mix": self.test_mix, "copies_pose_mix": self.copies_mix, "config_pose_mix": self.config_mix,
                 "pose_mix": config_mix(self.config), "test_letters": round(self.test_letters, 2),
                 "camera_scale": self.camera, "skew_p_sigma_cap": list(self.skew) if self.skew else None,
                 "probes": [[s, round(v, 2)] for s, v in self.probes], "note": self.note}
@@ -100,6 +101,11 @@ def _abs_skew(rows: pd.DataFrame) -> np.ndarray:
     return np.abs(pd.to_numeric(rows["skew_deg"], errors="coerce").fillna(0).to_numpy(float))
 
 
+def rows_mix(rows: pd.DataFrame) -> dict:
+    """The pose mix of OCR table rows as read, with the share of pages whose pick the pose model doubted."""
+    return pose_mix(rows["orientation"], rows["mirrored"], rows.get(POSE_P))
+
+
 def fit_copies(base: TestlikeConfig, test_rows: pd.DataFrame, pages: TestlikePages, targets: list[int],
                read: Callable[[TestlikePages], pd.DataFrame], comparable: bool = True,
                clean_rows: pd.DataFrame | None = None) -> CopiesFit:
@@ -107,7 +113,7 @@ def fit_copies(base: TestlikeConfig, test_rows: pd.DataFrame, pages: TestlikePag
     train pages' readings `clean_rows` as the floor) and, when the copies read more letters a page than the test
     pages, a camera fitted on probe copies. `read` reads a TestlikePages' copies into table rows; `comparable`: the
     test pages are of the same classes as the copies (else no camera: their letters say nothing)."""
-    test_mix = pose_mix(test_rows["orientation"], test_rows["mirrored"])
+    test_mix = rows_mix(test_rows)
     fit = CopiesFit(base, test_mix, config_mix(base), letters_per_page(test_rows))
     fit.base_skew = f"{base.rotate.skew_p:.0%}, sigma {base.rotate.skew_sigma:g}, cap {base.rotate.skew_cap:g}"
     if len(test_rows) < MIN_TEST_PAGES:  # a handful of pages would set extreme shares (0% or 100% mirrored)
@@ -140,16 +146,19 @@ def fit_copies(base: TestlikeConfig, test_rows: pd.DataFrame, pages: TestlikePag
 
 
 def fit_lines(fit: CopiesFit, copies_read: pd.DataFrame | None = None) -> list[str]:
-    """What dl-cls ocr prints: the pose mix of the test pages, of the copies as read (and as the given config would
-    have drawn them), and the camera fit."""
+    """What dl-cls ocr prints: the pose mix of the test pages, of the copies as read (fit.copies_mix; and as the given
+    config would have drawn them), the skew (`copies_read`: the copies' rows) and the camera fit."""
     mixes = {"test pages": fit.test_mix}
-    if copies_read is not None and len(copies_read):
-        mixes["test-like copies"] = pose_mix(copies_read["orientation"], copies_read["mirrored"])
+    if fit.copies_mix:
+        mixes["test-like copies"] = fit.copies_mix
     mixes["unfitted config"] = fit.config_mix
     lines = ["pose mix as read (the pose model's pick; the copies are posed like the test pages):"] + mix_lines(mixes)
     if "test-like copies" in mixes:
         gap = 100 * mix_gap(mixes["test-like copies"], fit.test_mix)
         lines.append(f"  largest gap, copies vs test pages: {gap:.0f} points")
+        warning = doubt_line(fit.test_mix, mixes["test-like copies"])
+        if warning:
+            lines.append(warning)
     if fit.skew:
         seen = ("" if copies_read is None or not len(copies_read) else
                 f", copies {np.median(_abs_skew(copies_read)):.1f}")

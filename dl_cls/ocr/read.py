@@ -113,20 +113,20 @@ class Deadline:
         return left
 
 
-def _poses(upright: np.ndarray, text_cands: list, orienter, s: ReadSettings) -> list:
-    """The (orientation, mirrored) candidates to read, likeliest first. With the orientation model: its pick alone
-    when it is sure (right on 99.6% of such held-out sample pages), else its likeliest poses until they hold
-    `sure` of the probability (at most 3; mostly a page and its mirror image), for the OCR to decide among.
-    Without a model: the text-direction candidates."""
+def _poses(upright: np.ndarray, text_cands: list, orienter, s: ReadSettings) -> tuple[list, float | None]:
+    """The (orientation, mirrored) candidates to read, likeliest first, and the pose model's probability of its pick
+    (None without a model). With the orientation model: its pick alone when it is sure (right on 99.6% of such
+    held-out sample pages), else its likeliest poses until they hold `sure` of the probability (at most 3; mostly a
+    page and its mirror image), for the OCR to decide among. Without a model: the text-direction candidates."""
     if orienter is None:
-        return text_cands
+        return text_cands, None
     probs = orienter.predict([upright], tta=s.orient_tta)[0]
     sure = s.orient_sure
     order = np.argsort(-probs, kind="stable")
     picked = [int(order[0])]
     while probs[picked].sum() < sure and len(picked) < 3:
         picked.append(int(order[len(picked)]))
-    return [tuple(orienter.labels[i]) for i in picked]
+    return [tuple(orienter.labels[i]) for i in picked], round(float(probs[order[0]]), 4)
 
 
 def work_scale(shape, s: ReadSettings) -> float:
@@ -137,20 +137,22 @@ def work_scale(shape, s: ReadSettings) -> float:
 
 def read_document(img: np.ndarray, engine: OcrEngine, s: ReadSettings, budget_s: float = 60.0,
                   orienter=None) -> dict:
-    """One table row (orientation, mirrored, skew_deg, n_chars, mean_conf, title, text) plus `poses_read` (the
-    candidate poses read, each one engine call) and `note`:
+    """One table row (orientation, mirrored, skew_deg, n_chars, mean_conf, title, text, pose_p: the pose model's
+    probability of its pick, None without a model) plus `poses_read` (the candidate poses read, each one engine
+    call) and `note`:
     'ok', or 'budget' when the time budget ran out (the row then holds what was read by then; the budget covers
     deskewing and the pose model too), and `alts` (the other poses' readings, see _read). `orienter`: the
     orientation model (dl_cls.pose.model), whose pick is read (below `orient_sure`, its next poses too)."""
     deadline = Deadline(budget_s)
-    row = dict(orientation=0, mirrored=False, skew_deg=0.0, n_chars=0, mean_conf=0.0, title="", text="", note="ok")
+    row = dict(orientation=0, mirrored=False, skew_deg=0.0, n_chars=0, mean_conf=0.0, title="", text="", note="ok",
+               pose_p=None)
     title = page = OcrText()
     try:
         # scale once, before deskewing: rotating the small page would blur its thin strokes further
         skew, upright, cands = candidates(upscaled_grey(img, work_scale(img.shape, s)), all_turns=s.all_turns)
         row["skew_deg"] = round(skew, 2)
         deadline.left()
-        cands = _poses(upright, cands, orienter, s)
+        cands, row["pose_p"] = _poses(upright, cands, orienter, s)
         row["poses_read"] = len(cands)  # the cost model: one engine call per pose (not a table column)
         best, title, page, alts = _read(upright, cands, engine, s, deadline, orienter is not None)
         row.update(orientation=best[0], mirrored=best[1], alts=alts)

@@ -37,6 +37,10 @@ TRUTH = ["true_orientation", "true_mirrored"]  # copies' rows: the pose the corr
 # the other poses' readings of a page the pose model doubted (JSON list of the text columns; empty when none): the
 # text model keeps the reading it is surest about (expert.surest_readings)
 ALTS = "alts"
+# the pose model's probability of the pose it picked (empty without a pose model, or read before it was kept): the
+# share of pages it doubts, test pages against copies, is label-free (dl_cls.pose.mix)
+POSE_P = "pose_p"
+EXTRA = TRUTH + [ALTS, POSE_P]  # columns after COLUMNS, each optional in a table read back
 
 
 def is_copy(split: str) -> bool:
@@ -149,7 +153,13 @@ def is_whole_row(row, job: Job) -> bool:
     the other poses' readings, where kept, whole too)."""
     types = {**ROW_TYPES, **({"true_orientation": int, "true_mirrored": bool} if is_copy(job.split) else {})}
     return (isinstance(row, dict) and all(c in row and _typed(row[c], t) for c, t in types.items())
-            and row["ID"] == job.id and row["split"] == job.split and good_alts(row.get(ALTS, [])))
+            and row["ID"] == job.id and row["split"] == job.split and good_alts(row.get(ALTS, []))
+            and good_pose_p(row.get(POSE_P)))
+
+
+def good_pose_p(p) -> bool:
+    """Absent (no pose model, or a reading from before it was kept) or a probability."""
+    return p is None or (_typed(p, float) and 0.0 <= p <= 1.0)
 
 
 # ------------------------------------------------------------------------------------------ workers
@@ -184,7 +194,7 @@ def read_one(job: Job) -> dict:
         img = read_image(job.path)
     row = read_document(img, ctx.engine, ctx.settings, ctx.budget_s, _WORKER["orienter"])
     row = {"ID": job.id, "split": job.split, **row, "seconds": round(time.perf_counter() - t0, 3),
-           "cpu_seconds": round(cpu_seconds() - cpu0, 3)}
+           "cpu_seconds": round(cpu_seconds() - cpu0, 3), "megapixels": round(img.shape[0] * img.shape[1] / 1e6, 4)}
     if geometry is not None:  # the pose that brings this copy upright after the reader's own deskew
         row["true_orientation"], row["true_mirrored"] = LABELS[label_of(geometry, row["skew_deg"])]
     entry = {"image_sha1": file_hash(job.path), "row": row}
@@ -268,7 +278,7 @@ def _read_all(jobs: list[Job], ctx: ReadContext, workers: int, progress: bool) -
                 stats["budget_hit"] += row.get("note") == "budget"
                 bar.update()
     stats.update(_time_per_image([rows[j] for j in todo]))
-    table = pd.DataFrame([rows[j] for j in jobs]).reindex(columns=COLUMNS + TRUTH + [ALTS])
+    table = pd.DataFrame([rows[j] for j in jobs]).reindex(columns=COLUMNS + EXTRA)
     table[ALTS] = [json.dumps(a, ensure_ascii=False) if isinstance(a, list) and a else "" for a in table[ALTS]]
     return table, stats
 
@@ -295,34 +305,39 @@ def page_kind(split: str) -> str:
 
 
 def cost_by_kind(rows: list[dict]) -> dict:
-    """kind -> pages read, their CPU seconds in all, the largest, and how many took more than SLOW_PAGE_S: sums and
-    maxima, so that two read_all calls merge exactly (merge_kinds)."""
+    """kind -> pages read, their CPU seconds in all, the largest, how many took more than SLOW_PAGE_S, and the poses
+    read and megapixels in all (the two things a read's cost follows): sums and maxima, so that two read_all calls
+    merge exactly (merge_kinds)."""
     out: dict = {}
     for r in rows:
         if "cpu_seconds" in r:
             s = r["cpu_seconds"]
-            one = {"pages": 1, "cpu_seconds": s, "max": s, "slow": int(s > SLOW_PAGE_S)}
+            one = {"pages": 1, "cpu_seconds": s, "max": s, "slow": int(s > SLOW_PAGE_S),
+                   "poses": r.get("poses_read", 1), "megapixels": r.get("megapixels", 0.0)}
             out = merge_kinds(out, {page_kind(r.get("split") or "pages"): one})
     return out
+
+
+SUMMED = ("pages", "cpu_seconds", "slow", "poses", "megapixels")  # cost_by_kind's sums (and "max", a maximum)
 
 
 def merge_kinds(a: dict, b: dict) -> dict:
     """Two cost_by_kind results as one."""
     out = {kind: dict(v) for kind, v in a.items()}
     for kind, v in b.items():
-        o = out.setdefault(kind, {"pages": 0, "cpu_seconds": 0.0, "max": 0.0, "slow": 0})
-        o.update(pages=o["pages"] + v["pages"], cpu_seconds=round(o["cpu_seconds"] + v["cpu_seconds"], 3),
-                 max=max(o["max"], v["max"]), slow=o["slow"] + v["slow"])
+        o = out.setdefault(kind, {"max": 0.0})
+        o.update({k: round(o.get(k, 0) + v.get(k, 0), 4) for k in SUMMED}, max=max(o["max"], v["max"]))
     return out
 
 
 def cost_line(stats: dict) -> str | None:
-    """What reading cost by kind of page: CPU s a page (the largest) per kind and the pages over SLOW_PAGE_S; None
-    when nothing was read now."""
+    """What reading cost by kind of page: CPU s a page (the largest; poses read and megapixels a page) per kind and
+    the pages over SLOW_PAGE_S; None when nothing was read now."""
     kinds = stats.get("cpu_by_kind") or {}
     if not kinds:
         return None
-    parts = [f"{kind} {v['cpu_seconds'] / v['pages']:.2f} (max {v['max']:.2f})" for kind, v in kinds.items()]
+    parts = [f"{kind} {v['cpu_seconds'] / v['pages']:.2f} (max {v['max']:.2f}; {v.get('poses', 0) / v['pages']:.2f} "
+             f"poses, {v.get('megapixels', 0) / v['pages']:.2f} MP)" for kind, v in kinds.items()]
     slow = sum(v["slow"] for v in kinds.values())
     tail = f"{slow} page(s) over {SLOW_PAGE_S:g} s" if slow else f"no page over {SLOW_PAGE_S:g} s"
     return f"CPU seconds a page by kind (one worker, the engine included): {', '.join(parts)}; {tail}"
@@ -359,7 +374,8 @@ def read_table(path) -> pd.DataFrame:
     if dup.any():
         raise DlClsError(f"{path}: line {int(dup.to_numpy().argmax()) + 2}: ID {df['ID'][dup].iloc[0]} appears twice")
     df["n_chars"] = pd.to_numeric(df["n_chars"], errors="coerce").fillna(0).astype(int)
-    df = df.reindex(columns=list(df.columns) + [c for c in TRUTH if c not in df.columns])
+    df = df.reindex(columns=list(df.columns) + [c for c in TRUTH + [POSE_P] if c not in df.columns])
+    df[POSE_P] = pd.to_numeric(df[POSE_P], errors="coerce")  # empty: no pose model, or a reading from before
     if ALTS not in df.columns:  # a table of a reader before version 5
         return df.assign(**{ALTS: ""})
     for line, alts in enumerate(df[ALTS], start=2):

@@ -15,15 +15,25 @@ import numpy as np
 from dl_cls.imaging.testlike import TestlikeConfig
 
 TURNS = (0, 90, 180, 270)  # the `orientation` a page is turned by to stand upright (page_geometry.orient)
+# a pick below this probability is doubted: the pages `--pose-sure 0.9` reads 2-3 poses of (their pick was right on
+# 88% of such copies of the competition-size sample). The share doubted, test pages against copies, says whether
+# the copies test the pose step as hard as the test pages do, and what reading those pages' other poses would cost
+DOUBTED_BELOW = 0.9
 
 
-def pose_mix(orientation, mirrored) -> dict:
-    """{"pages": n, "turns": shares of TURNS, "mirrored": share} of pages read with these poses."""
+def pose_mix(orientation, mirrored, pose_p=None) -> dict:
+    """{"pages": n, "turns": shares of TURNS, "mirrored": share, "doubted": share} of pages read with these poses;
+    `pose_p`, the pose model's probability of each pick (NaN where unknown), gives the share it doubted among the
+    pages where it is known (None where it is known for none)."""
     o = np.asarray(orientation, dtype=float).astype(int) % 360
     m = np.asarray(mirrored).astype(str)
     mirrored_share = float(np.isin(np.char.lower(m), ("true", "1", "1.0")).mean()) if len(m) else 0.0
     turns = [float((o == t).mean()) if len(o) else 0.0 for t in TURNS]
-    return {"pages": int(len(o)), "turns": [round(t, 4) for t in turns], "mirrored": round(mirrored_share, 4)}
+    p = np.asarray([] if pose_p is None else pose_p, dtype=float)
+    p = p[np.isfinite(p)]
+    doubted = round(float((p < DOUBTED_BELOW).mean()), 4) if len(p) else None
+    return {"pages": int(len(o)), "turns": [round(t, 4) for t in turns], "mirrored": round(mirrored_share, 4),
+            "doubted": doubted}
 
 
 def with_pose_mix(base: TestlikeConfig, mix: dict) -> TestlikeConfig:
@@ -53,9 +63,25 @@ def mix_gap(a: dict, b: dict) -> float:
 
 
 def mix_lines(mixes: dict[str, dict]) -> list[str]:
-    """A small table: one row per kind of page, the share of each turn and of mirrored pages."""
-    lines = [f"  {'pages':<17} {'n':>5} " + " ".join(f"{t:>5}" for t in ("0", "90", "180", "270")) + "  mirrored"]
+    """A small table: one row per kind of page, the share of each turn, of mirrored pages and of pages whose pick
+    the pose model doubted ("-" where unknown)."""
+    lines = [f"  {'pages':<17} {'n':>5} " + " ".join(f"{t:>5}" for t in ("0", "90", "180", "270"))
+             + f"  mirrored  doubted (p < {DOUBTED_BELOW:g})"]
     for name, m in mixes.items():
         n = f"{m['pages']:>5}" if m.get("pages") else f"{'':>5}"
-        lines.append(f"  {name:<17} {n} " + " ".join(f"{t:>5.0%}" for t in m["turns"]) + f"  {m['mirrored']:>8.0%}")
+        doubted = f"{m['doubted']:>7.0%}" if m.get("doubted") is not None else f"{'-':>7}"
+        lines.append(f"  {name:<17} {n} " + " ".join(f"{t:>5.0%}" for t in m["turns"]) + f"  {m['mirrored']:>8.0%}"
+                     f"  {doubted}")
     return lines
+
+
+def doubt_line(test: dict, copies: dict) -> str | None:
+    """A warning when the pose model doubts more of the test pages than of the copies (by more than 5 points): the
+    copies then test the pose step less hard than the test does, and the text runs' figures may overstate the test.
+    None when either share is unknown or they are close."""
+    a, b = test.get("doubted"), copies.get("doubted")
+    if a is None or b is None or a - b <= 0.05:
+        return None
+    return (f"  the pose model doubts {a:.0%} of the test pages but {b:.0%} of the copies: the copies test the pose "
+            "step less hard than the test does, so the text runs' figures may overstate the test; `--pose-sure 0.9` "
+            "reads a doubted page's other poses too (more reads)")

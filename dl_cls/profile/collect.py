@@ -61,7 +61,8 @@ def _progress(it, total: int, desc: str):
 
 def measure_folder(folder, workers: int = 1, limit: int | None = None, seed: int = 0,
                    testlike: str | None = None) -> pd.DataFrame:
-    """One row per image: ID, h, w and every imgstats statistic. Unreadable images fail with the file named.
+    """One row per image: ID, h, w, every imgstats statistic and the long side (px). Unreadable images fail with the
+    file named.
     With `testlike` (a config path), each image's test-like corruption is measured instead."""
     files = [str(p) for p in list_images(folder, limit, seed)]
     fn, jobs = _measure_file, files
@@ -76,7 +77,9 @@ def measure_folder(folder, workers: int = 1, limit: int | None = None, seed: int
         cv2.setNumThreads(1)
         with ProcessPoolExecutor(max_workers=workers) as pool:
             rows = list(_progress(pool.map(fn, jobs, chunksize=8), len(files), desc))
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    # the statistics are measured at one size; the reader's cost follows the pixels it is given (issue 29)
+    return df.assign(long_side=df[["h", "w"]].max(axis=1))
 
 
 def frame_matches(df: pd.DataFrame, ref: pd.DataFrame, same: bool) -> np.ndarray:

@@ -18,6 +18,7 @@ DISTRIBUTIONS = {
     "dark_padding": ("dark flat border area", 3),
     "saturation": ("mean saturation", 1),
     "cast": ("background colour cast", 1),
+    "long_side": ("long side, px", 0),  # as stored; every statistic above is measured at imgstats' one size
 }
 # share rows: label -> per-image 0/1 from a folder's measurements
 SHARES = {
