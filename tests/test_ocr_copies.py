@@ -51,7 +51,7 @@ def test_pose_mix_reads_shares_and_with_pose_mix_draws_copies_with_them():
 def test_the_share_of_pages_the_pose_model_doubts_is_told_beside_the_pose_mix():
     """Label-free: the pose model's probability of its pick, kept per page, gives the share it doubts (p < 0.9),
     test pages against copies; unknown probabilities (no pose model, older readings) are left out, not counted."""
-    from dl_cls.pose.mix import doubt_line, mix_lines
+    from dl_cls.pose.mix import doubt_line, estimated_right, mix_lines, right_by_doubt
 
     rows = _test_rows(6, 0.5)
     test = pose_mix(rows["orientation"], rows["mirrored"], [0.5, 0.95, np.nan, 0.8, 0.99, 0.89])
@@ -62,6 +62,11 @@ def test_the_share_of_pages_the_pose_model_doubts_is_told_beside_the_pose_mix():
     assert "doubts 60% of the test pages but 17% of the copies" in doubt_line(test, copies)
     assert doubt_line(copies, test) is None and doubt_line(test, {**copies, "doubted": 0.56}) is None  # close
     assert doubt_line(test, config_mix(default_config())) is None  # unknown: no claim
+    by_doubt = right_by_doubt([True, True, False, True, False], [0.99, np.nan, 0.5, 0.7, 0.95])
+    assert by_doubt == {"sure": [0.5, 2], "doubted": [0.5, 2]}  # the unknown probability left out
+    by_doubt = right_by_doubt([True, True, False], [0.99, 0.95, 0.5])
+    assert estimated_right(by_doubt, 0.25) == 0.75 and estimated_right(by_doubt, None) is None
+    assert right_by_doubt([True], [np.nan]) is None and estimated_right(right_by_doubt([True], [0.99]), 0.5) is None
 
 
 def test_the_camera_is_off_in_the_shipped_config_and_leaves_its_copies_as_they_were():
@@ -142,7 +147,8 @@ class _Engine:
 
 def _fake_read_all(calls: list):
     """dl-cls ocr's read_all without an engine: test pages read 70% mirrored, 8 letters, their pose doubted on 40%; a
-    copy reads 30 letters times its camera scale squared, posed as its corruption drew it, doubted on 10%."""
+    copy reads 30 letters times its camera scale squared, posed as its corruption drew it, but doubted and read at
+    a wrong turn on 10%."""
     def read_all(jobs, ctx, workers, progress=True):
         rows = []
         for i, job in enumerate(jobs):
@@ -159,6 +165,8 @@ def _fake_read_all(calls: list):
                 row["orientation"], row["mirrored"] = LABELS[label_of(geometry, geometry["skew_deg"])]
                 row["true_orientation"], row["true_mirrored"] = row["orientation"], row["mirrored"]
                 row["pose_p"] = 0.5 if i % 10 == 0 else 0.97
+                if i % 10 == 0:  # a doubted pick is the wrong pose here, a sure one right
+                    row["orientation"] = (row["true_orientation"] + 90) % 360
             rows.append(row)
         calls.append([j.split for j in jobs])
         stats = {"images": len(jobs), "cached": 0, "read": len(jobs), "budget_hit": 0,
@@ -204,6 +212,9 @@ def test_ocr_reads_the_test_pages_first_and_fits_its_copies_to_them(tmp_path, mo
     mixes = config["testlike"]["fitted"]
     assert (mixes["test_pose_mix"]["doubted"], mixes["copies_pose_mix"]["doubted"]) == (0.4, 0.1)
     assert "the pose model doubts 40% of the test pages but 10% of the copies" in out.out
+    # the copies' pose is known: right on every sure pick, on none of the doubted ones; so 60% of the test pages
+    assert mixes["pose_right_by_doubt"] == {"sure": [1.0, 54], "doubted": [0.0, 6]}
+    assert mixes["test_pose_right_estimated"] == 0.6 and "so about 60% of the test pages (40% doubted" in out.out
     assert f"testlike_config={run / COPIES_CONFIG}" in out.out
     assert config["testlike"]["fitted"]["camera_scale"] == pytest.approx(np.mean(cfg["camera"]["scale"]), abs=0.01)
     assert fitted["images"] == 60 + 40 + 60 + 4 * 48

@@ -19,7 +19,7 @@ from dl_cls.core.procs import default_workers
 from dl_cls.data.contract import load_data
 from dl_cls.data.folds import ensure_folds, load_folds
 from dl_cls.imaging.testlike import default_config, load_testlike_config
-from dl_cls.ocr.copies import COPIES_CONFIG, fit_copies, fit_lines, rows_mix, write_copies_config
+from dl_cls.ocr.copies import COPIES_CONFIG, fit_copies, fit_lines, write_copies_config
 from dl_cls.ocr.engine import make_engine
 from dl_cls.ocr.normalised import check_target, write_normalised
 from dl_cls.ocr.read import ReadSettings
@@ -231,7 +231,7 @@ def _read_copies(args, dd, ctx, pages: TestlikePages, table, comparable: bool, w
         pages = replace(pages, cfg=fit.config)
     copies, stats = read_all(pages.jobs(), replace(ctx, testlike=pages), workers, progress=not args.no_progress)
     if fit:
-        fit.copies_mix = rows_mix(copies)
+        fit.read_back(copies)
         print("\n".join(fit_lines(fit, copies)), flush=True)
     parts = [copies]
     for k in range(1, args.train_copies + 1):  # other seeds of the same corruption: trained on, never predicted

@@ -29,8 +29,9 @@ from dl_cls.core.config import config_to_dict
 from dl_cls.core.io import atomic_write_text
 from dl_cls.imaging.testlike import TestlikeConfig, fit_skew
 from dl_cls.ocr.readability import letters_per_page
-from dl_cls.ocr.table import POSE_P, TestlikePages
-from dl_cls.pose.mix import config_mix, doubt_line, mix_gap, mix_lines, pose_mix, with_pose_mix
+from dl_cls.ocr.table import POSE_P, TestlikePages, pose_right
+from dl_cls.pose.mix import (config_mix, doubt_line, estimated_right, mix_gap, mix_lines, pose_mix, right_by_doubt,
+                             with_pose_mix)
 
 PROBE_PAGES = 48  # copies read at each probed scale (the same pages each time, spread over the classes)
 MIN_TEST_PAGES = 30  # fewer test pages than this: their letters a page are too noisy to fit to
@@ -51,10 +52,20 @@ class CopiesFit:
     test_skew: float = 0.0  # the test pages' median abs skew as the reader measured it
     probes: list[tuple[float, float]] = field(default_factory=list)  # (scale, letters a page) of the probe copies
     note: str = ""
-    copies_mix: dict | None = None  # the copies' pose mix as read (rows_mix), once they are read
+    copies_mix: dict | None = None  # the copies' pose mix as read (rows_mix), once they are read (read_back)
+    pose_by_doubt: dict | None = None  # the pose model on the copies, sure picks apart from doubted ones (read_back)
+
+    def read_back(self, copies: pd.DataFrame) -> None:
+        """What the copies' reading says: their pose mix, and how often the pose model was right on them (their pose
+        is known) when it was sure and when it doubted."""
+        self.copies_mix = rows_mix(copies)
+        probs = copies.get(POSE_P, pd.Series(np.nan, copies.index))
+        self.pose_by_doubt = right_by_doubt(pose_right(copies, copies=True), probs)
 
     def summary(self) -> dict:
         return {"test_pose_mix": self.test_mix, "copies_pose_mix": self.copies_mix, "config_pose_mix": self.config_mix,
+                "pose_right_by_doubt": self.pose_by_doubt,
+                "test_pose_right_estimated": estimated_right(self.pose_by_doubt, self.test_mix.get("doubted")),
                 "pose_mix": config_mix(self.config), "test_letters": round(self.test_letters, 2),
                 "camera_scale": self.camera, "skew_p_sigma_cap": list(self.skew) if self.skew else None,
                 "probes": [[s, round(v, 2)] for s, v in self.probes], "note": self.note}
@@ -159,6 +170,12 @@ def fit_lines(fit: CopiesFit, copies_read: pd.DataFrame | None = None) -> list[s
         warning = doubt_line(fit.test_mix, mixes["test-like copies"])
         if warning:
             lines.append(warning)
+    estimate = estimated_right(fit.pose_by_doubt, fit.test_mix.get("doubted"))
+    if estimate is not None:
+        (sure, n_sure), (doubted, n_doubted) = fit.pose_by_doubt["sure"], fit.pose_by_doubt["doubted"]
+        lines.append(f"  pose right on the copies: {sure:.0%} of {n_sure} sure picks, {doubted:.0%} of {n_doubted} "
+                     f"doubted; so about {estimate:.0%} of the test pages ({fit.test_mix['doubted']:.0%} doubted; "
+                     "label-free)")
     if fit.skew:
         seen = ("" if copies_read is None or not len(copies_read) else
                 f", copies {np.median(_abs_skew(copies_read)):.1f}")

@@ -13,11 +13,12 @@ import pandas as pd
 from dl_cls.artifacts.runs import (CONFIG_FILE, RunConfig, git_commit, macro_f1, package_versions, prob_columns,
                                    split_hash, write_run_config)
 from dl_cls.core.errors import DlClsError
-from dl_cls.core.io import as_flag, atomic_write_csv, atomic_write_text, create_run_dir, data_key
+from dl_cls.core.io import atomic_write_csv, atomic_write_text, create_run_dir, data_key
 from dl_cls.data.folds import load_folds
 from dl_cls.ocr.expert import cross_validate, load_keyword_file, predict_test
 from dl_cls.ocr.readability import describe as describe_readability
 from dl_cls.ocr.readability import page_readability, shrink_factor, sure_share
+from dl_cls.ocr.table import pose_right
 
 FLOAT_FORMAT = "%.6f"
 
@@ -135,12 +136,7 @@ def page_metrics(rows: pd.DataFrame, oof: pd.DataFrame, fired: np.ndarray, class
     y = truth.loc[oof["ID"]].to_numpy()
     pred = np.asarray(classes)[oof[prob_columns(classes)].to_numpy().argmax(1)]
     pred_all = pd.Series(pred, index=oof["ID"]).reindex(truth.index).fillna(-1).to_numpy()
-    mirrored = rows["mirrored"].map(as_flag)
-    if kind == "testlike":  # the pose the corruption gave, after the reader's own deskew
-        truth_mirrored = rows["true_mirrored"].map(as_flag)
-        right = (rows["orientation"] == rows["true_orientation"]) & (mirrored == truth_mirrored)
-    else:  # train pages are upright and unmirrored by definition
-        right = (rows["orientation"] == 0) & ~mirrored
+    right = pose_right(rows, copies=kind == "testlike")
     return {"pages": len(rows), "orientation_right": round(float(right.mean()), 4),
             "readable": round(len(oof) / max(len(rows), 1), 4), "f1": macro_f1(y, pred) if len(y) else None,
             "f1_all_rows": macro_f1(truth.to_numpy(), pred_all, labels=sorted(set(truth))),  # -1: no text

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from dl_cls.core.errors import DataError, DlClsError
-from dl_cls.core.io import atomic_write_csv, atomic_write_text, read_image
+from dl_cls.core.io import as_flag, atomic_write_csv, atomic_write_text, read_image
 from dl_cls.core.lock import Lock, is_held
 from dl_cls.core.procs import worker_pool
 from dl_cls.core.progress import Progress
@@ -41,6 +41,15 @@ ALTS = "alts"
 # share of pages it doubts, test pages against copies, is label-free (dl_cls.pose.mix)
 POSE_P = "pose_p"
 EXTRA = TRUTH + [ALTS, POSE_P]  # columns after COLUMNS, each optional in a table read back
+
+
+def pose_right(rows: pd.DataFrame, copies: bool) -> pd.Series:
+    """Whether the reader's pose of each row is right: a copy's is the pose its corruption gave (after the reader's
+    own deskew); a clean train page is upright and unmirrored by definition."""
+    mirrored = rows["mirrored"].map(as_flag)
+    if copies:
+        return (rows["orientation"] == rows["true_orientation"]) & (mirrored == rows["true_mirrored"].map(as_flag))
+    return (rows["orientation"] == 0) & ~mirrored
 
 
 def is_copy(split: str) -> bool:

@@ -75,6 +75,29 @@ def mix_lines(mixes: dict[str, dict]) -> list[str]:
     return lines
 
 
+def right_by_doubt(right, pose_p) -> dict | None:
+    """The pose model's accuracy on pages whose pose is known (the copies), apart for the picks it was sure of and
+    those it doubted: {"sure": [share right, n], "doubted": [share right, n]} (share None where n is 0); None
+    where no probability is known."""
+    right, p = np.asarray(right, bool), np.asarray(pose_p, float)
+    known = np.isfinite(p)
+    if not known.any():
+        return None
+    doubted = known & (p < DOUBTED_BELOW)
+    out = {}
+    for name, rows in (("sure", known & ~doubted), ("doubted", doubted)):
+        out[name] = [round(float(right[rows].mean()), 4) if rows.any() else None, int(rows.sum())]
+    return out
+
+
+def estimated_right(by_doubt: dict | None, doubted_share: float | None) -> float | None:
+    """The share of pages whose pose is right, estimated without labels: the copies' accuracy on sure and on doubted
+    picks (right_by_doubt) weighted by these pages' doubted share. None when either is unknown."""
+    if by_doubt is None or doubted_share is None or None in (by_doubt["sure"][0], by_doubt["doubted"][0]):
+        return None
+    return round((1 - doubted_share) * by_doubt["sure"][0] + doubted_share * by_doubt["doubted"][0], 4)
+
+
 def doubt_line(test: dict, copies: dict) -> str | None:
     """A warning when the pose model doubts more of the test pages than of the copies (by more than 5 points): the
     copies then test the pose step less hard than the test does, and the text runs' figures may overstate the test.
