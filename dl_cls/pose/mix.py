@@ -19,6 +19,7 @@ TURNS = (0, 90, 180, 270)  # the `orientation` a page is turned by to stand upri
 # 88% of such copies of the competition-size sample). The share doubted, test pages against copies, says whether
 # the copies test the pose step as hard as the test pages do, and what reading those pages' other poses would cost
 DOUBTED_BELOW = 0.9
+DOUBT_GAP = 0.05  # the test pages doubted more than the copies by more than this: a warning (sample: 17% vs 12%)
 
 
 def pose_mix(orientation, mirrored, pose_p=None) -> dict:
@@ -76,7 +77,7 @@ def mix_lines(mixes: dict[str, dict]) -> list[str]:
 
 
 def right_by_doubt(right, pose_p) -> dict | None:
-    """The pose model's accuracy on pages whose pose is known (the copies), apart for the picks it was sure of and
+    """The pose model's accuracy on pages whose pose is known (the copies), apart from the picks it was sure of and
     those it doubted: {"sure": [share right, n], "doubted": [share right, n]} (share None where n is 0); None
     where no probability is known."""
     right, p = np.asarray(right, bool), np.asarray(pose_p, float)
@@ -99,11 +100,11 @@ def estimated_right(by_doubt: dict | None, doubted_share: float | None) -> float
 
 
 def doubt_line(test: dict, copies: dict) -> str | None:
-    """A warning when the pose model doubts more of the test pages than of the copies (by more than 5 points): the
+    """A warning when the pose model doubts more of the test pages than of the copies (by more than DOUBT_GAP): the
     copies then test the pose step less hard than the test does, and the text runs' figures may overstate the test.
     None when either share is unknown or they are close."""
     a, b = test.get("doubted"), copies.get("doubted")
-    if a is None or b is None or a - b <= 0.05:
+    if a is None or b is None or a - b <= DOUBT_GAP:
         return None
     return (f"  the pose model doubts {a:.0%} of the test pages but {b:.0%} of the copies: the copies test the pose "
             "step less hard than the test does, so the text runs' figures may overstate the test; `--pose-sure 0.9` "
