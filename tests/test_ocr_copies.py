@@ -408,7 +408,7 @@ def test_a_budget_spent_after_the_first_pose_keeps_its_reading():
 def test_the_reading_cost_is_told_by_kind_of_page_with_its_tail():
     """Issue 29 asks for CPU s a page by kind with the tail: dl-cls ocr reads in several calls (pages, probes,
     copies, training copies) and their figures merge exactly into one line per kind, with the pages over 5 s."""
-    from dl_cls.ocr.table import _time_per_image, cost_line, merge_stats
+    from dl_cls.ocr.table import _time_per_image, cost_by_kind, cost_line, merge_stats
 
     def row(split, s, poses=1, mp=0.3):
         return {"split": split, "cpu_seconds": s, "poses_read": poses, "megapixels": mp}
@@ -426,4 +426,6 @@ def test_the_reading_cost_is_told_by_kind_of_page_with_its_tail():
     assert "train 0.30 (max 0.40; 1.00 poses, 0.30 MP)" in line and "1 page(s) over 5 s" in line
     assert "copies 3.15 (max 6.00; 2.00 poses, 0.20 MP)" in line and "test 0.50 (max 0.50; 2.00 poses, 0.50 MP)" in line
     assert "no page over 5 s" in cost_line(stats[0])
+    spent = {"split": "test", "cpu_seconds": 5.5, "megapixels": 0.3}  # its budget spent before the first read
+    assert cost_by_kind([spent])["test"]["poses"] == 0
     assert cost_line({"cpu_by_kind": {}}) is None  # nothing read now (all cached): no line

@@ -322,7 +322,8 @@ def cost_by_kind(rows: list[dict]) -> dict:
         if "cpu_seconds" in r:
             s = r["cpu_seconds"]
             one = {"pages": 1, "cpu_seconds": s, "max": s, "slow": int(s > SLOW_PAGE_S),
-                   "poses": r.get("poses_read", 1), "megapixels": r.get("megapixels", 0.0)}
+                   # no poses_read: the budget ran out before the first read (read_document)
+                   "poses": r.get("poses_read", 0), "megapixels": r.get("megapixels", 0.0)}
             out = merge_kinds(out, {page_kind(r.get("split") or "pages"): one})
     return out
 
