@@ -185,7 +185,7 @@ def test_ocr_reads_the_test_pages_first_and_fits_its_copies_to_them(tmp_path, mo
     data = make_data(tmp_path / "data", np.repeat(np.arange(6), 10), 40, 6, image_size=32)
     work = tmp_path / "work"
     code = main(["ocr", "--data", str(data), "--work", str(work), "--label-fixes", "none", "--orientation", "ocr",
-                 "--no-progress", "--classes", "all", "--copies", copies]
+                 "--no-progress", "--classes", "all", "--copies", copies, "--reread", "none"]
                 + (["--train-copies", "1"] if copies == "config" else []))
     out = capsys.readouterr()
     assert code == 0, out.err

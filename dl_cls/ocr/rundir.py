@@ -72,13 +72,14 @@ def build_expert_run(out: Path, table: pd.DataFrame, dd, work, classes, keywords
     pages, test = group_tables(table, dd, folds, classes, unread_test_ok=bool(info.get("test_from")))
     file_kw = load_keyword_file(keywords_spec, classes, dd.class_names)
     oofs = cross_validate(pages, classes, file_kw, seed)
-    test_probs, readable, fired_test, expert, other_pose = predict_test(pages, test, classes, file_kw, seed)
+    test_probs, readable, fired_test, expert, other_read = predict_test(pages, test, classes, file_kw, seed)
     oof_on = "testlike" if "testlike" in pages else "clean"
     oof = _oof_rows(oofs[oof_on][0], pages[oof_on], classes, every_row=full)
     summary = {**_summary(out.name, pages, oofs, oof_on, test, readable, fired_test, classes, info), "member": full}
-    # pages whose surest reading was another pose's than the pose model's pick (read only where it doubted)
-    summary["other_pose_chosen"] = {**{kind: int(oofs[kind][0]["chosen_alt"].sum()) for kind in oofs},
-                                    "test": int(other_pose.sum())}
+    # pages whose surest reading was another than the first reading of the pose model's pick: another pose's (read
+    # where it doubted) or a second reading's (dl-cls ocr --reread)
+    summary["other_reading_chosen"] = {**{kind: int(oofs[kind][0]["chosen_alt"].sum()) for kind in oofs},
+                                    "test": int(other_read.sum())}
     summary.update(_readability(table, dd, file_kw, expert.keywords, bool(info.get("test_from"))))
     if full or info.get("test_from"):  # else a group's expert meets every test page, most not of its classes
         sure_of = {kind: (oofs[kind][0], len(pages[kind])) for kind in oofs}
@@ -126,7 +127,7 @@ def _config(dd, work, classes, folds, keywords_spec, info, oof_on) -> dict:
             "folds": sorted(int(k) for k in folds["fold"].unique()),
             "split_hash": split_hash(folds), "ocr_dir": info["ocr_dir"], "ocr_settings": info["settings"],
             "keywords": str(keywords_spec), "test_from": info.get("test_from"), "oof_on": oof_on,
-            "testlike": info.get("testlike"), "git_commit": git_commit()}
+            "testlike": info.get("testlike"), "reread": info.get("reread"), "git_commit": git_commit()}
 
 
 def page_metrics(rows: pd.DataFrame, oof: pd.DataFrame, fired: np.ndarray, classes, kind: str) -> dict:
@@ -186,9 +187,9 @@ def describe(summary: dict, out: Path) -> str:
             lines.append(f"  {kind:<10} {m['pages']:>5} {m['orientation_right']:>9.0%} {m['readable']:>8.0%} "
                          f"{m['rule_fired']:>10.0%} {prec:>9} {f1:>8} {m['f1_all_rows']:>11.4f}")
     lines.append(f"  test images with text {summary['test_coverage']:.0%}; {_time_line(summary)}")
-    chosen = summary.get("other_pose_chosen") or {}
-    if any(chosen.values()):  # only on pages the pose model doubted: their other poses were read too
-        lines.append("  another pose's reading was surer than the pose model's pick on "
+    chosen = summary.get("other_reading_chosen") or {}
+    if any(chosen.values()):  # pages the pose model doubted (other poses read) or the text model (read again)
+        lines.append("  another reading (a second reading, or another pose's) was surer than the first on "
                      + ", ".join(f"{n} {kind} pages" for kind, n in chosen.items()))
     lines += describe_readability(summary.get("readability") or {}, summary.get("readability_comparable", True))
     use = "bare dl-cls ensemble takes it as a member" if summary.get("member") else \
