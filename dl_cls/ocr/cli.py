@@ -72,7 +72,7 @@ def add_arguments(parser) -> None:
                              f"the reading they are surest about: comma-separated among {', '.join(REREADS)} "
                              "(raw: tesseract's own binarisation; x1.5: upscaled; rules: table rules whitened), or "
                              f"none (default {DEFAULT_REREAD}; on make demo's sample the member's test F1 0.59 -> "
-                             "0.69 with raw at 0.25 CPU s a re-read, 0.73 with raw,x1.5 at 1.1 s)")
+                             "0.69 with raw at 0.23 CPU s a re-read, 0.73 with raw,x1.5 at 0.9 s)")
     parser.add_argument("--reread-below", type=probability, default=BELOW, metavar="P",
                         help=f"a page is read again when the text model's top probability is under P (default "
                              f"{BELOW}: above it the member's rows were 95-97%% right on the real test and copies)")

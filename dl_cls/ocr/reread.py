@@ -5,8 +5,8 @@ every test page (the model of every train row): a page whose top probability is 
 text, is read again with other reader settings (REREADS: tesseract's own binarisation instead of ours, a 1.5x
 upscale, table rules whitened). Each second reading joins the page's `alts`, and the text models keep the reading
 they are surest about (expert.surest_readings), alike on copies and test pages. Measured on make demo's sample: the
-full-class member's test F1 0.589 -> 0.685 with `raw` (0.25 CPU s a re-read; 69% of the test pages unsure), 0.727
-with `raw,x1.5` (1.1 CPU s): docs/benchmarks.md.
+full-class member's test F1 0.589 -> 0.685 with `raw` (0.23 CPU s a re-read; 69% of the test pages unsure), 0.727
+with `raw,x1.5` (0.9 CPU s): docs/benchmarks.md.
 """
 from __future__ import annotations
 

@@ -79,7 +79,7 @@ def build_expert_run(out: Path, table: pd.DataFrame, dd, work, classes, keywords
     # pages whose surest reading was another than the first reading of the pose model's pick: another pose's (read
     # where it doubted) or a second reading's (dl-cls ocr --reread)
     summary["other_reading_chosen"] = {**{kind: int(oofs[kind][0]["chosen_alt"].sum()) for kind in oofs},
-                                    "test": int(other_read.sum())}
+                                       "test": int(other_read.sum())}
     summary.update(_readability(table, dd, file_kw, expert.keywords, bool(info.get("test_from"))))
     if full or info.get("test_from"):  # else a group's expert meets every test page, most not of its classes
         sure_of = {kind: (oofs[kind][0], len(pages[kind])) for kind in oofs}
