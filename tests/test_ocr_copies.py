@@ -14,7 +14,7 @@ from dl_cls.cli import main
 from dl_cls.core.errors import DlClsError
 from dl_cls.imaging.testlike import (CameraConfig, TestlikeConfig, config_key, corrupt_testlike, default_config,
                                      load_testlike_config)
-from dl_cls.ocr.copies import COPIES_CONFIG, MIN_TEST_PAGES, SCALES, fit_copies, probe_pages
+from dl_cls.ocr.copies import COPIES_CONFIG, MIN_TEST_PAGES, REFINE_PAGES, SCALES, fit_copies, probe_pages
 from dl_cls.ocr.table import TestlikePages
 from dl_cls.pose.data import LABELS, label_of
 from dl_cls.pose.mix import config_mix, mix_gap, pose_mix, with_pose_mix
@@ -104,11 +104,32 @@ def test_fit_copies_finds_the_camera_where_the_copies_read_the_test_pages_letter
     fit = fit_copies(default_config(), _test_rows(100, 0.64, letters=8.0), pages, targets, _reader(30.0, seen))
     # 30 s^2 = 8 at s = 0.516: probed 1, 0.8, 0.6, 0.45 (the first under), interpolated between 0.6 and 0.45
     assert [s for _, s in seen] == pytest.approx([1.0, 0.8, 0.6, 0.45], abs=0.01)
-    assert all(n == 48 for n, _ in seen)  # probe copies only, the same 48 each time
+    assert all(n == 48 for n, _ in seen)  # probe copies only, the same 48 each time (12 left: no refining)
+    assert fit.refine is None
     assert 0.45 < fit.camera < 0.6 and abs(30 * fit.camera ** 2 - 8) < 1.5
     assert fit.config.camera.p == 1 and fit.config.camera.scale[0] < fit.camera < fit.config.camera.scale[1]
     assert fit.config.flip_h_p == 0.64  # the pose mix is fitted too
     assert fit.summary()["probes"][0] == [1.0, 30.0]
+
+
+def test_fit_copies_refines_the_camera_on_other_pages_when_the_probe_pages_read_more_than_the_rest():
+    pages, targets = _pages(200)
+    rich = set(probe_pages(pages, targets).ids)  # the probe pages read 1.3x the letters of every other page
+    seen: list = []
+
+    def read(probe: TestlikePages) -> pd.DataFrame:
+        scale = float(np.mean(probe.cfg.camera.scale)) if probe.cfg.camera.p else 1.0
+        seen.append((len(probe.ids), scale, set(probe.ids) <= rich))
+        return pd.DataFrame({"ID": probe.ids, "n_chars": [30 * scale ** 2 * (1.3 if i in rich else 1.0)
+                                                           for i in probe.ids]})
+
+    fit = fit_copies(default_config(), _test_rows(100, 0.64, letters=8.0), pages, targets, read)
+    # every copy reads 8 letters at 0.499 (30 * 1.072 s^2, 48 of 200 pages rich); the probes alone cross at ~0.45
+    assert [n for n, _, _ in seen] == [48] * 4 + [REFINE_PAGES] and all(p for _, _, p in seen[:4])
+    assert not seen[-1][2] and seen[-1][1] == pytest.approx(fit.refine[0], abs=0.01)  # other pages, at the crossing
+    assert fit.refine[0] < 0.46 and abs(fit.camera - 0.499) < 0.01
+    assert fit.summary()["refine"][2] == REFINE_PAGES and f"{REFINE_PAGES} more copies" in fit.note
+    assert fit.config.camera.scale[0] < fit.camera < fit.config.camera.scale[1]
 
 
 def test_fit_copies_leaves_the_camera_off_when_copies_read_no_more_or_too_few_test_pages():

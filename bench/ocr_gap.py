@@ -1,0 +1,106 @@
+"""Where does a text run's gap (test-like OOF against test F1) come from? (issue 29)
+
+Takes one finished `dl-cls ocr --classes all 3,4,7,14` pass (its ocr.csv, the work dir's folds) and, for the
+full-class member and the family expert, scores the test pages three ways beside the OOF:
+- `full`: the model of every train row, as `dl-cls ocr` predicts the test (what the runs ship);
+- `fold`: each fold's model (the other folds' rows, the very models that predict the OOF), mean and spread of
+  their test F1: the test scored at the OOF's training size;
+- `fold avg`: the fold models' probabilities averaged, as a CNN run predicts its test.
+OOF against `fold` is the copies against the test pages at the same training size; `fold` against `full` is what
+the last fold's rows add (the learning curve). No page is read: seconds.
+
+    python bench/ocr_gap.py --data work/demo/sample --work WORK [--table OCR_CSV]
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from dl_cls.artifacts.runs import macro_f1, prob_columns
+from dl_cls.data.contract import load_data
+from dl_cls.data.folds import load_folds
+from dl_cls.ocr import expert as E
+from dl_cls.ocr.rundir import _oof_rows, group_tables
+from dl_cls.ocr.table import read_table
+
+FAMILY = [3, 4, 7, 14]
+
+
+def _test_probs(expert: E.OcrExpert, test: pd.DataFrame, n: int) -> np.ndarray:
+    """As predict_test: each page's surest reading, uniform where no text was read."""
+    test = E.surest_readings(expert, test)
+    probs = np.full((len(test), n), 1.0 / n)
+    ok = E.has_text(test)
+    if ok.any():
+        probs[ok] = expert.predict_proba(list(test["title"][ok]), list(test["text"][ok]))[0]
+    return probs
+
+
+def _test_f1(probs: np.ndarray, y: np.ndarray, classes: list[int], member: bool) -> float:
+    """Every test page for the member; the readable test pages of the group for an expert (as bench/ocr_copies)."""
+    pred = np.asarray(classes)[probs.argmax(1)]
+    keep = np.ones(len(y), bool) if member else np.isin(y, classes) & (probs.max(1) > 1.0 / len(classes) + 1e-6)
+    return macro_f1(y[keep], pred[keep])
+
+
+def gap_rows(table: pd.DataFrame, dd, folds: pd.DataFrame, classes: list[int], y_test: np.ndarray) -> dict:
+    member = len(classes) == dd.num_classes
+    pages, test = group_tables(table, dd, folds, classes)
+    kw = E.load_keyword_file("default", classes, dd.class_names)
+    oof_on = "testlike" if "testlike" in pages else "clean"
+    oof = _oof_rows(E.cross_validate(pages, classes, kw)[oof_on][0], pages[oof_on], classes, every_row=member)
+    truth = pages[oof_on].set_index("ID")["target"]
+    oof_f1 = macro_f1(truth.loc[oof["ID"]].to_numpy(),
+                      np.asarray(classes)[oof[prob_columns(classes)].to_numpy().argmax(1)])
+    rows = E._readable(pd.concat(list(pages.values()), ignore_index=True))
+    full = E.OcrExpert(classes, kw).fit(rows["title"], rows["text"], rows["target"])
+    fold_probs = []
+    for k in sorted(folds["fold"].unique()):
+        fit = E._readable(pd.concat([p[p["fold"] != k] for p in pages.values()], ignore_index=True))
+        fold_probs.append(_test_probs(E.OcrExpert(classes, kw).fit(fit["title"], fit["text"], fit["target"]), test,
+                                      len(classes)))
+    fold_f1 = [_test_f1(p, y_test, classes, member) for p in fold_probs]
+    full_probs = _test_probs(full, test, len(classes))
+    return {"oof": oof_f1, "full": _test_f1(full_probs, y_test, classes, member),
+            "fold": float(np.mean(fold_f1)), "fold_sd": float(np.std(fold_f1)),
+            "fold_avg": _test_f1(np.mean(fold_probs, axis=0), y_test, classes, member),
+            "sure": {"copies": _sure(oof[prob_columns(classes)].to_numpy()), "test full": _sure(full_probs),
+                     "test fold": float(np.mean([_sure(p) for p in fold_probs]))}}
+
+
+def _sure(probs: np.ndarray) -> float:
+    """The share of pages the model is sure about (top probability >= 0.5), as the readability table counts it."""
+    return float((probs.max(1) >= 0.5).mean())
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--table", type=Path, help="the pass's ocr.csv (default: the one under WORK/ocr)")
+    args = ap.parse_args(argv)
+    table = read_table(args.table or next((args.work / "ocr").glob("*/ocr.csv")))
+    dd = load_data(args.data, label_fixes="none")
+    folds = load_folds(args.work, dd)
+    labels = pd.read_csv(args.data / "test_labels.csv", dtype={"ID": str}).set_index("ID")["target"]
+    y_test = labels.loc[dd.test_ids].to_numpy()
+    print(f"{'run':<8} {'OOF':>6} {'test full':>9} {'test fold':>14} {'fold avg':>8} {'gap':>7} "
+          f"{'copies':>7} {'curve':>7}")
+    for name, classes in (("member", list(range(dd.num_classes))), ("family", FAMILY)):
+        r = gap_rows(table, dd, folds, classes, y_test)
+        print(f"{name:<8} {r['oof']:>6.3f} {r['full']:>9.3f} {r['fold']:>7.3f} +-{r['fold_sd']:.3f} "
+              f"{r['fold_avg']:>8.3f} {r['oof'] - r['full']:>+7.3f} {r['oof'] - r['fold']:>+7.3f} "
+              f"{r['fold'] - r['full']:>+7.3f}   sure: " + ", ".join(f"{k} {v:.0%}" for k, v in r["sure"].items()),
+              flush=True)
+    print("\ngap: OOF - test (full, as shipped) = copies (OOF - fold models' test: the copies against the test pages "
+          "at the same training size) + curve (fold models' test - full model's: the rows the fold models lack); sure: "
+          "share of pages with a top probability >= 0.5 (the member: of every page; an expert: of its copies and of "
+          "every test page)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
