@@ -7,7 +7,8 @@ full-class member and the family expert, scores the test pages three ways beside
   their test F1: the test scored at the OOF's training size;
 - `fold avg`: the fold models' probabilities averaged, as a CNN run predicts its test.
 OOF against `fold` is the copies against the test pages at the same training size; `fold` against `full` is what
-the last fold's rows add (the learning curve). No page is read: seconds.
+the last fold's rows add (the learning curve). No page is read (35 s on make demo's sample, 4 min at competition
+size).
 
     python bench/ocr_gap.py --data work/demo/sample --work WORK [--table OCR_CSV]
 """

@@ -11,8 +11,8 @@ user's test pages, which are read first:
   test-like OOF said 0.79 where it scored 0.34 on the test; on fitted copies (camera at 0.41) it says 0.50 and
   scores 0.46 (docs/benchmarks.md, issue 29).
 
-Fitting reads PROBE_PAGES copies at a few camera scales (cached like every reading); the copies are then read once
-with the fitted config.
+Fitting reads PROBE_PAGES copies at a few camera scales, then REFINE_PAGES others at the interpolated scale (cached
+like every reading); the copies are then read once with the fitted config.
 """
 from __future__ import annotations
 
