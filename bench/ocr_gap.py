@@ -30,16 +30,6 @@ from dl_cls.ocr.table import read_table
 FAMILY = [3, 4, 7, 14]
 
 
-def _test_probs(expert: E.OcrExpert, test: pd.DataFrame, n: int) -> np.ndarray:
-    """As predict_test: each page's surest reading, uniform where no text was read."""
-    test = E.surest_readings(expert, test)
-    probs = np.full((len(test), n), 1.0 / n)
-    ok = E.has_text(test)
-    if ok.any():
-        probs[ok] = expert.predict_proba(list(test["title"][ok]), list(test["text"][ok]))[0]
-    return probs
-
-
 def _test_f1(probs: np.ndarray, y: np.ndarray, classes: list[int], member: bool) -> float:
     """Every test page for the member; the readable test pages of the group for an expert (as bench/ocr_copies)."""
     pred = np.asarray(classes)[probs.argmax(1)]
@@ -61,10 +51,10 @@ def gap_rows(table: pd.DataFrame, dd, folds: pd.DataFrame, classes: list[int], y
     fold_probs = []
     for k in sorted(folds["fold"].unique()):
         fit = E._readable(pd.concat([p[p["fold"] != k] for p in pages.values()], ignore_index=True))
-        fold_probs.append(_test_probs(E.OcrExpert(classes, kw).fit(fit["title"], fit["text"], fit["target"]), test,
-                                      len(classes)))
+        fold_probs.append(E.test_probs_of(E.OcrExpert(classes, kw).fit(fit["title"], fit["text"], fit["target"]),
+                                          test)[0])
     fold_f1 = [_test_f1(p, y_test, classes, member) for p in fold_probs]
-    full_probs = _test_probs(full, test, len(classes))
+    full_probs = E.test_probs_of(full, test)[0]
     return {"oof": oof_f1, "full": _test_f1(full_probs, y_test, classes, member),
             "fold": float(np.mean(fold_f1)), "fold_sd": float(np.std(fold_f1)),
             "fold_avg": _test_f1(np.mean(fold_probs, axis=0), y_test, classes, member),

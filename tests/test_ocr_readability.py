@@ -105,3 +105,26 @@ def test_oof_fitted_weights_are_left_out_when_a_text_member_reads_far_worse(tmp_
     assert oof_weight_note([cnn, run("ocr-a", "ocr", 0.7)]) is None  # the real competition's gap: weights kept
     note = oof_weight_note([cnn, run("ocr-b", "ocr", 0.32)])
     assert note and "ocr-b" in note and "soft/hard" in note
+
+
+def test_the_test_pages_sure_share_is_judged_by_the_fold_models_as_the_copies_are():
+    """Only fold 0's train pages carry their class word: the model fitted on every row is sure of every test page,
+    the fold model that held fold 0 out (as it judges fold 0's copies) is sure of none."""
+    from dl_cls.ocr.expert import cross_validate_judging, predict_test
+
+    n = 60
+    y, fold = np.arange(n) % 3, (np.arange(n) // 3) % 5
+    text = [f"class{c}word" if k == 0 else "page" for c, k in zip(y, fold)]
+    pages = {"clean": pd.DataFrame({"ID": [f"tr{i}" for i in range(n)], "target": y, "fold": fold, "n_chars": 9,
+                                    "title": "", "text": text})}
+    test = pd.DataFrame({"ID": [f"te{i}" for i in range(9)], "n_chars": 9, "title": "",
+                         "text": [f"class{i % 3}word" for i in range(9)]})
+    test.loc[8, ["n_chars", "text"]] = [0, ""]  # no text: never judged
+    no_kw = pd.DataFrame(columns=["class", "keyword", "source"])
+    oofs, judged = cross_validate_judging(pages, test, [0, 1, 2], no_kw)
+    assert set(oofs) == {"clean"} and len(judged) == 5 and all(len(p) == 8 for p in judged)
+    sure = [float((p.max(1) >= 0.5).mean()) for p in judged]
+    assert sure[0] == 0.0 and min(sure[1:]) == 1.0  # fold 0 held out: the class words never seen
+    full, readable, *_ = predict_test(pages, test, [0, 1, 2], no_kw)
+    assert (full[["p_0", "p_1", "p_2"]].to_numpy()[readable].max(1) >= 0.5).all()
+    assert cross_validate_judging(pages, None, [0, 1, 2], no_kw)[1] == []

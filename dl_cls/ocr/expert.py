@@ -200,9 +200,17 @@ def cross_validate(pages: dict[str, pd.DataFrame], classes, file_keywords, seed:
     predicted) predicts the fold's readable clean pages and copies.
     Returns kind -> (frame ID,fold,chosen_alt,p_..., rule-fired flags); chosen_alt: another pose's reading was
     surer (surest_readings)."""
+    return cross_validate_judging(pages, None, classes, file_keywords, seed)[0]
+
+
+def cross_validate_judging(pages: dict[str, pd.DataFrame], judged: pd.DataFrame | None, classes, file_keywords,
+                           seed: int = 0) -> tuple[dict, list[np.ndarray]]:
+    """cross_validate, and each fold's model's probabilities on the readable rows of `judged` (test_probs_of; none
+    when None): the test pages judged by the very models that judge the copies, for a like-for-like comparison."""
     folds = sorted(pd.concat(list(pages.values()))["fold"].unique())
     predicted = {kind: rows for kind, rows in pages.items() if kind in PREDICTED}
     out: dict = {kind: ([], []) for kind in predicted}
+    judgements = []
     for k in folds:
         fit = _readable(pd.concat([p[p["fold"] != k] for p in pages.values()], ignore_index=True))
         expert = OcrExpert(classes, file_keywords, seed).fit(fit["title"], fit["text"], fit["target"])
@@ -212,9 +220,27 @@ def cross_validate(pages: dict[str, pd.DataFrame], classes, file_keywords, seed:
             out[kind][0].append(pd.concat([held[["ID", "fold", "chosen_alt"]].reset_index(drop=True),
                                            pd.DataFrame(probs, columns=prob_columns(classes))], axis=1))
             out[kind][1].append(fired)
+        if judged is not None:
+            probs, readable, *_ = test_probs_of(expert, judged)
+            judgements.append(probs[readable])
     if not any(len(f) for frames, _ in out.values() for f in frames):
         raise DlClsError("OCR expert: no train image of the group has readable text")
-    return {kind: (pd.concat(frames, ignore_index=True), np.concatenate(fired)) for kind, (frames, fired) in out.items()}
+    oofs = {kind: (pd.concat(frames, ignore_index=True), np.concatenate(fired)) for kind, (frames, fired) in out.items()}
+    return oofs, judgements
+
+
+def test_probs_of(expert: OcrExpert, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+    """(probabilities, readable mask, rule-fired mask, the rows as read) of test rows by `expert`, each on its surest
+    reading; rows without text are uniform."""
+    test = surest_readings(expert, test)
+    n = len(expert.classes)
+    probs = np.full((len(test), n), 1.0 / n)
+    readable = has_text(test)
+    fired = np.zeros(len(test), bool)
+    if readable.any():
+        probs[readable], fired[readable] = expert.predict_proba(list(test["title"][readable]),
+                                                                list(test["text"][readable]))
+    return probs, readable, fired, test
 
 
 def predict_test(pages: dict[str, pd.DataFrame], test: pd.DataFrame, classes, file_keywords, seed: int = 0):
@@ -223,13 +249,7 @@ def predict_test(pages: dict[str, pd.DataFrame], test: pd.DataFrame, classes, fi
     the fitted expert, mask of pages whose surest reading was another pose's)."""
     rows = _readable(pd.concat(list(pages.values()), ignore_index=True))
     expert = OcrExpert(classes, file_keywords, seed).fit(rows["title"], rows["text"], rows["target"])
-    test = surest_readings(expert, test)
-    probs = np.full((len(test), len(classes)), 1.0 / len(classes))
-    readable = has_text(test)
-    fired = np.zeros(len(test), bool)
-    if readable.any():
-        probs[readable], fired[readable] = expert.predict_proba(list(test["title"][readable]),
-                                                                list(test["text"][readable]))
+    probs, readable, fired, test = test_probs_of(expert, test)
     frame = pd.concat([test[["ID"]].reset_index(drop=True), pd.DataFrame(probs, columns=prob_columns(classes))],
                       axis=1)
     return frame, readable, fired, expert, test["chosen_alt"].to_numpy(bool)
