@@ -98,6 +98,77 @@ def test_drop_rules_whitens_table_rules_and_keeps_the_letters():
     assert (out[title] == 0).sum() == (binary[title] == 0).sum() > 100  # the title's ink untouched
 
 
+def _family_pages(tmp_path, n: int = 4) -> list:
+    jobs = []
+    for i, target in enumerate(GROUP[:n]):
+        path = tmp_path / f"page{i}.png"
+        cv2.imwrite(str(path), render(target, SIZE, np.random.default_rng(i))[:, :, ::-1])
+        jobs.append(Job("train", path.name, str(path)))
+    return jobs
+
+
+def test_workers_read_in_process_the_words_the_command_line_reads(tmp_path):
+    """Where libtesseract is the binary's version, read_all's workers call its C API (one model load a process, no
+    process a page): the same table as the command line's, and the stats say which read."""
+    _tesseract_or_skip()
+    from dl_cls.ocr.engine import library_version
+
+    if library_version() is None:
+        pytest.skip("no libtesseract to load")
+    jobs, settings, tables = _family_pages(tmp_path), ReadSettings(lang="kor"), {}
+    for in_process in (True, False):
+        engine = TesseractEngine("kor", in_process=in_process)
+        engine.check()
+        ctx = ReadContext(engine, settings, 30, str(tmp_path / f"cache-{in_process}"))
+        tables[in_process], stats = read_all(jobs, ctx, workers=2, progress=False)
+        assert stats["in_process"] == float(in_process)
+    assert tables[True]["n_chars"].sum() > 20  # the titles were read
+    pd.testing.assert_frame_equal(tables[True], tables[False])
+
+
+IN_PROCESS_SCRIPT = """
+import json, sys
+import numpy as np, torch  # torch loads an OpenMP runtime of the name libtesseract links
+from dl_cls.ocr.engine import EngineTimeout, TesseractEngine
+page = np.load(sys.argv[1])
+engine = TesseractEngine("kor")
+engine.check()
+out = {"in_process": engine.library_reader() is not None, "words": engine.read(page, 11).words}
+try:
+    engine.read(np.tile(page, (3, 3)), 11, timeout=0.01)
+except EngineTimeout:
+    out["timeout"] = True
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("thread_limit", ["1", None])
+def test_in_process_reader_only_where_openmp_runs_one_thread(tmp_path, thread_limit):
+    """torch's OpenMP runtime (the name libtesseract links) reads OMP_THREAD_LIMIT once, when it loads: a process
+    started without it reads through the command line (in process, tesseract's threads would spin: x6 the CPU); with
+    it, in process. Either way the same words, and the time budget ends a read."""
+    import os
+    import subprocess
+    import sys
+
+    _tesseract_or_skip()
+    from dl_cls.ocr.engine import library_version
+
+    if library_version() is None:
+        pytest.skip("no libtesseract to load")
+    page = preprocess(render(4, SIZE, np.random.default_rng(0)))
+    np.save(tmp_path / "page.npy", page)
+    env = {k: v for k, v in os.environ.items() if k != "OMP_THREAD_LIMIT"}
+    env.update({"OMP_THREAD_LIMIT": thread_limit} if thread_limit else {})
+    done = subprocess.run([sys.executable, "-c", IN_PROCESS_SCRIPT, str(tmp_path / "page.npy")], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-400:]
+    assert done.stderr.strip() == ""  # tesseract's notes (resolution, diacritics) not on the user's terminal
+    out = json.loads(done.stdout)
+    assert out["in_process"] is (thread_limit == "1") and out.get("timeout") is True
+    assert out["words"] == TesseractEngine("kor", in_process=False).read(page, 11).words and out["words"]
+
+
 def test_missing_engine_is_one_line_with_the_fix(tmp_path, capsys):
     with pytest.raises(EngineMissing, match="make ocr-deps"):
         TesseractEngine("kor", binary=str(tmp_path / "no-tesseract")).check()

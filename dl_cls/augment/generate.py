@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import time
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from dl_cls.data.folds import PSEUDO_PREFIX
 from dl_cls.artifacts.pseudosets import aug_record
 from dl_cls.core.errors import DlClsError, human_bytes
 from dl_cls.core.lock import Lock, is_held
-from dl_cls.core.procs import worker_pool
+from dl_cls.core.procs import worker_env, worker_pool
 from dl_cls.core.progress import Progress  # a bar in a terminal, a few lines in a log
 from dl_cls.core.io import atomic_write_text
 
@@ -280,21 +280,6 @@ def _clean_temp_files(images: Path) -> int:
     return n
 
 
-@contextmanager
-def _single_thread_env():
-    """Spawned workers inherit the environment at start: pin their thread pools before numpy/numba load."""
-    old = {k: os.environ.get(k) for k in THREAD_ENV}
-    os.environ.update({k: "1" for k in THREAD_ENV})
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _run_jobs(todo: list[tuple], state: WorkerState, workers: int, on_result) -> None:
     if workers <= 1 or len(todo) <= 1:
         import cv2
@@ -309,7 +294,8 @@ def _run_jobs(todo: list[tuple], state: WorkerState, workers: int, on_result) ->
         return
     # chunks keep a source's copies on one worker; the workers die with this process (dl_cls.core.procs)
     chunk = max(1, min(16, len(todo) // (workers * 8) or 1))
-    with _single_thread_env(), worker_pool(workers, init_worker, (state,)) as pool:
+    # spawned workers inherit the environment at start: their thread pools pinned before numpy/numba load
+    with worker_env({k: "1" for k in THREAD_ENV}), worker_pool(workers, init_worker, (state,)) as pool:
         for rec in pool.imap_unordered(work, todo, chunksize=chunk):
             on_result(rec)
 

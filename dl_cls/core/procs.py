@@ -70,6 +70,22 @@ def _init_child(parent_pid: int, initializer, initargs) -> None:
 
 
 @contextmanager
+def worker_env(values: dict[str, str]):
+    """Environment variables set while a pool starts its workers (spawned workers take the environment at start:
+    thread pools that read it once, as OpenMP's, are pinned before they load), the parent's own put back after."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextmanager
 def worker_pool(workers: int, initializer=None, initargs=()):
     """A spawn pool (safe whatever the parent holds: threads, torch) whose workers die with this process:
     terminated when the block ends on any exception (Ctrl-C, SIGTERM, an error), killed by the kernel when this

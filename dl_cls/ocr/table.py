@@ -24,7 +24,7 @@ import pandas as pd
 from dl_cls.core.errors import DataError, DlClsError
 from dl_cls.core.io import as_flag, atomic_write_csv, atomic_write_text, read_image
 from dl_cls.core.lock import Lock, is_held
-from dl_cls.core.procs import worker_pool
+from dl_cls.core.procs import worker_env, worker_pool
 from dl_cls.core.progress import Progress
 from dl_cls.data.contract import inspect_images
 from dl_cls.imaging.testlike import TestlikeConfig, config_key, testlike_copy
@@ -202,7 +202,9 @@ def read_one(job: Job) -> dict:
     else:
         img = read_image(job.path)
     row = read_document(img, ctx.engine, ctx.settings, ctx.budget_s, _WORKER["orienter"])
-    row = {"ID": job.id, "split": job.split, **row, "seconds": round(time.perf_counter() - t0, 3),
+    in_process = getattr(ctx.engine, "library_reader", lambda: None)() is not None  # not a table column
+    row = {"ID": job.id, "split": job.split, **row, "in_process": in_process,
+           "seconds": round(time.perf_counter() - t0, 3),
            "cpu_seconds": round(cpu_seconds() - cpu0, 3), "megapixels": round(img.shape[0] * img.shape[1] / 1e6, 4)}
     if geometry is not None:  # the pose that brings this copy upright after the reader's own deskew
         row["true_orientation"], row["true_mirrored"] = LABELS[label_of(geometry, row["skew_deg"])]
@@ -280,6 +282,8 @@ def _read_all(jobs: list[Job], ctx: ReadContext, workers: int, progress: bool) -
                 _init_worker(ctx)
                 results = map(read_one, todo)
             else:  # terminated on Ctrl-C/SIGTERM, killed with this process: no worker writes on after it
+                # OpenMP's thread limit is read once, as it loads (with torch): the in-process engine's is one thread
+                stack.enter_context(worker_env({"OMP_THREAD_LIMIT": "1"}))
                 pool = stack.enter_context(worker_pool(workers, _init_worker, (ctx,)))
                 results = pool.imap(read_one, todo)
             for job, row in zip(todo, results):
@@ -300,7 +304,8 @@ def _time_per_image(read_now: list[dict]) -> dict:
         values = [r[key] for r in read_now if key in r]
         return round(sum(values) / len(values), 3) if values else None
     return {"cpu_seconds_per_image": mean("cpu_seconds"), "wall_seconds_per_image": mean("seconds"),
-            "poses_read_per_image": mean("poses_read"), "cpu_by_kind": cost_by_kind(read_now)}
+            "poses_read_per_image": mean("poses_read"), "in_process": mean("in_process"),
+            "cpu_by_kind": cost_by_kind(read_now)}
 
 
 SLOW_PAGE_S = 5.0  # the tail a page's read is held to (issue 29: no page above ~5 CPU s); pages past it are counted
@@ -357,7 +362,7 @@ def merge_stats(a: dict, b: dict) -> dict:
     """The stats of two read_all calls as one: counts added, seconds per page weighted by the pages read, the cost
     by kind merged."""
     out = {k: a[k] + b[k] for k in ("images", "cached", "read", "budget_hit")}
-    for key in ("cpu_seconds_per_image", "wall_seconds_per_image", "poses_read_per_image"):
+    for key in ("cpu_seconds_per_image", "wall_seconds_per_image", "poses_read_per_image", "in_process"):
         parts = [(s[key], s["read"]) for s in (a, b) if s.get(key) is not None and s["read"]]
         out[key] = round(sum(v * n for v, n in parts) / sum(n for _, n in parts), 3) if parts else None
     out["cpu_by_kind"] = merge_kinds(a.get("cpu_by_kind") or {}, b.get("cpu_by_kind") or {})
