@@ -7,8 +7,8 @@ full-class member and the family expert, scores the test pages three ways beside
   their test F1: the test scored at the OOF's training size;
 - `fold avg`: the fold models' probabilities averaged, as a CNN run predicts its test.
 OOF against `fold` is the copies against the test pages at the same training size; `fold` against `full` is what
-the last fold's rows add (the learning curve). No page is read (35 s on make demo's sample, 4 min at competition
-size).
+the last fold's rows add (the learning curve). The fold models are cross_validate's own
+(expert.cross_validate_judging): no page is read, 26 s on make demo's sample.
 
     python bench/ocr_gap.py --data work/demo/sample --work WORK [--table OCR_CSV]
 """
@@ -42,17 +42,14 @@ def gap_rows(table: pd.DataFrame, dd, folds: pd.DataFrame, classes: list[int], y
     pages, test = group_tables(table, dd, folds, classes)
     kw = E.load_keyword_file("default", classes, dd.class_names)
     oof_on = "testlike" if "testlike" in pages else "clean"
-    oof = _oof_rows(E.cross_validate(pages, classes, kw)[oof_on][0], pages[oof_on], classes, every_row=member)
+    oofs, judged = E.cross_validate_judging(pages, test, classes, kw)
+    oof = _oof_rows(oofs[oof_on][0], pages[oof_on], classes, every_row=member)
     truth = pages[oof_on].set_index("ID")["target"]
     oof_f1 = macro_f1(truth.loc[oof["ID"]].to_numpy(),
                       np.asarray(classes)[oof[prob_columns(classes)].to_numpy().argmax(1)])
     rows = E._readable(pd.concat(list(pages.values()), ignore_index=True))
     full = E.OcrExpert(classes, kw).fit(rows["title"], rows["text"], rows["target"])
-    fold_probs = []
-    for k in sorted(folds["fold"].unique()):
-        fit = E._readable(pd.concat([p[p["fold"] != k] for p in pages.values()], ignore_index=True))
-        fold_probs.append(E.test_probs_of(E.OcrExpert(classes, kw).fit(fit["title"], fit["text"], fit["target"]),
-                                          test)[0])
+    fold_probs = [probs for probs, _ in judged]  # the fold models' on every test page (uniform: no text)
     fold_f1 = [_test_f1(p, y_test, classes, member) for p in fold_probs]
     full_probs = E.test_probs_of(full, test)[0]
     return {"oof": oof_f1, "full": _test_f1(full_probs, y_test, classes, member),

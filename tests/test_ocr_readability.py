@@ -122,8 +122,8 @@ def test_the_test_pages_sure_share_is_judged_by_the_fold_models_as_the_copies_ar
     test.loc[8, ["n_chars", "text"]] = [0, ""]  # no text: never judged
     no_kw = pd.DataFrame(columns=["class", "keyword", "source"])
     oofs, judged = cross_validate_judging(pages, test, [0, 1, 2], no_kw)
-    assert set(oofs) == {"clean"} and len(judged) == 5 and all(len(p) == 8 for p in judged)
-    sure = [float((p.max(1) >= 0.5).mean()) for p in judged]
+    assert set(oofs) == {"clean"} and len(judged) == 5 and all(len(p) == 9 and r.sum() == 8 for p, r in judged)
+    sure = [float((p[r].max(1) >= 0.5).mean()) for p, r in judged]
     assert sure[0] == 0.0 and min(sure[1:]) == 1.0  # fold 0 held out: the class words never seen
     full, readable, *_ = predict_test(pages, test, [0, 1, 2], no_kw)
     assert (full[["p_0", "p_1", "p_2"]].to_numpy()[readable].max(1) >= 0.5).all()

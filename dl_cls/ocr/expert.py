@@ -204,9 +204,10 @@ def cross_validate(pages: dict[str, pd.DataFrame], classes, file_keywords, seed:
 
 
 def cross_validate_judging(pages: dict[str, pd.DataFrame], judged: pd.DataFrame | None, classes, file_keywords,
-                           seed: int = 0) -> tuple[dict, list[np.ndarray]]:
-    """cross_validate, and each fold's model's probabilities on the readable rows of `judged` (test_probs_of; none
-    when None): the test pages judged by the very models that judge the copies, for a like-for-like comparison."""
+                           seed: int = 0) -> tuple[dict, list[tuple[np.ndarray, np.ndarray]]]:
+    """cross_validate, and each fold's model's (probabilities, readable mask) on every row of `judged`
+    (test_probs_of; none when None): the test pages judged by the very models that judge the copies, for a
+    like-for-like comparison."""
     folds = sorted(pd.concat(list(pages.values()))["fold"].unique())
     predicted = {kind: rows for kind, rows in pages.items() if kind in PREDICTED}
     out: dict = {kind: ([], []) for kind in predicted}
@@ -221,8 +222,7 @@ def cross_validate_judging(pages: dict[str, pd.DataFrame], judged: pd.DataFrame 
                                            pd.DataFrame(probs, columns=prob_columns(classes))], axis=1))
             out[kind][1].append(fired)
         if judged is not None:
-            probs, readable, *_ = test_probs_of(expert, judged)
-            judgements.append(probs[readable])
+            judgements.append(test_probs_of(expert, judged)[:2])
     if not any(len(f) for frames, _ in out.values() for f in frames):
         raise DlClsError("OCR expert: no train image of the group has readable text")
     oofs = {kind: (pd.concat(frames, ignore_index=True), np.concatenate(fired)) for kind, (frames, fired) in out.items()}

@@ -112,14 +112,14 @@ def _readability(table: pd.DataFrame, dd, shipped, keywords, test_from: bool) ->
             "test_shrink": shrink_factor(figures) if comparable else 1.0}
 
 
-def _add_sure(figures: dict, oofs: dict, pages: dict, judged: list[np.ndarray], n_test: int, classes) -> None:
+def _add_sure(figures: dict, oofs: dict, pages: dict, judged: list[tuple], n_test: int, classes) -> None:
     """Each kind's share of pages the text model is sure about (label-free; a page without text is not sure), by
     the same judges: the fold models, on the train pages and copies of their held-out fold (the OOF) and on every
     test page (the mean share over the folds). The fitted model of every row is surer on the test pages than those
     (make demo's sample: 49% against 46%), which would flatter the test pages against the copies."""
     shares = {kind: sure_share(oofs[kind][0][prob_columns(classes)].to_numpy(), len(pages[kind])) for kind in oofs}
     if judged:
-        shares["test"] = round(float(np.mean([sure_share(p, n_test) for p in judged])), 4)
+        shares["test"] = round(float(np.mean([sure_share(p[readable], n_test) for p, readable in judged])), 4)
     for kind, share in shares.items():
         if kind in figures:
             figures[kind]["sure"] = share
