@@ -127,13 +127,16 @@ def test_workers_read_in_process_the_words_the_command_line_reads(tmp_path):
 
 
 IN_PROCESS_SCRIPT = """
-import json, sys
+import json, shutil, sys
 import numpy as np, torch  # torch loads an OpenMP runtime of the name libtesseract links
 from dl_cls.ocr.engine import EngineTimeout, TesseractEngine
 page = np.load(sys.argv[1])
 engine = TesseractEngine("kor")
 engine.check()
 out = {"in_process": engine.library_reader() is not None, "words": engine.read(page, 11).words}
+named = TesseractEngine("kor", binary=shutil.which("tesseract"))  # a binary the user names is run as named
+named.check()
+out["named_in_process"] = named.library_reader() is not None
 try:
     engine.read(np.tile(page, (3, 3)), 11, timeout=0.01)
 except EngineTimeout:
@@ -166,6 +169,7 @@ def test_in_process_reader_only_where_openmp_runs_one_thread(tmp_path, thread_li
     assert done.stderr.strip() == ""  # tesseract's notes (resolution, diacritics) not on the user's terminal
     out = json.loads(done.stdout)
     assert out["in_process"] is (thread_limit == "1") and out.get("timeout") is True
+    assert out["named_in_process"] is False
     assert out["words"] == TesseractEngine("kor", in_process=False).read(page, 11).words and out["words"]
 
 

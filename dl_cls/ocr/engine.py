@@ -155,6 +155,8 @@ def _load_library():
         lib = ctypes.CDLL(name) if name else None
     except OSError:
         return None
+    if lib is None:
+        return None
     p, c_int, text = ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p
     for fn, args, res in [("TessVersion", [], text), ("TessBaseAPICreate", [], p),
                           ("TessBaseAPIInit3", [p, text, text], c_int), ("TessBaseAPISetVariable", [p, text, text], c_int),
@@ -164,10 +166,8 @@ def _load_library():
                           ("TessDeleteText", [p], None), ("TessBaseAPIClear", [p], None), ("TessBaseAPIEnd", [p], None),
                           ("TessBaseAPIDelete", [p], None), ("TessMonitorCreate", [], p),
                           ("TessMonitorDelete", [p], None), ("TessMonitorSetDeadlineMSecs", [p, c_int], None)]:
-        if lib is not None:
-            getattr(lib, fn).argtypes, getattr(lib, fn).restype = args, res
-    if lib is not None:
-        _quiet_leptonica()
+        getattr(lib, fn).argtypes, getattr(lib, fn).restype = args, res
+    _quiet_leptonica()
     return lib
 
 
@@ -193,6 +193,7 @@ def one_omp_thread() -> bool:
 
 
 def library():
+    """This process's libtesseract (loaded once), None where it is absent."""
     if "lib" not in _LIBRARY:
         _LIBRARY["lib"] = _load_library()
     return _LIBRARY["lib"]
