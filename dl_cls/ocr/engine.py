@@ -3,7 +3,7 @@
 Tesseract 5 is the first engine: the only offline Korean OCR available (RapidOCR/EasyOCR/PaddleOCR download their
 Korean models at run time). Where the system's libtesseract is the binary's own version, each worker process loads it
 once and calls its C API (`TesseractLibrary`): the command line starts a process and loads the language model for
-every page, x1.2 the CPU time of a reading (bench/ocr_engine.py), and the readings are the same words. pytesseract
+every page, ~x1.15 the CPU time of a reading (bench/ocr_engine.py), and the readings are the same words. pytesseract
 runs the command line too; tesserocr's wheel bundles another tesseract (5.5 against Debian's 5.3: other words),
 and built against Debian's it needs a compiler and headers, so the C API is called through ctypes. Otherwise (another
 binary, no library) it is called as a subprocess on PNG bytes through stdin/stdout, with the per-call timeout (the
@@ -154,7 +154,7 @@ def _load_library():
     try:
         lib = ctypes.CDLL(name) if name else None
     except OSError:
-        return None
+        lib = None
     if lib is None:
         return None
     p, c_int, text = ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p
@@ -166,6 +166,8 @@ def _load_library():
                           ("TessDeleteText", [p], None), ("TessBaseAPIClear", [p], None), ("TessBaseAPIEnd", [p], None),
                           ("TessBaseAPIDelete", [p], None), ("TessMonitorCreate", [], p),
                           ("TessMonitorDelete", [p], None), ("TessMonitorSetDeadlineMSecs", [p, c_int], None)]:
+        if not hasattr(lib, fn):  # an older C API: the command line then
+            return None
         getattr(lib, fn).argtypes, getattr(lib, fn).restype = args, res
     _quiet_leptonica()
     return lib
@@ -247,6 +249,8 @@ class TesseractLibrary:
             if failed:  # what the command line does with a page it cannot read (too small): no words
                 return OcrText()
             tsv = lib.TessBaseAPIGetTsvText(api, 0)
+            if not tsv:
+                return OcrText()
             try:
                 return parse_tsv(TSV_HEADER + ctypes.string_at(tsv).decode("utf-8", errors="replace"))
             finally:
