@@ -24,6 +24,7 @@ from dl_cls.artifacts.runs import macro_f1, prob_columns
 from dl_cls.data.contract import load_data
 from dl_cls.data.folds import load_folds
 from dl_cls.ocr import expert as E
+from dl_cls.ocr.readability import sure_share
 from dl_cls.ocr.rundir import _oof_rows, group_tables
 from dl_cls.ocr.table import read_table
 
@@ -47,21 +48,18 @@ def gap_rows(table: pd.DataFrame, dd, folds: pd.DataFrame, classes: list[int], y
     truth = pages[oof_on].set_index("ID")["target"]
     oof_f1 = macro_f1(truth.loc[oof["ID"]].to_numpy(),
                       np.asarray(classes)[oof[prob_columns(classes)].to_numpy().argmax(1)])
-    rows = E._readable(pd.concat(list(pages.values()), ignore_index=True))
-    full = E.OcrExpert(classes, kw).fit(rows["title"], rows["text"], rows["target"])
+    full, readable = E.predict_test(pages, test, classes, kw)[:2]  # the model the run ships
+    full_probs = full[prob_columns(classes)].to_numpy()
     fold_probs = [probs for probs, _ in judged]  # the fold models' on every test page (uniform: no text)
     fold_f1 = [_test_f1(p, y_test, classes, member) for p in fold_probs]
-    full_probs = E.test_probs_of(full, test)[0]
+    n_test = len(test)
+    # the sure shares as dl-cls ocr's readability table counts them (a page without text is not sure)
+    sure = {"copies": sure_share(oofs[oof_on][0][prob_columns(classes)].to_numpy(), len(pages[oof_on])),
+            "test full": sure_share(full_probs[readable], n_test),
+            "test fold": float(np.mean([sure_share(p[r], n_test) for p, r in judged]))}
     return {"oof": oof_f1, "full": _test_f1(full_probs, y_test, classes, member),
             "fold": float(np.mean(fold_f1)), "fold_sd": float(np.std(fold_f1)),
-            "fold_avg": _test_f1(np.mean(fold_probs, axis=0), y_test, classes, member),
-            "sure": {"copies": _sure(oof[prob_columns(classes)].to_numpy()), "test full": _sure(full_probs),
-                     "test fold": float(np.mean([_sure(p) for p in fold_probs]))}}
-
-
-def _sure(probs: np.ndarray) -> float:
-    """The share of pages the model is sure about (top probability >= 0.5), as the readability table counts it."""
-    return float((probs.max(1) >= 0.5).mean())
+            "fold_avg": _test_f1(np.mean(fold_probs, axis=0), y_test, classes, member), "sure": sure}
 
 
 def main(argv=None) -> int:

@@ -3,7 +3,7 @@
 Tesseract 5 is the first engine: the only offline Korean OCR available (RapidOCR/EasyOCR/PaddleOCR download their
 Korean models at run time). Where the system's libtesseract is the binary's own version, each worker process loads it
 once and calls its C API (`TesseractLibrary`): the command line starts a process and loads the language model for
-every page, ~x1.15 the CPU time of a reading (bench/ocr_engine.py), and the readings are the same words. pytesseract
+every page, ~47 ms more CPU a page (x1.15 on the sample's pages: bench/ocr_engine.py), for the same words. pytesseract
 runs the command line too; tesserocr's wheel bundles another tesseract (5.5 against Debian's 5.3: other words),
 and built against Debian's it needs a compiler and headers, so the C API is called through ctypes. Otherwise (another
 binary, no library) it is called as a subprocess on PNG bytes through stdin/stdout, with the per-call timeout (the
@@ -159,7 +159,8 @@ def _load_library():
         return None
     p, c_int, text = ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p
     for fn, args, res in [("TessVersion", [], text), ("TessBaseAPICreate", [], p),
-                          ("TessBaseAPIInit3", [p, text, text], c_int), ("TessBaseAPISetVariable", [p, text, text], c_int),
+                          ("TessBaseAPIInit3", [p, text, text], c_int),
+                          ("TessBaseAPISetVariable", [p, text, text], c_int),
                           ("TessBaseAPISetPageSegMode", [p, c_int], None),
                           ("TessBaseAPISetImage", [p, p, c_int, c_int, c_int, c_int], None),
                           ("TessBaseAPIRecognize", [p, p], c_int), ("TessBaseAPIGetTsvText", [p, c_int], p),
