@@ -11,13 +11,23 @@ import pytest
 import yaml
 from builders import K, make_project, make_run, noisy_probs
 
-from dl_cls.artifacts.runs import EnsembleOptions, RunConfig, macro_f1, read_run_config, write_run_config
+from dl_cls.artifacts.runs import EnsembleOptions, RunConfig, macro_f1, macro_f1_sd, read_run_config, write_run_config
 from dl_cls.cli import main
 from dl_cls.core.errors import DlClsError
 from dl_cls.ensemble.cv import predict
 from dl_cls.ensemble.specialists import refine, tune_and_refine
 from dl_cls.ensemble.stacking import stack_heldout
 from dl_cls.ensemble.voting import hard_vote, soft_vote, weighted_heldout, weighted_vote
+
+
+def test_macro_f1_sd_is_the_noise_of_the_rows_draw():
+    rng = np.random.default_rng(3)
+    y = np.repeat(np.arange(4), 100)
+    pred = np.where(rng.random(len(y)) < 0.3, (y + 1) % 4, y)  # 30% wrong
+    assert macro_f1_sd(y, y) == 0.0  # every draw of right rows is perfect
+    few, many = macro_f1_sd(y[::4], pred[::4]), macro_f1_sd(y, pred)
+    assert 0.03 < few < 0.12 and 0.35 < many / few < 0.7  # 4x the rows: about half the noise (1/sqrt(4))
+    assert macro_f1_sd(y, pred) == many and macro_f1_sd(y, pred, seed=1) != many  # seeded
 
 
 def test_soft_vote_is_the_mean():

@@ -448,11 +448,12 @@ def test_expert_oof_is_predicted_on_the_testlike_copies_with_the_clean_figure_be
     assert tl["orientation_right"] == 0.8 and clean["orientation_right"] == 1.0
     assert tl["readable"] == pytest.approx(20 / 30, abs=1e-3) and clean["readable"] == pytest.approx(29 / 30, abs=1e-3)
     assert tl["f1"] == 1.0 and tl["f1_all_rows"] < 1.0 and summary["cpu_seconds_per_page"] == 1.5
+    assert tl["f1_sd"] == 0.0  # every readable copy right: no draw of them scores otherwise
     run = load_run(out)
     assert run.config.oof_pages == "testlike" and len(run.oof) == 20
     assert "tr0023.jpg" not in set(run.oof["ID"])  # an unreadable copy: no OOF row
     text = describe(summary, out)
-    assert "testlike" in text and "clean" in text and "80%" in text
+    assert "testlike" in text and "clean" in text and "80%" in text and "1.0000 (0.000)" in text
     assert main(["ensemble", "member", "--work", str(work), "--specialist", "ocr-2-3-4", "--name", "e"]) == 0
     assert "predicts clean train pages" not in capsys.readouterr().out  # test-like OOF beside test-like members
 

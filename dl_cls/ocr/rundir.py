@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from dl_cls.artifacts.runs import (CONFIG_FILE, RunConfig, git_commit, macro_f1, package_versions, prob_columns,
-                                   split_hash, write_run_config)
+from dl_cls.artifacts.runs import (CONFIG_FILE, RunConfig, git_commit, macro_f1, macro_f1_sd, package_versions,
+                                   prob_columns, split_hash, write_run_config)
 from dl_cls.core.errors import DlClsError
 from dl_cls.core.io import atomic_write_csv, atomic_write_text, create_run_dir, data_key
 from dl_cls.data.folds import load_folds
@@ -138,7 +138,8 @@ def _config(dd, work, classes, folds, keywords_spec, info, oof_on) -> dict:
 
 def page_metrics(rows: pd.DataFrame, oof: pd.DataFrame, fired: np.ndarray, classes, kind: str) -> dict:
     """What a user trusts, on one kind of page: orientation right, share with readable text, keyword rule firing
-    rate and precision, macro F1 on readable rows and on every row (no text = wrong)."""
+    rate and precision, macro F1 on readable rows (with its noise from the rows' draw: a small class's copies make
+    the OOF as uncertain as its gap to the test) and on every row (no text = wrong)."""
     truth = rows.set_index("ID")["target"]
     y = truth.loc[oof["ID"]].to_numpy()
     pred = np.asarray(classes)[oof[prob_columns(classes)].to_numpy().argmax(1)]
@@ -146,6 +147,7 @@ def page_metrics(rows: pd.DataFrame, oof: pd.DataFrame, fired: np.ndarray, class
     right = pose_right(rows, copies=kind == "testlike")
     return {"pages": len(rows), "orientation_right": round(float(right.mean()), 4),
             "readable": round(len(oof) / max(len(rows), 1), 4), "f1": macro_f1(y, pred) if len(y) else None,
+            "f1_sd": round(macro_f1_sd(y, pred), 4) if len(y) else None,
             "f1_all_rows": macro_f1(truth.to_numpy(), pred_all, labels=sorted(set(truth))),  # -1: no text
             "rule_fired": round(float(fired.mean()), 4) if len(fired) else 0.0,
             "rule_precision": float((y[fired] == pred[fired]).mean()) if fired.any() else None}
@@ -184,14 +186,16 @@ def describe(summary: dict, out: Path) -> str:
     """The lines `dl-cls ocr` prints about the expert it built: per kind of page, the figures a user trusts."""
     lines = [f"OCR expert {out} (OOF predicted on {summary['oof_on']} pages):",
              f"  {'pages':<10} {'n':>5} {'orient ok':>9} {'readable':>8} {'rule fires':>10} {'rule prec':>9} "
-             f"{'macro F1':>8} {'F1 all rows':>11}"]
+             f"{'macro F1 (sd)':>15} {'F1 all rows':>11}"]
     for kind in ("testlike", "clean"):
         m = summary.get(kind)
         if m:
             prec = "-" if m["rule_precision"] is None else f"{m['rule_precision']:.0%}"
             f1 = "-" if m["f1"] is None else f"{m['f1']:.4f}"
+            if m["f1"] is not None and m.get("f1_sd") is not None:  # runs written before the sd have none
+                f1 += f" ({m['f1_sd']:.3f})"
             lines.append(f"  {kind:<10} {m['pages']:>5} {m['orientation_right']:>9.0%} {m['readable']:>8.0%} "
-                         f"{m['rule_fired']:>10.0%} {prec:>9} {f1:>8} {m['f1_all_rows']:>11.4f}")
+                         f"{m['rule_fired']:>10.0%} {prec:>9} {f1:>15} {m['f1_all_rows']:>11.4f}")
     lines.append(f"  test images with text {summary['test_coverage']:.0%}; {_time_line(summary)}")
     chosen = summary.get("other_reading_chosen") or {}
     if any(chosen.values()):  # pages the pose model doubted (other poses read) or the text model (read again)
