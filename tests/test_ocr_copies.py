@@ -363,14 +363,18 @@ def test_the_text_model_keeps_the_reading_it_is_surest_about():
     y = np.arange(n) % 3
     texts = [f"{''.join(rng.choice(list('abcdefgh'), 5))} class{c}word" for c in y]
     expert = OcrExpert([0, 1, 2], pd.DataFrame(columns=["class", "keyword", "source"])).fit([""] * n, texts, y)
-    rows = pd.DataFrame({"ID": ["a", "b", "c"], "orientation": 0, "mirrored": False, "n_chars": [9, 0, 9],
-                         "mean_conf": 50.0, "title": "", "text": ["zq xv", "", "class2word"],
+    rows = pd.DataFrame({"ID": ["a", "b", "c", "d", "e"], "orientation": 0, "mirrored": False,
+                         "n_chars": [9, 0, 9, 9, 9], "mean_conf": 50.0, "title": "",
+                         "text": ["zq xv", "", "class2word", "class1word", "zq"],
                          "alts": [_alts((180, "class1word")), _alts((90, "zz"), (180, "class0word")),
-                                  _alts((90, "qq"))]})
+                                  _alts((90, "qq")), _alts((90, "class1word")), ""]})
     out = surest_readings(expert, rows).set_index("ID")
     assert (out.loc["a", "text"], out.loc["a", "orientation"], out.loc["a", "chosen_alt"]) == ("class1word", 180, True)
     assert out.loc["b", "text"] == "class0word"  # an unread pick: an other pose's readable reading is taken
     assert (out.loc["c", "text"], out.loc["c", "chosen_alt"]) == ("class2word", False)  # its own was surest
+    assert (out.loc["d", "orientation"], out.loc["d", "chosen_alt"]) == (0, False)  # a tie keeps its own reading
+    assert (out.loc["e", "text"], out.loc["e", "chosen_alt"]) == ("zq", False)  # no other reading: as it was
+    assert out["orientation"].dtype == rows["orientation"].dtype  # the columns keep their types
 
 
 def test_the_table_keeps_the_alternative_readings(tmp_path):

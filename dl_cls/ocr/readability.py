@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dl_cls.ocr.expert import fuzzy_in, rule_class, title_key
+from dl_cls.ocr.expert import fuzzy_in, keyword_rules, rule_class, title_key
 
 KINDS = ("clean", "testlike", "test")  # clean train pages, their test-like copies, the user's test pages
 MIN_TITLE_LETTERS = 4  # a title with fewer letters read is not a title reading
@@ -47,7 +47,8 @@ def page_readability(rows: pd.DataFrame, shipped: pd.DataFrame, expert_keywords:
     titles = rows["title"].fillna("").astype(str).tolist()
     conf = pd.to_numeric(rows["mean_conf"], errors="coerce").to_numpy(float)
     n = max(len(rows), 1)
-    fired = [rule_class(t, expert_keywords) is not None for t in titles]
+    rules = keyword_rules(expert_keywords)
+    fired = [rule_class(t, rules) is not None for t in titles]
     return {"pages": int(len(rows)),
             "title_keyword": round(float(_keyword_found(titles, shipped).sum()) / n, 4),
             "rule_fired": round(sum(fired) / n, 4),
