@@ -55,7 +55,8 @@ def gap_rows(table: pd.DataFrame, dd, folds: pd.DataFrame, classes: list[int], y
     oofs, judged = E.cross_validate_judging(pages, test, classes, kw)
     oof = _oof_rows(oofs[oof_on][0], pages[oof_on], classes, every_row=member)
     truth = pages[oof_on].set_index("ID")["target"]
-    oof_pair = (truth.loc[oof["ID"]].to_numpy(), np.asarray(classes)[oof[prob_columns(classes)].to_numpy().argmax(1)])
+    oof_pair = (truth.loc[oof["ID"]].to_numpy(),
+                np.asarray(classes)[oof[prob_columns(classes)].to_numpy().argmax(1)])
     full, readable = E.predict_test(pages, test, classes, kw)[:2]  # the model the run ships
     full_probs = full[prob_columns(classes)].to_numpy()
     fold_probs = [probs for probs, _ in judged]  # the fold models' on every test page (uniform: no text)
@@ -79,7 +80,8 @@ def main(argv=None) -> int:
     ap.add_argument("--table", type=Path, help="the pass's ocr.csv (default: the one WORK/runs/ocr-all was built "
                                                 "from, as its config.yaml names it)")
     args = ap.parse_args(argv)
-    table = read_table(args.table or Path(read_yaml(args.work / "runs" / "ocr-all" / CONFIG_FILE)["ocr_dir"]) / "ocr.csv")
+    built_from = args.work / "runs" / "ocr-all" / CONFIG_FILE
+    table = read_table(args.table or Path(read_yaml(built_from)["ocr_dir"]) / "ocr.csv")
     dd = load_data(args.data, label_fixes="none")
     folds = load_folds(args.work, dd)
     labels = pd.read_csv(args.data / "test_labels.csv", dtype={"ID": str}).set_index("ID")["target"]

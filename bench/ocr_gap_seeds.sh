@@ -25,7 +25,8 @@ for s in "${SEEDS[@]}"; do
   $PY bench/ocr_gap.py --data "$D" --work "$W" | tee -a "$OUT" | grep -v "^$"
 done
 # the run lines: name OOF full fold +-sd fold_avg gap gap_sd copies curve ...
-printf '\nmean over %d seeds (gap = OOF - sample test F1; sd of one seed'"'"'s gap from its pages'"'"' draw):\n' "${#SEEDS[@]}"
+printf '\nmean over %d seeds (gap = OOF - sample test F1; sd: one seed'"'"'s, from its pages alone):\n' \
+  "${#SEEDS[@]}"
 awk '$1 == "member" || $1 == "family" {n[$1]++; g[$1] += $7; g2[$1] += $7 * $7; sd[$1] += $8}
      END {for (r in n) {m = g[r] / n[r]; v = n[r] > 1 ? (g2[r] - n[r] * m * m) / (n[r] - 1) : 0;
           printf "  %-7s gap %+.3f (spread over seeds %.3f, mean sd within a seed %.3f)\n", r, m, sqrt(v > 0 ? v : 0),

@@ -29,7 +29,8 @@ for v in base now; do
     "$src" ocr --data "$DATA" --work "$W" --classes all 3,4,7,14 --cache "$PASS/ocr" --no-progress \
     > "$W.log" 2>&1
   SECS[$v]=$(echo "$(date +%s.%N) - $t0" | bc)
-  grep -q '"read": 0,' "$W.log" || { echo "ocr_text_runs: $v read pages (not every one cached): see $W.log" >&2; exit 1; }
+  grep -q '"read": 0,' "$W.log" \
+    || { echo "ocr_text_runs: $v read pages (not every one cached): see $W.log" >&2; exit 1; }
 done
 printf '%s (base) %.0f s, working tree %.0f s: x%.2f\n' "$REV" "${SECS[base]}" "${SECS[now]}" \
   "$(echo "${SECS[now]} / ${SECS[base]}" | bc -l)"
