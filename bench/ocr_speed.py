@@ -23,7 +23,7 @@ from dl_cls.core.io import read_image
 from dl_cls.data.contract import load_data
 from dl_cls.data.sample import generate_sample
 from dl_cls.ocr.engine import TesseractEngine
-from dl_cls.ocr.expert import load_keyword_file, rule_class
+from dl_cls.ocr.expert import keyword_rules, load_keyword_file, rule_class
 from dl_cls.pose.data import LABELS, label_of
 from dl_cls.pose.model import load_orientation, train_orientation
 from dl_cls.ocr.read import ReadSettings, read_document
@@ -66,6 +66,7 @@ def pages(dd, per_class: int) -> list[tuple[str, int, object, object]]:
 
 
 def measure(items, engine, settings, orienter, keywords) -> dict:
+    rules = keyword_rules(keywords)
     rows = []
     for kind, target, img, truth in items:
         t0 = time.perf_counter()
@@ -74,7 +75,7 @@ def measure(items, engine, settings, orienter, keywords) -> dict:
         pose = (0, False) if truth is None else LABELS[label_of(truth, row["skew_deg"])]
         rows.append({"kind": kind, "seconds": secs, "pose_ok": (row["orientation"], row["mirrored"]) == tuple(pose),
                      "hangul": any("\uac00" <= ch <= "\ud7a3" for ch in row["title"]),
-                     "rule_ok": rule_class(row["title"], keywords) == target, "family": target in FAMILY,
+                     "rule_ok": rule_class(row["title"], rules) == target, "family": target in FAMILY,
                      "letters": row["n_chars"]})
     return pd.DataFrame(rows)
 

@@ -19,7 +19,7 @@ from dl_cls.core.errors import DataError, DlClsError
 from dl_cls.data.sample import SIZE, render
 from dl_cls.imaging.page_geometry import normalise, orient, rotate_any, text_direction
 from dl_cls.ocr.engine import EngineMissing, OcrText, TesseractEngine, drop_rules, parse_tsv, preprocess
-from dl_cls.ocr.expert import fuzzy_in, learn_keywords, rule_class, title_key
+from dl_cls.ocr.expert import fuzzy_in, keyword_rules, learn_keywords, rule_class, title_key
 from dl_cls.pose.data import LABELS
 from dl_cls.ocr.read import ReadSettings, read_document
 from dl_cls.ocr.table import Job, ReadContext, TestlikePages, _read_all, cached_row, entry_path, read_all
@@ -354,7 +354,8 @@ def test_keywords_learned_are_pure_and_match():
     assert set(kw["class"]) == {4, 7, 14}
     for c, word in kw[["class", "keyword"]].itertuples(index=False):  # pure: no other class's title has it
         assert not any(word in t.replace(" ", "") for t, yy in zip(titles, y) if yy != c)
-    assert rule_class("DIAGN0SIS form", kw) == 4 and rule_class("nothing here", kw) is None
+    rules = keyword_rules(kw)
+    assert rule_class("DIAGN0SIS form", rules) == 4 and rule_class("nothing here", rules) is None
     assert fuzzy_in("진단서", "진탄서", 1) and not fuzzy_in("진단서", "소견서", 1)
 
 

@@ -173,7 +173,7 @@ def test_tesseract_reads_the_korean_title_of_an_upright_page():
     from dl_cls.data.sample import render
     from dl_cls.imaging.page_geometry import candidates, orient
     from dl_cls.ocr.engine import EngineMissing, TesseractEngine, preprocess
-    from dl_cls.ocr.expert import load_keyword_file, rule_class
+    from dl_cls.ocr.expert import keyword_rules, load_keyword_file, rule_class
     from dl_cls.ocr.read import title_band, upscaled_grey
 
     engine = TesseractEngine("kor+eng")
@@ -186,7 +186,7 @@ def test_tesseract_reads_the_korean_title_of_an_upright_page():
     _, upright, _ = candidates(upscaled_grey(page, 2.0))
     read = engine.read(preprocess(title_band(orient(upright, 0, False), 0.3)), 11, timeout=60)
     assert any("\uac00" <= ch <= "\ud7a3" for ch in read.text), read.text
-    assert rule_class(read.text, keywords) == 4, read.text
+    assert rule_class(read.text, keyword_rules(keywords)) == 4, read.text
 
 
 def test_the_pose_of_each_test_image_is_recorded(sample_dir):

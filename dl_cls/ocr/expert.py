@@ -118,12 +118,12 @@ def keyword_rules(keywords: pd.DataFrame) -> list[tuple[int, str, int]]:
             for c, kw, source in keywords[["class", "keyword", "source"]].itertuples(index=False)]
 
 
-def rule_class(title: str, keywords: pd.DataFrame | list) -> int | None:
-    """The class whose keywords (a keyword table, or its keyword_rules) match the title most often, None when none
+def rule_class(title: str, rules: list[tuple[int, str, int]]) -> int | None:
+    """The class whose keyword rules (keyword_rules of a keyword table) match the title most often, None when none
     match or two classes tie."""
     key = title_key(title)
     votes = Counter()
-    for c, kw, wrong in keywords if isinstance(keywords, list) else keyword_rules(keywords):
+    for c, kw, wrong in rules:
         if fuzzy_in(kw, key, wrong):
             votes[c] += 1
     top = votes.most_common(2)
