@@ -548,6 +548,36 @@ def test_orientation_recovered_on_known_turns_and_mirrors():
     assert (row["orientation"], row["mirrored"]) == fix and row["alts"] == []
 
 
+def test_the_title_reading_reads_the_title_band_alone_upscaled(tmp_path):
+    """--reread title: one engine call on the top title_frac of the page at its upscale; every word it reads is the
+    row's title and text. The setting enters the cache key only when set, so the caches of the readings before it
+    hold."""
+    from dl_cls.ocr.table import settings_dir
+
+    class Shapes(FakeEngine):
+        def __init__(self):
+            super().__init__()
+            self.shapes = []
+
+        def read(self, image, psm, timeout=None):
+            self.shapes.append(image.shape)
+            return OcrText(["입퇴원", "확인서"], [90.0, 90.0], [(1, 1, 1), (1, 1, 1)], [400.0, 420.0])
+
+    page = render(3, 400, np.random.default_rng(0))
+    whole, band = Shapes(), Shapes()
+    row = read_document(page, whole, ReadSettings(), orienter=Oracle((0, False)))
+    assert row["title"] == "" and row["text"] == "입퇴원 확인서"  # boxes below the whole page's title band
+    row = read_document(page, band, ReadSettings(title_only=True, upscale=1.5), orienter=Oracle((0, False)))
+    (h_whole, w_whole), (h_band, w_band) = whole.shapes[0][:2], band.shapes[0][:2]
+    assert len(band.shapes) == 1 and w_band == pytest.approx(1.5 * w_whole, abs=2)
+    assert h_band == pytest.approx(0.3 * 1.5 * h_whole, abs=2)
+    assert row["title"] == row["text"] == "입퇴원 확인서" and row["n_chars"] == 6
+
+    assert "title_only" not in ReadSettings().key() and ReadSettings(title_only=True).key()["title_only"]
+    engine = FakeEngine()
+    assert settings_dir(tmp_path, engine, ReadSettings(title_only=True)) != settings_dir(tmp_path, engine, ReadSettings())
+
+
 def _undoes(probe, turn, mirrored, orientation, mirror_fix) -> bool:
     fixed = orient(orient(orient(probe, 0, mirrored), turn, False), orientation, mirror_fix)
     return fixed.shape == probe.shape and bool((fixed == probe).all())

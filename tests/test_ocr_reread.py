@@ -55,9 +55,34 @@ def test_a_copy_is_judged_by_the_model_of_the_other_folds(tmp_path):
     probs, _ = seen.predict_proba(list(table["title"][60:120]), list(table["text"][60:120]))
     assert (probs.max(1) >= 0.5).mean() > 0.9  # the leak this guards against would make the copies look sure
 
-    unsure = unsure_pages(table, dd, work, [0, 1, 2], "none", 0.5)
+    unsure = unsure_pages(table, dd, work, [0, 1, 2], "none", 0.5).pages
     assert unsure["testlike"] <= set(dd.train["ID"]) and len(unsure["testlike"]) / 60 > 0.9, len(unsure["testlike"])
     assert unsure["test"] == {i for k, i in enumerate(dd.test_ids) if k % 2 == 0}  # "zz" says nothing
+
+
+def test_the_title_reading_takes_only_the_unsure_pages_leaning_towards_a_group(tmp_path):
+    """Classes 0-1 are a group told apart by their titles only: their pages share the body word "form" and the
+    group's unsure test pages read "form" alone; class 2 and 3 pages read their own words. The title reader takes
+    the unsure pages whose probability leans towards the group (and those without text), the raw reader every unsure
+    page."""
+    targets = np.repeat(np.arange(4), 15)
+    data = make_data(tmp_path / "data", targets, 12, 4)
+    work = tmp_path / "work"
+    dd = load_data(data, label_fixes=None)
+    ensure_folds(work, dd)
+    body = {0: "form cls0title", 1: "form cls1title", 2: "cls2word cls2more", 3: "cls3word cls3more"}
+    rows = [_row(i, "train", body[t]) for i, t in zip(dd.train["ID"], dd.train["target"])]
+    rows += [_row(i, "testlike", body[t], true_orientation=0, true_mirrored=False)
+             for i, t in zip(dd.train["ID"], dd.train["target"])]
+    test_text = ["form", "form", "zz", "", "cls2word", "cls3word"] * 2
+    rows += [_row(i, "test", text, n_chars=len(text)) for i, text in zip(dd.test_ids, test_text)]
+    unsure = unsure_pages(pd.DataFrame(rows), dd, work, [0, 1, 2, 3], "none", 0.5, groups=[[0, 1]])
+    ids = dict(zip(dd.test_ids, test_text))
+    assert {ids[i] for i in unsure.pages["test"]} == {"form", "zz", ""}
+    assert {ids[i] for i in unsure.leaning["test"]} == {"form", ""}  # "zz" leans nowhere; "" read nothing
+    assert unsure.of("title") is unsure.leaning and unsure.of("raw") is unsure.pages
+    no_group = unsure_pages(pd.DataFrame(rows), dd, work, [0, 1, 2, 3], "none", 0.5)
+    assert no_group.leaning == no_group.pages
 
 
 def test_second_readings_join_the_alts_and_the_table_reads_back(tmp_path):

@@ -23,7 +23,7 @@ from dl_cls.ocr.copies import COPIES_CONFIG, fit_copies, fit_lines, write_copies
 from dl_cls.ocr.engine import make_engine
 from dl_cls.ocr.normalised import check_target, write_normalised
 from dl_cls.ocr.read import ReadSettings
-from dl_cls.ocr.reread import BELOW, REREADS, parse_rereads, reread, unsure_pages
+from dl_cls.ocr.reread import BELOW, GROUP_READERS, REREADS, parse_rereads, reread, unsure_pages
 from dl_cls.ocr.reread import DEFAULT as DEFAULT_REREAD
 from dl_cls.ocr.table import (Job, ReadContext, TestlikePages, cost_line, merge_stats, read_all, settings_dir,
                               write_table)
@@ -70,9 +70,11 @@ def add_arguments(parser) -> None:
                         help="read the copies and test pages the text model is unsure about (top probability under "
                              "--reread-below, or no text) again with other settings, and let the text models keep "
                              f"the reading they are surest about: comma-separated among {', '.join(REREADS)} "
-                             "(raw: tesseract's own binarisation; x1.5: upscaled; rules: table rules whitened), or "
-                             f"none (default {DEFAULT_REREAD}; on make demo's sample the member's test F1 0.59 -> "
-                             "0.69 with raw at 0.23 CPU s a re-read, 0.73 with raw,x1.5 at 0.9 s)")
+                             "(raw: tesseract's own binarisation; x1.5: upscaled; rules: table rules whitened; "
+                             "title: the title band alone at x1.5, only on the pages the text model leans towards "
+                             f"an expert group), or none (default {DEFAULT_REREAD}; on make demo's sample the "
+                             "member's test F1 0.59 -> 0.69 with raw at 0.23 CPU s a re-read, 0.73 with raw,x1.5 at "
+                             "0.9 s; title: the family expert's +0.03 at ~0.2 s on ~40%% of those pages)")
     parser.add_argument("--reread-below", type=probability, default=BELOW, metavar="P",
                         help=f"a page is read again when the text model's top probability is under P (default "
                              f"{BELOW}: above it the member's rows were 95-97%% right on the real test and copies)")
@@ -267,12 +269,19 @@ def _reread(args, dd, ctx, table, jobs, classes, where, workers) -> tuple[pd.Dat
         return table, []
     engine, orient_run = where
     judged = list(range(dd.num_classes)) if classes is None else classes
-    unsure = unsure_pages(table, dd, args.work, judged, args.keywords, args.reread_below, bool(args.test_from))
+    groups = [g for g in parse_groups(args.classes, dd.num_classes) if len(g) < dd.num_classes]
+    unsure = unsure_pages(table, dd, args.work, judged, args.keywords, args.reread_below, bool(args.test_from), groups)
     print(f"re-reading the pages the text model is unsure about (top probability < {args.reread_below:g} or no "
-          f"text): {len(unsure['testlike'])} copies, {len(unsure['test'])} test pages, with {', '.join(names)}",
-          flush=True)
+          f"text): {_pages(unsure.pages)}, with {', '.join(names)}", flush=True)
+    if GROUP_READERS & set(names) and groups:
+        print(f"  {', '.join(sorted(GROUP_READERS & set(names)))}: only the {_pages(unsure.leaning)} of them leaning "
+              "towards an expert group (its classes differ in their titles)", flush=True)
     return reread(table, unsure, jobs, ctx, names, (args.work, engine, args.cache, orient_run), workers,
                   not args.no_progress, read_all)
+
+
+def _pages(ids: dict[str, set[str]]) -> str:
+    return f"{len(ids['testlike'])} copies, {len(ids['test'])} test pages"
 
 
 def shared_folds(work, dd):

@@ -58,9 +58,15 @@ class ReadSettings:
     # tesseract re-reads unsure lines inverted by default; on our binarised dark-on-white pages that cost ~1.5x the
     # time and the member's test-like OOF read without it was 0.818 at x1 (docs/benchmarks.md); passed to the engine
     invert_lines: bool = False
+    # only the title band is read (its words are the row's title and text): a second reading for pages whose title
+    # the first missed, with `upscale` (issue 29 item 3)
+    title_only: bool = False
 
     def key(self) -> dict:
-        return {**asdict(self), "reader_version": READER_VERSION}
+        # fields added after reader version 5 enter the key only when set, so the caches of every earlier setting hold
+        later = {"title_only": False}
+        return {**{k: v for k, v in asdict(self).items() if later.get(k, object()) != v},
+                "reader_version": READER_VERSION}
 
 
 def is_letter(ch: str) -> bool:
@@ -190,6 +196,8 @@ def _read_one_call(upright, cands, engine, s: ReadSettings, deadline) -> list[tu
     readings = []
     for pose in cands:
         page_img = orient(upright, *pose)
+        if s.title_only:
+            page_img = title_band(page_img, s.title_frac)
         try:
             page = engine.read(_prepared(page_img, s), s.page_psm, deadline.left())
         except EngineTimeout:
@@ -197,7 +205,7 @@ def _read_one_call(upright, cands, engine, s: ReadSettings, deadline) -> list[tu
                 raise
             deadline.spent = True
             break
-        readings.append((pose, page.above(page_img.shape[0] * s.title_frac), page))
+        readings.append((pose, page if s.title_only else page.above(page_img.shape[0] * s.title_frac), page))
     return readings
 
 
