@@ -64,7 +64,7 @@ def test_the_title_reading_takes_only_the_unsure_pages_leaning_towards_a_group(t
     """Classes 0-1 are a group told apart by their titles only: their pages share the body word "form" and the
     group's unsure test pages read "form" alone; class 2 and 3 pages read their own words. The title reader takes
     the unsure pages whose probability leans towards the group (and those without text), the raw reader every unsure
-    page."""
+    page; without a group the title reader takes none, judged by the group's own model every one."""
     targets = np.repeat(np.arange(4), 15)
     data = make_data(tmp_path / "data", targets, 12, 4)
     work = tmp_path / "work"
@@ -82,7 +82,9 @@ def test_the_title_reading_takes_only_the_unsure_pages_leaning_towards_a_group(t
     assert {ids[i] for i in unsure.leaning["test"]} == {"form", ""}  # "zz" leans nowhere; "" read nothing
     assert unsure.of("title") is unsure.leaning and unsure.of("raw") is unsure.pages
     no_group = unsure_pages(pd.DataFrame(rows), dd, work, [0, 1, 2, 3], "none", 0.5)
-    assert no_group.leaning == no_group.pages
+    assert no_group.pages == unsure.pages and no_group.leaning == {"testlike": set(), "test": set()}
+    judged_alone = unsure_pages(pd.DataFrame(rows), dd, work, [0, 1], "none", 0.5, groups=[[0, 1]])
+    assert judged_alone.leaning == judged_alone.pages  # the group's own model: every unsure page is the group's
 
 
 def test_second_readings_join_the_alts_and_the_table_reads_back(tmp_path):
@@ -99,6 +101,34 @@ def test_second_readings_join_the_alts_and_the_table_reads_back(tmp_path):
     assert json.loads(out.loc[2, "alts"])[0]["mean_conf"] == 0.0  # a reading without words: no NaN in the table
     back = read_table(write_table(out, tmp_path))
     assert len(json.loads(back.loc[0, "alts"])) == 2
+
+
+def test_each_second_reader_reads_its_own_pages_and_one_without_pages_reads_nothing(tmp_path):
+    from dl_cls.ocr.read import ReadSettings
+    from dl_cls.ocr.reread import Unsure, reread
+    from dl_cls.ocr.table import Job, ReadContext
+    from test_ocr_copies import _Engine
+
+    table = pd.DataFrame([_row(i, "test", "zz") for i in ("a.jpg", "b.jpg", "c.jpg")])
+    jobs = [Job("test", i, str(tmp_path / i)) for i in table["ID"]]
+    read_by = {}
+
+    def read(todo, ctx, workers, progress):
+        read_by[(ctx.settings.binarise, ctx.settings.title_only)] = [j.id for j in todo]
+        rows = pd.DataFrame([_row(j.id, j.split, "cls1word") for j in todo])
+        return rows, {"cpu_by_kind": {"test": {"pages": len(todo)}}}
+
+    ctx = ReadContext(_Engine(), ReadSettings(), 60.0, str(tmp_path / "ocr" / "first"))
+    where = (tmp_path, _Engine(), tmp_path / "ocr", None)
+    unsure = Unsure({"test": {"a.jpg", "b.jpg"}, "testlike": set()}, {"test": {"b.jpg"}, "testlike": set()})
+    out, stats = reread(table, unsure, jobs, ctx, ["raw", "title"], where, 1, False, read)
+    assert read_by == {(False, False): ["a.jpg", "b.jpg"], (True, True): ["b.jpg"]}
+    assert [len(json.loads(a)) if a else 0 for a in out["alts"]] == [1, 2, 0]
+    assert [list(s["cpu_by_kind"]) for s in stats] == [["re-read raw: test"], ["re-read title: test"]]
+    read_by.clear()
+    reread(table, Unsure(unsure.pages, {"test": set(), "testlike": set()}), jobs, ctx, ["raw", "title"], where, 1,
+           False, read)
+    assert list(read_by) == [(False, False)]  # the title reader had no page: not called
 
 
 def _labels(n_test):

@@ -261,21 +261,24 @@ def _read_copies(args, dd, ctx, pages: TestlikePages, table, comparable: bool, w
     return pd.concat(parts, ignore_index=True), fit, functools.reduce(merge_stats, more_stats, stats)
 
 
-def _reread(args, dd, ctx, table, jobs, classes, where, workers) -> tuple[pd.DataFrame, list[dict]]:
+def _reread(args, dd, ctx, table, jobs, groups, where, workers) -> tuple[pd.DataFrame, list[dict]]:
     """The table with the unsure copies' and test pages' second readings in their alts (--reread), and the stats of
     each second reader."""
     names = parse_rereads(args.reread)
     if not names:
         return table, []
     engine, orient_run = where
+    classes = read_classes(groups)
     judged = list(range(dd.num_classes)) if classes is None else classes
-    groups = [g for g in parse_groups(args.classes, dd.num_classes) if len(g) < dd.num_classes]
-    unsure = unsure_pages(table, dd, args.work, judged, args.keywords, args.reread_below, bool(args.test_from), groups)
+    experts = [g for g in groups if len(g) < dd.num_classes]  # not the full-class member
+    unsure = unsure_pages(table, dd, args.work, judged, args.keywords, args.reread_below, bool(args.test_from),
+                          experts)
     print(f"re-reading the pages the text model is unsure about (top probability < {args.reread_below:g} or no "
           f"text): {_pages(unsure.pages)}, with {', '.join(names)}", flush=True)
-    if GROUP_READERS & set(names) and groups:
+    if GROUP_READERS & set(names):
         print(f"  {', '.join(sorted(GROUP_READERS & set(names)))}: only the {_pages(unsure.leaning)} of them leaning "
-              "towards an expert group (its classes differ in their titles)", flush=True)
+              "towards an expert group" + (" (whose classes differ in their titles)" if experts else
+                                          " (none: --classes names no group besides 'all')"), flush=True)
     return reread(table, unsure, jobs, ctx, names, (args.work, engine, args.cache, orient_run), workers,
                   not args.no_progress, read_all)
 
@@ -357,7 +360,7 @@ def run(args) -> int:
         stats = merge_stats(stats, more)
         pages = replace(testlike, cfg=fit.config) if fit else testlike
         again = pages.jobs() + [j for j in jobs if j.split == "test"]  # the pages a second reading may serve
-        table, more = _reread(args, dd, replace(ctx, testlike=pages), table, again, classes, (engine, orient_run),
+        table, more = _reread(args, dd, replace(ctx, testlike=pages), table, again, groups, (engine, orient_run),
                               workers)
         stats = functools.reduce(merge_stats, more, stats)
     path = write_table(table, root)

@@ -10,8 +10,8 @@ pages unsure), 0.727 with `raw,x1.5` (0.9 CPU s): docs/benchmarks.md.
 
 The title band alone (`title`) tells apart the classes of an expert group (the family's forms differ in their
 printed title), not the others (the full-class member gained nothing from it), so it reads only the unsure pages the
-text model leans towards a group: more of their probability on the group's classes than its share of the classes.
-On four samples of make demo's size the family expert's test F1 rose 0.871 -> 0.905 on average (every sample), at
+text model leans towards a group: more of their probability on the group's classes than its share of the classes
+(or no text). Without an expert group (`--classes all` alone) it reads nothing. On four samples of make demo's size the family expert's test F1 rose 0.871 -> 0.905 on average (every sample), at
 competition size 0.878 -> 0.905, for ~0.2 CPU s a title read on ~42% of the unsure pages (docs/benchmarks.md).
 """
 from __future__ import annotations
@@ -65,7 +65,7 @@ def unsure_pages(table: pd.DataFrame, dd, work, classes, keywords_spec, below: f
                  test_from: bool = False, groups=()) -> Unsure:
     """The test-like copies and test pages whose surest reading so far gives the text model a top probability under
     `below` (or no text): copies judged by the model of the other folds, test pages by the model of every train row,
-    as the OOF and the test are predicted. `groups`: the expert groups (none: every unsure page leans)."""
+    as the OOF and the test are predicted. `groups`: the expert groups (none: no page leans)."""
     pages, test = group_tables(table, dd, load_folds(work, dd), classes, unread_test_ok=test_from)
     file_kw = load_keyword_file(keywords_spec, classes, dd.class_names)
     oof = cross_validate(pages, classes, file_kw)["testlike"][0].drop(columns=["fold", "chosen_alt"])
@@ -75,17 +75,22 @@ def unsure_pages(table: pd.DataFrame, dd, work, classes, keywords_spec, below: f
     for split, probs, every in (("testlike", oof, pages["testlike"]["ID"]), ("test", test_probs, test["ID"])):
         p = probs.set_index("ID").reindex(pd.Index(every))  # a page without text: no row, NaN
         low = ~(p.max(axis=1).to_numpy() >= below)
-        leans = p.isna().any(axis=1).to_numpy() | _leans(p, classes, groups)
+        leans = _leans(p, classes, groups)
         unsure[split], leaning[split] = set(p.index[low]), set(p.index[low & leans])
     return Unsure(unsure, leaning)
 
 
 def _leans(p: pd.DataFrame, classes, groups) -> np.ndarray:
-    """Rows whose probability on one of `groups` exceeds that group's share of `classes` (every row without groups)."""
-    out = np.zeros(len(p), bool) if groups else np.ones(len(p), bool)
+    """Rows (probabilities over `classes`, NaN: no text) whose probability on one of `groups` exceeds that group's
+    share of `classes`, or without text; every row when a group is every class judged, none without groups."""
+    if not groups:
+        return np.zeros(len(p), bool)
+    out = p.isna().any(axis=1).to_numpy(copy=True)
     for group in groups:
         inside = [c for c in group if c in classes]
-        if 0 < len(inside) < len(classes):
+        if len(inside) == len(classes):  # the group's own text model judged the pages
+            return np.ones(len(p), bool)
+        if inside:
             out |= p[prob_columns(inside)].sum(axis=1).to_numpy() > len(inside) / len(classes)
     return out
 
@@ -137,6 +142,8 @@ def reread(table: pd.DataFrame, unsure: Unsure, jobs: list[Job], ctx: ReadContex
     stats = []
     for name in names:
         todo = [j for j in jobs if j.id in unsure.of(name).get(j.split, ())]
+        if not todo:
+            continue
         rows, st = read(todo, reread_context(ctx, name, *where), workers, progress)
         table = with_rereads(table, rows)
         stats.append(relabel_cost(st, name))
