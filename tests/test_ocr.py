@@ -575,7 +575,8 @@ def test_the_title_reading_reads_the_title_band_alone_upscaled(tmp_path):
 
     assert "title_only" not in ReadSettings().key() and ReadSettings(title_only=True).key()["title_only"]
     engine = FakeEngine()
-    assert settings_dir(tmp_path, engine, ReadSettings(title_only=True)) != settings_dir(tmp_path, engine, ReadSettings())
+    title_dir = settings_dir(tmp_path, engine, ReadSettings(title_only=True))
+    assert title_dir != settings_dir(tmp_path, engine, ReadSettings())
 
 
 def _undoes(probe, turn, mirrored, orientation, mirror_fix) -> bool:

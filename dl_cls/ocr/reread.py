@@ -10,9 +10,10 @@ pages unsure), 0.727 with `raw,x1.5` (0.9 CPU s): docs/benchmarks.md.
 
 The title band alone (`title`) tells apart the classes of an expert group (the family's forms differ in their
 printed title), not the others (the full-class member gained nothing from it), so it reads only the unsure pages the
-text model leans towards a group: more of their probability on the group's classes than its share of the classes
-(or no text). Without an expert group (`--classes all` alone) it reads nothing. On four samples of make demo's size the family expert's test F1 rose 0.871 -> 0.905 on average (every sample), at
-competition size 0.878 -> 0.905, for ~0.2 CPU s a title read on ~42% of the unsure pages (docs/benchmarks.md).
+text model leans towards a group: more of their probability on the group's classes than its share of the classes (or
+no text). Without an expert group (`--classes all` alone) it reads nothing. On four samples of make demo's size the
+family expert's test F1 rose 0.871 -> 0.905 on average (every sample), at competition size 0.878 -> 0.905, for ~0.2
+CPU s a title read on ~42% of the unsure pages (docs/benchmarks.md).
 """
 from __future__ import annotations
 
