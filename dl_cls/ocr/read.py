@@ -64,9 +64,8 @@ class ReadSettings:
 
     def key(self) -> dict:
         # fields added after reader version 5 enter the key only when set, so the caches of every earlier setting hold
-        later = {"title_only": False}
-        return {**{k: v for k, v in asdict(self).items() if later.get(k, object()) != v},
-                "reader_version": READER_VERSION}
+        unset = {k for k in ("title_only",) if getattr(self, k) == self.__dataclass_fields__[k].default}
+        return {**{k: v for k, v in asdict(self).items() if k not in unset}, "reader_version": READER_VERSION}
 
 
 def is_letter(ch: str) -> bool:
