@@ -24,5 +24,6 @@ for n in "${NS[@]}"; do
   .venv/bin/dl-cls ocr --data "$DATA" --work "$W" --classes all 3,4,7,14 --label-fixes none --cache "$CACHE" \
     --no-progress --train-copies "$n" | grep -E "^wrote"
   echo "=== --train-copies $n: $W, $(( $(date +%s) - t0 )) s with the rest cached"
-  .venv/bin/python bench/ocr_gap.py --data "$DATA" --work "$W" | head -3
+  # sed reads the whole output: head would close the pipe early (pipefail)
+  .venv/bin/python bench/ocr_gap.py --data "$DATA" --work "$W" | sed -n 1,3p
 done
