@@ -20,7 +20,7 @@ The pose model reads 64 px views of a page, so one trained on any sample (make d
 train pages and as many test pages of DIR, drawn with the seed, with each of the two readers, after the sample's
 640 px rows read with the same two (their base), and prints your pages' cost as a ratio to the sample's. Give it
 the pose model of your data (`make orient DATA=DIR`, `--data-pose-run`): the share of pages it doubts is part of
-what a page costs with the older reader. ~4 minutes with `--rows 1,5`.
+what a page costs with the older reader. 3.5 minutes with `--rows 1,5` on the sample's pages as DIR.
 
     python bench/ocr_sample_cost.py --pose-run work/demo/runs/orient-XXXX --rows 1,5 \
         --data data --data-pose-run work/runs/orient-YYYY
