@@ -37,6 +37,7 @@ import pandas as pd
 import torch
 
 import dl_cls.data.photo as photo
+from dl_cls.core.errors import DlClsError
 from dl_cls.core.io import image_files, read_image
 from dl_cls.data.sample import generate_sample
 from dl_cls.imaging.imgstats import measure
@@ -94,16 +95,14 @@ def figures(clean_s: list[float], test: pd.DataFrame, test_s: list[float], stats
 def sample_row(size: int, camera, reader, args, engines, orienter, keywords) -> dict:
     photo.SAMPLE_CAMERA = SHIPPED if camera is None else CameraConfig(
         p=1.0, scale=list(camera), jpeg=list(SHIPPED.jpeg), sharpen=list(SHIPPED.sharpen))
-    settings, in_process = reader
     try:
         with tempfile.TemporaryDirectory() as tmp:
             data = generate_sample(Path(tmp) / "s", seed=args.seed, train_per_class=args.train_per_class,
                                    test_per_class=args.test_per_class, size=size)
-            _, clean_s, _ = read_pages(image_files(data / "train"), engines[in_process], orienter, settings)
-            test, test_s, stats = read_pages(image_files(data / "test"), engines[in_process], orienter, settings)
+            return pages_row({split: image_files(data / split) for split in ("train", "test")}, reader, engines,
+                             orienter, keywords)
     finally:
         photo.SAMPLE_CAMERA = SHIPPED
-    return figures(clean_s, test, test_s, stats, keywords)
 
 
 def drawn(folder: Path, n: int, seed: int) -> list[Path]:
@@ -117,7 +116,8 @@ def drawn(folder: Path, n: int, seed: int) -> list[Path]:
     return [paths[i] for i in sorted(pick)]
 
 
-def data_row(pages: dict, reader, engines, orienter, keywords) -> dict:
+def pages_row(pages: dict, reader, engines, orienter, keywords) -> dict:
+    """The figures of the clean (pages["train"]) and test pages read by `reader`."""
     settings, in_process = reader
     _, clean_s, _ = read_pages(pages["train"], engines[in_process], orienter, settings)
     test, test_s, stats = read_pages(pages["test"], engines[in_process], orienter, settings)
@@ -148,6 +148,7 @@ def main(argv=None) -> int:
     cv2.setNumThreads(1)
     pages = {split: drawn(args.data / split, args.pages, args.seed) for split in ("train", "test")} if args.data else {}
     orienter = load_orientation(args.pose_run)
+    mine = load_orientation(args.data_pose_run) if args.data_pose_run else orienter
     engines = {True: TesseractEngine("kor"), False: TesseractEngine("kor", in_process=False)}
     engines[True].check()
     keywords = load_keyword_file("default", list(range(17)))
@@ -163,9 +164,8 @@ def main(argv=None) -> int:
             by_reader[reader is DOUBT] = r["test_s"]
         print_row(name, r, base)
     if args.data:
-        mine = load_orientation(args.data_pose_run or args.pose_run)
         for reader in (PICK, DOUBT):
-            r = data_row(pages, reader, engines, mine, keywords)
+            r = pages_row(pages, reader, engines, mine, keywords)
             name = f"{args.data.name}, {'sure 0.9' if reader is DOUBT else 'pick'}"
             print_row(name, r, base)
             if (reader is DOUBT) in by_reader:
@@ -179,4 +179,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except DlClsError as e:  # a bad run dir or data dir: its one line, not a traceback
+        raise SystemExit(f"error: {e}")
